@@ -1,0 +1,60 @@
+//! Encode and decode of the default MUNIT generator (dim 64, mlp_dim 256, style_dim 8,
+//! n_downsample 2, n_res 4) at 256x256 with random weights, on the CPU backend and on wgpu.
+//!
+//! `cargo bench --bench munit` (set STYLESPACE_BENCH_SIZE to change the size).
+
+use burn::prelude::*;
+use criterion::{Criterion, criterion_group, criterion_main};
+use stylespace::config::Config;
+use stylespace::engine::{DeviceChoice, select_device};
+use stylespace::model::{Generator, RandomInit};
+
+fn bench_device(c: &mut Criterion, choice: DeviceChoice) {
+    let Ok(compute) = select_device(choice) else {
+        eprintln!("skipping {choice:?}: no such device here");
+        return;
+    };
+    let size: usize = std::env::var("STYLESPACE_BENCH_SIZE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(256);
+    let config = Config::munit_default();
+    let device = compute.device.clone();
+    let generator = Generator::new(&config.generator, 3, &mut RandomInit::new(0), &device).unwrap();
+    let x = Tensor::<4>::random(
+        [1, 3, size, size],
+        burn::tensor::Distribution::Uniform(-1.0, 1.0),
+        &device,
+    );
+    let style = Tensor::<2>::random(
+        [1, 8],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let content = generator.encode_content(x.clone());
+    let name = format!("{:?}", compute.kind).to_lowercase();
+    let mut group = c.benchmark_group(format!("munit_{size}_{name}"));
+    group.sample_size(10);
+    group.bench_function("encode_content_and_style", |b| {
+        b.iter(|| {
+            let _c = generator.encode_content(x.clone());
+            let _s = generator.encode_style(x.clone());
+            device.sync().unwrap();
+        })
+    });
+    group.bench_function("decode", |b| {
+        b.iter(|| {
+            let _y = generator.decode_style(content.clone(), style.clone());
+            device.sync().unwrap();
+        })
+    });
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    bench_device(c, DeviceChoice::Cpu);
+    bench_device(c, DeviceChoice::Wgpu);
+}
+
+criterion_group!(munit, benches);
+criterion_main!(munit);

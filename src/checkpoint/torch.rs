@@ -1,0 +1,376 @@
+//! `torch.save` files: the zip format (PyTorch >= 1.6) and the legacy pickle format that the
+//! released MUNIT checkpoints use. Both decode to a [`Value`] tree whose tensors are materialised
+//! as `f32` [`TorchTensor`]s.
+
+use std::collections::HashMap;
+use std::io::{Read, Seek};
+
+use super::pickle::{PickleError, StorageType, TensorRef, Value, read_pickle};
+
+/// A tensor read from a checkpoint, converted to `f32`, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TorchTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+    /// The element type it was stored with.
+    pub stored_as: StorageType,
+}
+
+/// A decoded `torch.save` object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    None,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Bytes(Vec<u8>),
+    List(Vec<Object>),
+    Dict(Vec<(Object, Object)>),
+    Tensor(TorchTensor),
+}
+
+impl Object {
+    /// The string keys of a dict, or `None` when this is not a dict.
+    pub fn dict_keys(&self) -> Option<Vec<String>> {
+        match self {
+            Object::Dict(items) => Some(
+                items
+                    .iter()
+                    .map(|(k, _)| match k {
+                        Object::Str(s) => s.clone(),
+                        other => format!("{other:?}"),
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The value stored under a string key of a dict.
+    pub fn get(&self, key: &str) -> Option<&Object> {
+        match self {
+            Object::Dict(items) => items
+                .iter()
+                .find(|(k, _)| matches!(k, Object::Str(s) if s == key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// A short description for error messages ("a dict of 82 entries", "a tensor", ...).
+    pub fn describe(&self) -> String {
+        match self {
+            Object::None => "None".into(),
+            Object::Bool(_) => "a bool".into(),
+            Object::Int(_) => "an integer".into(),
+            Object::Float(_) => "a float".into(),
+            Object::Str(_) => "a string".into(),
+            Object::Bytes(_) => "bytes".into(),
+            Object::List(l) => format!("a list of {} items", l.len()),
+            Object::Dict(d) => format!("a dict of {} entries", d.len()),
+            Object::Tensor(t) => format!("a tensor of shape {:?}", t.shape),
+        }
+    }
+}
+
+/// Why a `.pt` file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TorchError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Pickle(#[from] PickleError),
+    #[error("the file is empty")]
+    Empty,
+    #[error(
+        "not a PyTorch checkpoint: it has neither the zip header of torch.save nor a pickle header"
+    )]
+    NotTorch,
+    #[error("corrupt or truncated zip archive: {0}")]
+    Zip(String),
+    #[error("the zip archive has no data.pkl; it is not a torch.save file")]
+    NoDataPkl,
+    #[error("tensor data `{0}` is missing from the file (truncated?)")]
+    MissingStorage(String),
+    #[error(
+        "tensor data `{key}` holds {found} bytes, expected {expected} (truncated or corrupt file)"
+    )]
+    StorageSize {
+        key: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error("big-endian checkpoints are not supported")]
+    BigEndian,
+    #[error("not a legacy torch.save file: {0}")]
+    Legacy(String),
+}
+
+const LEGACY_MAGIC: i128 = 0x1950a86a20f9469cfc6c;
+
+/// Reads a `torch.save` file from bytes. Nothing in it is executed.
+pub fn read_torch(bytes: &[u8]) -> Result<Object, TorchError> {
+    match bytes {
+        [] => Err(TorchError::Empty),
+        [b'P', b'K', 3, 4, ..] => read_zip(bytes),
+        [0x80, ..] => read_legacy(bytes),
+        _ => Err(TorchError::NotTorch),
+    }
+}
+
+fn read_zip(bytes: &[u8]) -> Result<Object, TorchError> {
+    let zip_err = |e: zip::result::ZipError| TorchError::Zip(e.to_string());
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_err)?;
+    let pkl_name = archive
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.into_owned()))
+        .filter(|n| n == "data.pkl" || n.ends_with("/data.pkl"))
+        .min_by_key(|n| n.len())
+        .ok_or(TorchError::NoDataPkl)?;
+    let prefix = &pkl_name[..pkl_name.len() - "data.pkl".len()];
+    if let Ok(order) = read_entry(&mut archive, &format!("{prefix}byteorder"), 16)
+        && order.starts_with(b"big")
+    {
+        return Err(TorchError::BigEndian);
+    }
+    let pkl = read_entry(&mut archive, &pkl_name, bytes.len())?;
+    let (root, _) = read_pickle(&pkl)?;
+    let mut storages: HashMap<String, Vec<u8>> = HashMap::new();
+    for (key, dtype, numel) in storage_refs(&root) {
+        if storages.contains_key(&key) {
+            continue;
+        }
+        let expected = numel
+            .checked_mul(dtype.size())
+            .ok_or_else(|| TorchError::Zip("storage size overflows".into()))?;
+        let name = format!("{prefix}data/{key}");
+        let data = read_entry(&mut archive, &name, expected)
+            .map_err(|_| TorchError::MissingStorage(key.clone()))?;
+        if data.len() < expected {
+            return Err(TorchError::StorageSize {
+                key,
+                expected,
+                found: data.len(),
+            });
+        }
+        storages.insert(key, data);
+    }
+    materialise(root, &storages)
+}
+
+/// Reads a zip entry of at most `limit` bytes (guards against lying headers).
+fn read_entry<R: Read + Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    name: &str,
+    limit: usize,
+) -> Result<Vec<u8>, TorchError> {
+    let entry = archive
+        .by_name(name)
+        .map_err(|e| TorchError::Zip(format!("{name}: {e}")))?;
+    let mut out = Vec::with_capacity((entry.size() as usize).min(limit));
+    entry
+        .take(limit as u64)
+        .read_to_end(&mut out)
+        .map_err(|e| TorchError::Zip(format!("{name}: {e}")))?;
+    Ok(out)
+}
+
+/// The legacy format: magic number, protocol version and system info pickles, the object pickle,
+/// the list of storage keys, then each storage as `i64 numel` + raw little-endian elements.
+fn read_legacy(bytes: &[u8]) -> Result<Object, TorchError> {
+    let mut pos = 0;
+    let mut next = |what: &str| -> Result<Value, TorchError> {
+        let (value, used) = read_pickle(&bytes[pos..]).map_err(|e| match e {
+            PickleError::ForbiddenGlobal(_) => TorchError::Pickle(e),
+            other => TorchError::Legacy(format!("{what}: {other}")),
+        })?;
+        pos += used;
+        Ok(value)
+    };
+    match next("magic number")? {
+        Value::Int(LEGACY_MAGIC) => {}
+        _ => {
+            return Err(TorchError::Legacy(
+                "a pickle, but without torch.save's magic number".into(),
+            ));
+        }
+    }
+    match next("protocol version")? {
+        Value::Int(1001) => {}
+        other => return Err(TorchError::Legacy(format!("protocol {other:?}"))),
+    }
+    if let Value::Dict(info) = next("system info")? {
+        let big = info.iter().any(|(k, v)| {
+            matches!(k, Value::Str(s) if s == "little_endian") && *v == Value::Bool(false)
+        });
+        if big {
+            return Err(TorchError::BigEndian);
+        }
+    }
+    let root = next("object")?;
+    let keys = match next("storage keys")? {
+        Value::List(keys) => keys,
+        _ => return Err(TorchError::Legacy("storage key list missing".into())),
+    };
+    let dtypes: HashMap<String, StorageType> = storage_refs(&root)
+        .into_iter()
+        .map(|(k, d, _)| (k, d))
+        .collect();
+    let mut storages = HashMap::new();
+    for key in keys {
+        let key = match key {
+            Value::Str(s) => s,
+            Value::Int(i) => i.to_string(),
+            _ => return Err(TorchError::Legacy("storage key is not a string".into())),
+        };
+        let dtype = *dtypes
+            .get(&key)
+            .ok_or_else(|| TorchError::Legacy(format!("storage {key} is never used")))?;
+        let header = bytes
+            .get(pos..pos + 8)
+            .ok_or_else(|| TorchError::MissingStorage(key.clone()))?;
+        let numel = i64::from_le_bytes(header.try_into().unwrap());
+        pos += 8;
+        let len = usize::try_from(numel)
+            .ok()
+            .and_then(|n| n.checked_mul(dtype.size()))
+            .ok_or_else(|| TorchError::Legacy(format!("storage {key} has a bad size")))?;
+        let data =
+            bytes
+                .get(pos..pos.saturating_add(len))
+                .ok_or_else(|| TorchError::StorageSize {
+                    key: key.clone(),
+                    expected: len,
+                    found: bytes.len().saturating_sub(pos),
+                })?;
+        pos += len;
+        storages.insert(key, data.to_vec());
+    }
+    materialise(root, &storages)
+}
+
+fn storage_refs(value: &Value) -> Vec<(String, StorageType, usize)> {
+    let mut refs = tensor_storages(value);
+    refs.dedup_by(|a, b| a.0 == b.0);
+    refs
+}
+
+/// Storages referenced through tensors, with the element count the view needs.
+fn tensor_storages(value: &Value) -> Vec<(String, StorageType, usize)> {
+    let mut out = Vec::new();
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Tensor(t) => out.push((t.storage_key.clone(), t.dtype, view_extent(t))),
+            Value::List(items) | Value::Tuple(items) => stack.extend(items),
+            Value::Dict(items) => {
+                for (k, v) in items {
+                    stack.push(k);
+                    stack.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    // Keep the largest extent per storage.
+    out.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
+    out
+}
+
+fn view_extent(t: &TensorRef) -> usize {
+    if t.shape.contains(&0) {
+        return 0;
+    }
+    t.offset
+        + 1
+        + t.shape
+            .iter()
+            .zip(&t.stride)
+            .map(|(d, s)| (d - 1) * s)
+            .sum::<usize>()
+}
+
+fn materialise(value: Value, storages: &HashMap<String, Vec<u8>>) -> Result<Object, TorchError> {
+    Ok(match value {
+        Value::None => Object::None,
+        Value::Bool(b) => Object::Bool(b),
+        Value::Int(i) => Object::Int(i),
+        Value::Float(f) => Object::Float(f),
+        Value::Str(s) => Object::Str(s),
+        Value::Bytes(b) => Object::Bytes(b),
+        Value::List(items) | Value::Tuple(items) => Object::List(
+            items
+                .into_iter()
+                .map(|v| materialise(v, storages))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Dict(items) => Object::Dict(
+            items
+                .into_iter()
+                .map(|(k, v)| Ok((materialise(k, storages)?, materialise(v, storages)?)))
+                .collect::<Result<_, TorchError>>()?,
+        ),
+        Value::Tensor(t) => Object::Tensor(read_tensor(&t, storages)?),
+        // Globals and bare storages carry no weights; keep their place in the tree.
+        Value::Global(_) | Value::Storage { .. } => Object::None,
+    })
+}
+
+fn read_tensor(
+    t: &TensorRef,
+    storages: &HashMap<String, Vec<u8>>,
+) -> Result<TorchTensor, TorchError> {
+    let bytes = storages
+        .get(&t.storage_key)
+        .ok_or_else(|| TorchError::MissingStorage(t.storage_key.clone()))?;
+    let size = t.dtype.size();
+    let needed = view_extent(t) * size;
+    if bytes.len() < needed {
+        return Err(TorchError::StorageSize {
+            key: t.storage_key.clone(),
+            expected: needed,
+            found: bytes.len(),
+        });
+    }
+    let numel: usize = t.shape.iter().product();
+    let mut data = Vec::with_capacity(numel);
+    let mut index = vec![0usize; t.shape.len()];
+    for _ in 0..numel {
+        let element = t.offset
+            + index
+                .iter()
+                .zip(&t.stride)
+                .map(|(i, s)| i * s)
+                .sum::<usize>();
+        let b = &bytes[element * size..element * size + size];
+        data.push(decode(t.dtype, b));
+        // Advance the row-major multi-index.
+        for d in (0..index.len()).rev() {
+            index[d] += 1;
+            if index[d] < t.shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    Ok(TorchTensor {
+        shape: t.shape.clone(),
+        data,
+        stored_as: t.dtype,
+    })
+}
+
+fn decode(dtype: StorageType, b: &[u8]) -> f32 {
+    match dtype {
+        StorageType::F32 => f32::from_le_bytes(b.try_into().unwrap()),
+        StorageType::F64 => f64::from_le_bytes(b.try_into().unwrap()) as f32,
+        StorageType::F16 => half::f16::from_le_bytes(b.try_into().unwrap()).to_f32(),
+        StorageType::BF16 => half::bf16::from_le_bytes(b.try_into().unwrap()).to_f32(),
+        StorageType::I64 => i64::from_le_bytes(b.try_into().unwrap()) as f32,
+        StorageType::I32 => i32::from_le_bytes(b.try_into().unwrap()) as f32,
+        StorageType::I16 => i16::from_le_bytes(b.try_into().unwrap()) as f32,
+        StorageType::I8 => b[0] as i8 as f32,
+        StorageType::U8 | StorageType::Bool => b[0] as f32,
+    }
+}

@@ -1,0 +1,434 @@
+//! The command line: `translate`, `encode`, `import`, `bench`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use burn::prelude::*;
+use clap::{Args, Parser, Subcommand};
+
+use stylespace::Domain;
+use stylespace::checkpoint::{self, DomainPair, Kind, ModelFiles, Precision};
+use stylespace::config::Config;
+use stylespace::engine::styles::{parse_style_code, prior_percentile, sample_styles};
+use stylespace::engine::{DeviceChoice, Model, select_device};
+use stylespace::io::image::{load_image, save_png};
+use stylespace::model::{Generator, RandomInit};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "stylespace",
+    version,
+    about = "Explore the style space of MUNIT image-to-image translation models",
+    long_about = "Explore the style space of MUNIT image-to-image translation models.\n\n\
+                  Models are given as a native model folder (--model DIR, as written by \
+                  `stylespace import`) or as an official YAML config plus a gen_*.pt \
+                  checkpoint (--config C --checkpoint G)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Translate an image (or every image of a folder) into the other domain, one output per
+    /// style code.
+    Translate(TranslateArgs),
+    /// Encode an image into its content and style codes.
+    Encode(EncodeArgs),
+    /// Convert an official config + gen_*.pt checkpoint into a native model folder.
+    Import(ImportArgs),
+    /// Time encode and decode of an architecture (random weights) on this machine.
+    Bench(BenchArgs),
+}
+
+/// Which model to use.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Native model folder (config.yaml + model.safetensors).
+    #[arg(long, conflicts_with_all = ["config", "checkpoint"])]
+    pub model: Option<PathBuf>,
+    /// Official YAML config (with --checkpoint).
+    #[arg(long, requires = "checkpoint")]
+    pub config: Option<PathBuf>,
+    /// Official gen_*.pt checkpoint (zip or legacy format) or a .safetensors file (with --config).
+    #[arg(long, requires = "config")]
+    pub checkpoint: Option<PathBuf>,
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+}
+
+impl ModelArgs {
+    fn load(&self) -> Result<Model> {
+        let compute = select_device(self.device)?;
+        log::info!("device: {}", compute.description);
+        let model = match (&self.model, &self.config, &self.checkpoint) {
+            (Some(dir), _, _) => Model::load_folder(dir, &compute.device)?,
+            (None, Some(config), Some(checkpoint)) => {
+                let config = Config::load(config)?.config;
+                Model::load(config, checkpoint, &compute.device)?
+            }
+            _ => bail!(
+                "no model given: pass --model DIR (a native model folder) or --config C.yaml \
+                 --checkpoint gen.pt"
+            ),
+        };
+        Ok(model)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TranslateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Input image, or a folder of images.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Folder for output_000.png, output_001.png, ... (one subfolder per input for a folder).
+    #[arg(long)]
+    pub output_dir: PathBuf,
+    /// Translate from domain b to a (default: a to b).
+    #[arg(long)]
+    pub b2a: bool,
+    /// Take the style from this reference image of the target domain.
+    #[arg(long, conflicts_with_all = ["style_code", "num_style"])]
+    pub style: Option<PathBuf>,
+    /// An explicit style code, comma-separated (repeat for several).
+    #[arg(
+        long,
+        value_name = "V1,V2,...",
+        allow_hyphen_values = true,
+        conflicts_with = "num_style"
+    )]
+    pub style_code: Vec<String>,
+    /// Number of random styles drawn from N(0, I).
+    #[arg(long, default_value_t = 10)]
+    pub num_style: usize,
+    /// Seed of the random styles.
+    #[arg(long, default_value_t = 10)]
+    pub seed: u64,
+    /// With a folder input: use the same random styles for every image.
+    #[arg(long)]
+    pub synchronized: bool,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EncodeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Input image.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Domain whose encoders to use.
+    #[arg(long, value_enum, default_value = "a")]
+    pub domain: DomainArg,
+    /// Print JSON: {"style": [...], "content_shape": [n, c, h, w]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum DomainArg {
+    A,
+    B,
+}
+
+impl From<DomainArg> for Domain {
+    fn from(d: DomainArg) -> Self {
+        match d {
+            DomainArg::A => Domain::A,
+            DomainArg::B => Domain::B,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Official YAML config.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Official gen_*.pt checkpoint.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// New model folder (must not exist or be empty).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Store weights as f16 (half the size; outputs change by about 1e-3).
+    #[arg(long)]
+    pub f16: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Config whose architecture to time (default: the standard MUNIT generator).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Square input size in pixels.
+    #[arg(long, default_value_t = 256)]
+    pub size: usize,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
+    /// Timed repetitions (after one warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Translate(args) => translate(args),
+        Command::Encode(args) => encode(args),
+        Command::Import(args) => import(args),
+        Command::Bench(args) => bench(args),
+    }
+}
+
+const IMAGE_EXTENSIONS: [&str; 9] = [
+    "png", "jpg", "jpeg", "webp", "bmp", "gif", "ppm", "tif", "tiff",
+];
+
+fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Input images: the file itself, or a folder's images sorted by name.
+fn inputs(input: &Path) -> Result<Vec<PathBuf>> {
+    if input.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(input)
+            .with_context(|| format!("cannot read folder {}", input.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && is_image(p))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            bail!("{} contains no images", input.display());
+        }
+        Ok(files)
+    } else if input.exists() {
+        Ok(vec![input.to_path_buf()])
+    } else {
+        bail!("{} does not exist", input.display())
+    }
+}
+
+fn translate(args: TranslateArgs) -> Result<()> {
+    let (source, target) = if args.b2a {
+        (Domain::B, Domain::A)
+    } else {
+        (Domain::A, Domain::B)
+    };
+    let files = inputs(&args.input)?;
+    // Read and check every input before any model work, so a bad file fails fast.
+    let images = files
+        .iter()
+        .map(|f| load_image(f).map(|img| (f.clone(), img)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut model = args.model.load()?;
+    let style_dim = model.style_dim();
+    let fixed_styles: Option<Vec<Vec<f32>>> = if let Some(reference) = &args.style {
+        let img = load_image(reference)?;
+        let prepared = model.prepare(&img, target, &reference.display().to_string())?;
+        Some(vec![model.style(target, &prepared)])
+    } else if !args.style_code.is_empty() {
+        let codes = args
+            .style_code
+            .iter()
+            .map(|c| parse_style_code(c, style_dim).map_err(|e| anyhow!("--style-code {c}: {e}")))
+            .collect::<Result<Vec<_>>>()?;
+        Some(codes)
+    } else {
+        if args.num_style == 0 {
+            bail!("--num-style must be at least 1");
+        }
+        (args.synchronized || images.len() == 1)
+            .then(|| sample_styles(args.num_style, style_dim, args.seed))
+    };
+    let folder_input = args.input.is_dir();
+    for (index, (path, img)) in images.iter().enumerate() {
+        let name = path.display().to_string();
+        let prepared = model.prepare(img, source, &name)?;
+        let content = model.content(source, &prepared);
+        let styles = match &fixed_styles {
+            Some(styles) => styles.clone(),
+            // Fresh styles per input, reproducible from the seed.
+            None => sample_styles(
+                args.num_style,
+                style_dim,
+                args.seed.wrapping_add(index as u64),
+            ),
+        };
+        let out_dir = if folder_input {
+            let stem = path
+                .file_stem()
+                .map_or("image".into(), |s| s.to_string_lossy().into_owned());
+            args.output_dir.join(stem)
+        } else {
+            args.output_dir.clone()
+        };
+        std::fs::create_dir_all(&out_dir)
+            .with_context(|| format!("cannot create {}", out_dir.display()))?;
+        let outputs = model.translate(target, &content, &styles)?;
+        for (i, out) in outputs.iter().enumerate() {
+            let file = out_dir.join(format!("output_{i:03}.png"));
+            save_png(&file, out, args.overwrite).map_err(|e| {
+                if file.exists() && !args.overwrite {
+                    anyhow!(
+                        "{} already exists; pass --overwrite to replace it",
+                        file.display()
+                    )
+                } else {
+                    e.into()
+                }
+            })?;
+        }
+        println!(
+            "{} -> {} ({} images)",
+            name,
+            out_dir.display(),
+            outputs.len()
+        );
+    }
+    Ok(())
+}
+
+fn encode(args: EncodeArgs) -> Result<()> {
+    let domain: Domain = args.domain.into();
+    let img = load_image(&args.input)?;
+    let mut model = args.model.load()?;
+    let prepared = model.prepare(&img, domain, &args.input.display().to_string())?;
+    let content = model.content(domain, &prepared);
+    let style = model.style(domain, &prepared);
+    let shape = content.dims();
+    if args.json {
+        let out = serde_json::json!({ "style": style, "content_shape": shape });
+        println!("{out}");
+    } else {
+        let (norm, percentile) = prior_percentile(&style);
+        println!("content code shape: {shape:?}");
+        println!(
+            "style code: [{}]",
+            style
+                .iter()
+                .map(|v| format!("{v:.4}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "style norm {norm:.3}: larger than {:.1}% of N(0, I) samples",
+            100.0 * percentile
+        );
+    }
+    Ok(())
+}
+
+fn import(args: ImportArgs) -> Result<()> {
+    let config = Config::load(&args.config)?.config;
+    let pair = checkpoint::read_official(&args.checkpoint, Kind::Generators)?;
+    // Build both generators once to validate every key and shape before writing anything.
+    let device = Device::flex();
+    let check = |domain, dict| {
+        checkpoint::generator_from_state_dict(&config, domain, dict, &device, &args.checkpoint)
+    };
+    check(Domain::A, pair.a.clone())?;
+    check(Domain::B, pair.b.clone())?;
+    let precision = if args.f16 {
+        Precision::F16
+    } else {
+        Precision::F32
+    };
+    checkpoint::save_native(
+        &args.out,
+        &config,
+        &DomainPair {
+            a: pair.a,
+            b: pair.b,
+        },
+        precision,
+    )?;
+    ModelFiles::from_folder(&args.out)?;
+    println!("wrote model folder {}", args.out.display());
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn bench(args: BenchArgs) -> Result<()> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?.config,
+        None => Config::munit_default(),
+    };
+    if args.size < stylespace::engine::MIN_SIDE || args.size > 2048 {
+        bail!(
+            "--size must be between {} and 2048",
+            stylespace::engine::MIN_SIDE
+        );
+    }
+    let runs = args.runs.max(1);
+    let compute = select_device(args.device)?;
+    let device = compute.device.clone();
+    let generator = Generator::new(
+        &config.generator,
+        config.input_dim_a,
+        &mut RandomInit::new(0),
+        &device,
+    )?;
+    let x = Tensor::<4>::random(
+        [1, config.input_dim_a, args.size, args.size],
+        burn::tensor::Distribution::Uniform(-1.0, 1.0),
+        &device,
+    );
+    let style = Tensor::<2>::random(
+        [1, config.generator.style_dim],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let sync = |d: &Device| d.sync().map_err(|e| anyhow!("device sync failed: {e:?}"));
+    let mut encode_s = Vec::new();
+    let mut decode_s = Vec::new();
+    for run in 0..=runs {
+        let t = Instant::now();
+        let content = generator.encode_content(x.clone());
+        let _style_code = generator.encode_style(x.clone());
+        sync(&device)?;
+        let encode_time = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let _image = generator.decode_style(content, style.clone());
+        sync(&device)?;
+        let decode_time = t.elapsed().as_secs_f64();
+        if run > 0 {
+            encode_s.push(encode_time);
+            decode_s.push(decode_time);
+        }
+    }
+    let (enc, dec) = (median(encode_s), median(decode_s));
+    if args.json {
+        let out = serde_json::json!({
+            "device": compute.description,
+            "size": args.size,
+            "runs": runs,
+            "encode_median_s": enc,
+            "decode_median_s": dec,
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "{} | {}x{} | median of {runs} runs",
+            compute.description, args.size, args.size
+        );
+        println!("encode (content + style): {:.1} ms", enc * 1e3);
+        println!("decode (MLP + decoder):   {:.1} ms", dec * 1e3);
+    }
+    Ok(())
+}

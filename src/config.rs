@@ -1,0 +1,511 @@
+//! The official MUNIT YAML configuration, read as it is.
+//!
+//! Every key of the official files has a typed field; options take enums, not strings. Unknown keys
+//! are reported (and logged as warnings) but never fatal; a wrong type or a missing required key is
+//! an error naming the key.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Error reading or validating a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config {path}: key `{key}`: {message}")]
+    Key {
+        path: String,
+        key: String,
+        message: String,
+    },
+    #[error("config {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// Activation function of a block (`activ` in the YAML).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    Relu,
+    /// LeakyReLU with slope 0.2.
+    Lrelu,
+    /// PReLU with one learned slope (initialised to 0.25).
+    Prelu,
+    Selu,
+    Tanh,
+    None,
+}
+
+/// Padding applied before every convolution of a conv block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PadType {
+    Reflect,
+    Replicate,
+    Zero,
+}
+
+/// Normalisation of a conv block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Norm {
+    None,
+    /// Batch norm (official option; not supported by this implementation yet).
+    Bn,
+    /// Instance norm.
+    In,
+    /// MUNIT's layer norm (over C*H*W, unbiased std, per-channel affine).
+    Ln,
+    /// Adaptive instance norm with externally supplied parameters.
+    Adain,
+    /// Spectral norm on the convolution (official option; not supported yet).
+    Sn,
+}
+
+/// GAN objective of the discriminators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GanType {
+    Lsgan,
+    Nsgan,
+}
+
+/// Weight initialisation scheme (`init`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitScheme {
+    Kaiming,
+    Gaussian,
+    Xavier,
+    Orthogonal,
+    Default,
+}
+
+/// Learning-rate schedule (`lr_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrPolicy {
+    Step,
+    Constant,
+}
+
+/// Generator hyperparameters (`gen:`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenConfig {
+    /// Width of the first conv layer.
+    pub dim: usize,
+    /// Hidden width of the MLP that maps a style code to AdaIN parameters.
+    pub mlp_dim: usize,
+    /// Length of the style code.
+    pub style_dim: usize,
+    pub activ: Activation,
+    /// Number of stride-2 stages of the content encoder (and upsamplings of the decoder).
+    pub n_downsample: usize,
+    /// Number of residual blocks in the content encoder and in the decoder.
+    pub n_res: usize,
+    pub pad_type: PadType,
+}
+
+impl Default for GenConfig {
+    /// The default MUNIT generator (edges2shoes and every shipped config).
+    fn default() -> Self {
+        Self {
+            dim: 64,
+            mlp_dim: 256,
+            style_dim: 8,
+            activ: Activation::Relu,
+            n_downsample: 2,
+            n_res: 4,
+            pad_type: PadType::Reflect,
+        }
+    }
+}
+
+/// Discriminator hyperparameters (`dis:`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DisConfig {
+    pub dim: usize,
+    pub norm: Norm,
+    pub activ: Activation,
+    pub n_layer: usize,
+    pub gan_type: GanType,
+    pub num_scales: usize,
+    pub pad_type: PadType,
+}
+
+impl Default for DisConfig {
+    fn default() -> Self {
+        Self {
+            dim: 64,
+            norm: Norm::None,
+            activ: Activation::Lrelu,
+            n_layer: 4,
+            gan_type: GanType::Lsgan,
+            num_scales: 3,
+            pad_type: PadType::Reflect,
+        }
+    }
+}
+
+/// A whole MUNIT configuration file.
+///
+/// `gen`, `input_dim_a`, `input_dim_b` and `new_size` are required (inference needs them); the
+/// logger, optimisation and data options default to the official values when absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    // logger options
+    #[serde(default = "d::image_save_iter")]
+    pub image_save_iter: u64,
+    #[serde(default = "d::image_display_iter")]
+    pub image_display_iter: u64,
+    #[serde(default = "d::display_size")]
+    pub display_size: usize,
+    #[serde(default = "d::snapshot_save_iter")]
+    pub snapshot_save_iter: u64,
+    #[serde(default = "d::log_iter")]
+    pub log_iter: u64,
+
+    // optimisation options
+    #[serde(default = "d::max_iter")]
+    pub max_iter: u64,
+    #[serde(default = "d::batch_size")]
+    pub batch_size: usize,
+    #[serde(default = "d::weight_decay")]
+    pub weight_decay: f64,
+    #[serde(default = "d::beta1")]
+    pub beta1: f64,
+    #[serde(default = "d::beta2")]
+    pub beta2: f64,
+    #[serde(default = "d::init")]
+    pub init: InitScheme,
+    #[serde(default = "d::lr")]
+    pub lr: f64,
+    #[serde(default = "d::lr_policy")]
+    pub lr_policy: LrPolicy,
+    #[serde(default = "d::step_size")]
+    pub step_size: u64,
+    #[serde(default = "d::gamma")]
+    pub gamma: f64,
+    #[serde(default = "d::one")]
+    pub gan_w: f64,
+    #[serde(default = "d::ten")]
+    pub recon_x_w: f64,
+    #[serde(default = "d::one")]
+    pub recon_s_w: f64,
+    #[serde(default = "d::one")]
+    pub recon_c_w: f64,
+    #[serde(default)]
+    pub recon_x_cyc_w: f64,
+    #[serde(default)]
+    pub vgg_w: f64,
+
+    // model options
+    #[serde(rename = "gen")]
+    pub generator: GenConfig,
+    #[serde(default)]
+    #[serde(rename = "dis")]
+    pub discriminator: DisConfig,
+
+    // data options
+    pub input_dim_a: usize,
+    pub input_dim_b: usize,
+    #[serde(default = "d::num_workers")]
+    pub num_workers: usize,
+    pub new_size: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_size_a: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_size_b: Option<usize>,
+    #[serde(default = "d::crop")]
+    pub crop_image_height: usize,
+    #[serde(default = "d::crop")]
+    pub crop_image_width: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_root: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_folder_train_a: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_list_train_a: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_folder_test_a: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_list_test_a: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_folder_train_b: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_list_train_b: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_folder_test_b: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_list_test_b: Option<String>,
+}
+
+/// Official defaults (edges2shoes_folder.yaml) for keys a file may leave out.
+mod d {
+    use super::{InitScheme, LrPolicy};
+    pub fn image_save_iter() -> u64 {
+        10_000
+    }
+    pub fn image_display_iter() -> u64 {
+        500
+    }
+    pub fn display_size() -> usize {
+        16
+    }
+    pub fn snapshot_save_iter() -> u64 {
+        10_000
+    }
+    pub fn log_iter() -> u64 {
+        10
+    }
+    pub fn max_iter() -> u64 {
+        1_000_000
+    }
+    pub fn batch_size() -> usize {
+        1
+    }
+    pub fn weight_decay() -> f64 {
+        1e-4
+    }
+    pub fn beta1() -> f64 {
+        0.5
+    }
+    pub fn beta2() -> f64 {
+        0.999
+    }
+    pub fn init() -> InitScheme {
+        InitScheme::Kaiming
+    }
+    pub fn lr() -> f64 {
+        1e-4
+    }
+    pub fn lr_policy() -> LrPolicy {
+        LrPolicy::Step
+    }
+    pub fn step_size() -> u64 {
+        100_000
+    }
+    pub fn gamma() -> f64 {
+        0.5
+    }
+    pub fn one() -> f64 {
+        1.0
+    }
+    pub fn ten() -> f64 {
+        10.0
+    }
+    pub fn num_workers() -> usize {
+        8
+    }
+    pub fn crop() -> usize {
+        256
+    }
+}
+
+/// A parsed configuration plus the keys it had that this version does not know.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub unknown_keys: Vec<String>,
+}
+
+impl Config {
+    /// Reads a YAML file; unknown keys are logged as warnings and returned.
+    pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+
+    /// Parses YAML text; `origin` names the source in error messages.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<LoadedConfig, ConfigError> {
+        let mut unknown_keys = Vec::new();
+        let de = serde_yaml_ng::Deserializer::from_str(text);
+        let mut on_unknown = |path: serde_ignored::Path<'_>| unknown_keys.push(path.to_string());
+        let tracked = serde_ignored::Deserializer::new(de, &mut on_unknown);
+        let parsed: Result<Config, _> = serde_path_to_error::deserialize(tracked);
+        let config = parsed.map_err(|err| {
+            let key = err.path().to_string();
+            let message = err.into_inner().to_string();
+            // serde reports a missing field at its parent's path; name the field itself.
+            let (key, message) = match message.strip_prefix("missing field `") {
+                Some(rest) => {
+                    let field = rest.split('`').next().unwrap_or(rest);
+                    let full = if key == "." || key.is_empty() {
+                        field.to_string()
+                    } else {
+                        format!("{key}.{field}")
+                    };
+                    (full, "required key is missing".to_string())
+                }
+                None => (key, message),
+            };
+            if key == "." || key.is_empty() {
+                ConfigError::Invalid {
+                    path: origin.to_string(),
+                    message,
+                }
+            } else {
+                ConfigError::Key {
+                    path: origin.to_string(),
+                    key,
+                    message,
+                }
+            }
+        })?;
+        for key in &unknown_keys {
+            log::warn!("config {origin}: unknown key `{key}` ignored");
+        }
+        config.validate(origin)?;
+        Ok(LoadedConfig {
+            config,
+            unknown_keys,
+        })
+    }
+
+    /// A configuration with the default MUNIT generator and discriminator (edges2shoes).
+    pub fn munit_default() -> Self {
+        Self::from_yaml(
+            "gen: {dim: 64, mlp_dim: 256, style_dim: 8, activ: relu, n_downsample: 2, n_res: 4, pad_type: reflect}\n\
+             input_dim_a: 3\ninput_dim_b: 3\nnew_size: 256\n",
+            "built-in default",
+        )
+        .expect("built-in config parses")
+        .config
+    }
+
+    /// Serialises to YAML (the native model folder stores this next to the weights).
+    pub fn to_yaml(&self) -> String {
+        serde_yaml_ng::to_string(self).expect("config serialises")
+    }
+
+    /// Input channels of a domain (`input_dim_a` / `input_dim_b`).
+    pub fn input_dim(&self, domain: crate::Domain) -> usize {
+        match domain {
+            crate::Domain::A => self.input_dim_a,
+            crate::Domain::B => self.input_dim_b,
+        }
+    }
+
+    /// Shorter-side size images of a domain are resized to before encoding.
+    pub fn new_size_for(&self, domain: crate::Domain) -> usize {
+        match domain {
+            crate::Domain::A => self.new_size_a.unwrap_or(self.new_size),
+            crate::Domain::B => self.new_size_b.unwrap_or(self.new_size),
+        }
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: &str| ConfigError::Key {
+            path: origin.to_string(),
+            key: key.to_string(),
+            message: message.to_string(),
+        };
+        let positive = [
+            ("gen.dim", self.generator.dim),
+            ("gen.mlp_dim", self.generator.mlp_dim),
+            ("gen.style_dim", self.generator.style_dim),
+            ("dis.dim", self.discriminator.dim),
+            ("dis.num_scales", self.discriminator.num_scales),
+            ("dis.n_layer", self.discriminator.n_layer),
+            ("new_size", self.new_size),
+            ("batch_size", self.batch_size),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(bad(key, "must be at least 1"));
+            }
+        }
+        for (key, value) in [
+            ("input_dim_a", self.input_dim_a),
+            ("input_dim_b", self.input_dim_b),
+        ] {
+            if value != 1 && value != 3 {
+                return Err(bad(key, &format!("must be 1 or 3, found {value}")));
+            }
+        }
+        if self.generator.n_downsample > 6 {
+            return Err(bad("gen.n_downsample", "must be at most 6"));
+        }
+        if self.generator.dim << self.generator.n_downsample.max(2) > 1 << 16 {
+            return Err(bad("gen.dim", "is too large for this n_downsample"));
+        }
+        if matches!(self.discriminator.norm, Norm::Adain) {
+            return Err(bad(
+                "dis.norm",
+                "adain needs style parameters; a discriminator cannot use it",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY: &str = include_str!("../tests/fixtures/munit-tiny/config.yaml");
+
+    #[test]
+    fn official_tiny_config_parses_without_unknown_keys() {
+        let loaded = Config::from_yaml(TINY, "tiny").unwrap();
+        assert!(loaded.unknown_keys.is_empty(), "{:?}", loaded.unknown_keys);
+        let c = loaded.config;
+        assert_eq!(c.generator.dim, 16);
+        assert_eq!(c.generator.mlp_dim, 64);
+        assert_eq!(c.generator.activ, Activation::Relu);
+        assert_eq!(c.discriminator.activ, Activation::Lrelu);
+        assert_eq!(c.discriminator.gan_type, GanType::Lsgan);
+        assert_eq!(c.recon_x_cyc_w, 10.0);
+        assert_eq!(c.new_size, 64);
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_not_fatal() {
+        let text = format!("{TINY}\nfancy_option: 3\n");
+        let loaded = Config::from_yaml(&text, "x").unwrap();
+        assert_eq!(loaded.unknown_keys, vec!["fancy_option".to_string()]);
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let text = TINY.replace("  dim: 16\n  mlp_dim", "  dim: sixteen\n  mlp_dim");
+        let err = Config::from_yaml(&text, "x").unwrap_err().to_string();
+        assert!(err.contains("gen.dim"), "{err}");
+    }
+
+    #[test]
+    fn missing_gen_names_the_key() {
+        let text: String = TINY
+            .lines()
+            .skip_while(|l| !l.starts_with("gen:"))
+            .skip(8)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(!text.contains("gen:"));
+        let err = Config::from_yaml(&text, "x").unwrap_err().to_string();
+        assert!(err.contains("`gen`"), "{err}");
+        assert!(err.contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn bad_enum_value_names_the_key() {
+        let text = TINY.replace("pad_type: reflect\ndis:", "pad_type: mirror\ndis:");
+        let err = Config::from_yaml(&text, "x").unwrap_err().to_string();
+        assert!(err.contains("gen.pad_type"), "{err}");
+    }
+
+    #[test]
+    fn round_trips_through_yaml() {
+        let c = Config::from_yaml(TINY, "tiny").unwrap().config;
+        let again = Config::from_yaml(&c.to_yaml(), "again").unwrap();
+        assert_eq!(again.config, c);
+        assert!(again.unknown_keys.is_empty());
+    }
+}

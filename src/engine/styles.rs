@@ -1,0 +1,146 @@
+//! Style codes: sampling from the N(0, I) prior, parsing, interpolation.
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, StandardNormal};
+
+/// `count` style codes of `dim` values drawn from N(0, I) with a seeded generator.
+pub fn sample_styles(count: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..count)
+        .map(|_| (0..dim).map(|_| StandardNormal.sample(&mut rng)).collect())
+        .collect()
+}
+
+/// Parses "v1,v2,..." into a code of exactly `dim` finite values.
+pub fn parse_style_code(text: &str, dim: usize) -> Result<Vec<f32>, String> {
+    let values: Vec<f32> = text
+        .split(',')
+        .map(|s| {
+            let s = s.trim();
+            s.parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("`{s}` is not a finite number"))
+        })
+        .collect::<Result<_, _>>()?;
+    if values.len() != dim {
+        return Err(format!(
+            "a style code needs {dim} comma-separated values, found {}",
+            values.len()
+        ));
+    }
+    Ok(values)
+}
+
+/// Where a code sits against the N(0, I) prior: its norm and the fraction of prior samples with
+/// a smaller norm (the chi distribution's CDF with `dim` degrees of freedom).
+pub fn prior_percentile(code: &[f32]) -> (f64, f64) {
+    let norm = code.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+    (norm, chi_square_cdf(norm * norm, code.len()))
+}
+
+/// Regularised lower incomplete gamma P(k/2, x/2) by its series (fine for the small k used here).
+fn chi_square_cdf(x: f64, k: usize) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    let s = k as f64 / 2.0;
+    let z = x / 2.0;
+    let mut term = 1.0 / s;
+    let mut sum = term;
+    for n in 1..500 {
+        term *= z / (s + n as f64);
+        sum += term;
+        if term < sum * 1e-15 {
+            break;
+        }
+    }
+    let ln = s * z.ln() - z - ln_gamma(s) + sum.ln();
+    ln.exp().clamp(0.0, 1.0)
+}
+
+/// ln Γ(s) for s a positive multiple of 1/2.
+fn ln_gamma(s: f64) -> f64 {
+    // Γ(n) = (n-1)!, Γ(n + 1/2) = (2n)! sqrt(pi) / (4^n n!)
+    let mut value: f64 = if (s.fract() - 0.5).abs() < 1e-9 {
+        std::f64::consts::PI.sqrt().ln()
+    } else {
+        0.0
+    };
+    let mut t = if s.fract() > 0.0 { 0.5 } else { 1.0 };
+    while t < s - 1e-9 {
+        value += t.ln();
+        t += 1.0;
+    }
+    value
+}
+
+/// Linear interpolation between two codes.
+pub fn lerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
+    a.iter().zip(b).map(|(x, y)| x + (y - x) * t).collect()
+}
+
+/// Spherical interpolation between two codes (falls back to lerp for (anti)parallel codes).
+pub fn slerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let cos = (dot / (na * nb).max(f32::MIN_POSITIVE)).clamp(-1.0, 1.0);
+    let omega = cos.acos();
+    if omega.sin().abs() < 1e-4 {
+        return lerp(a, b, t);
+    }
+    let (wa, wb) = (
+        ((1.0 - t) * omega).sin() / omega.sin(),
+        (t * omega).sin() / omega.sin(),
+    );
+    a.iter().zip(b).map(|(x, y)| wa * x + wb * y).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_is_seeded_and_roughly_standard() {
+        let a = sample_styles(2000, 8, 7);
+        assert_eq!(a, sample_styles(2000, 8, 7));
+        assert_ne!(a[0], sample_styles(1, 8, 8)[0]);
+        let all: Vec<f32> = a.concat();
+        let mean = all.iter().sum::<f32>() / all.len() as f32;
+        let var = all.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / all.len() as f32;
+        assert!(mean.abs() < 0.05, "{mean}");
+        assert!((var - 1.0).abs() < 0.05, "{var}");
+    }
+
+    #[test]
+    fn parses_codes_and_rejects_bad_ones() {
+        assert_eq!(
+            parse_style_code("1, -2.5,3", 3).unwrap(),
+            vec![1.0, -2.5, 3.0]
+        );
+        assert!(parse_style_code("1,2", 3).unwrap_err().contains("needs 3"));
+        assert!(parse_style_code("1,x,3", 3).unwrap_err().contains("`x`"));
+        assert!(parse_style_code("1,nan,3", 3).is_err());
+    }
+
+    #[test]
+    fn chi_square_cdf_matches_known_values() {
+        // Median of chi-square with 8 dof is 7.344; with 2 dof, CDF(x) = 1 - exp(-x/2).
+        assert!((chi_square_cdf(7.344, 8) - 0.5).abs() < 1e-3);
+        assert!((chi_square_cdf(3.0, 2) - (1.0 - (-1.5f64).exp())).abs() < 1e-9);
+        let (norm, p) = prior_percentile(&[0.0; 8]);
+        assert_eq!((norm, p), (0.0, 0.0));
+    }
+
+    #[test]
+    fn slerp_hits_endpoints_and_keeps_norm_between_unit_codes() {
+        let a = [1.0, 0.0];
+        let b = [0.0, 1.0];
+        assert_eq!(slerp(&a, &b, 0.0), vec![1.0, 0.0]);
+        let mid = slerp(&a, &b, 0.5);
+        assert!((mid[0].hypot(mid[1]) - 1.0).abs() < 1e-6);
+        assert_eq!(lerp(&a, &b, 0.5), vec![0.5, 0.5]);
+    }
+}

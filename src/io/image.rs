@@ -1,0 +1,261 @@
+//! Images <-> model tensors.
+//!
+//! Loading: PNG, JPEG, WebP, BMP and GIF (first frame), format sniffed from the content, EXIF
+//! orientation applied, grayscale / RGBA / 16-bit / CMYK converted, decompression bombs refused.
+//! Preprocessing as the official `test.py`: shorter side resized to `new_size` keeping the aspect
+//! ratio, values mapped to [-1, 1]. Output: `(y + 1) / 2` clamped, rounded to 8 bits.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage, imageops::FilterType};
+
+/// Largest width or height accepted from a file.
+pub const MAX_INPUT_SIDE: u32 = 16_384;
+/// Largest decoded size in memory.
+pub const MAX_DECODED_BYTES: u64 = 512 << 20;
+/// Largest side after the shorter side is resized to `new_size` (guards extreme aspect ratios).
+pub const MAX_MODEL_SIDE: usize = 4096;
+
+/// Why an image could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is empty (0 bytes)")]
+    Empty { path: String },
+    #[error("{path} is not an image in a supported format (PNG, JPEG, WebP, BMP, GIF)")]
+    UnknownFormat { path: String },
+    #[error("{path} is too large to decode safely ({detail}); limits: {max} px per side, {mb} MiB decoded", max = MAX_INPUT_SIDE, mb = MAX_DECODED_BYTES >> 20)]
+    TooLarge { path: String, detail: String },
+    #[error("cannot decode {path}: {detail}")]
+    Decode { path: String, detail: String },
+    #[error(
+        "{path}: {width}x{height} resized to a shorter side of {new_size} would be {rw}x{rh}, beyond the {max} px limit (aspect ratio too extreme)", max = MAX_MODEL_SIDE
+    )]
+    AspectRatio {
+        path: String,
+        width: u32,
+        height: u32,
+        new_size: usize,
+        rw: usize,
+        rh: usize,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+fn classify(path: &str, err: image::ImageError) -> ImageError {
+    match err {
+        image::ImageError::Limits(e) => ImageError::TooLarge {
+            path: path.into(),
+            detail: e.to_string(),
+        },
+        image::ImageError::Unsupported(e) => {
+            if matches!(
+                e.kind(),
+                image::error::UnsupportedErrorKind::Format(image::error::ImageFormatHint::Unknown)
+            ) {
+                ImageError::UnknownFormat { path: path.into() }
+            } else {
+                ImageError::Decode {
+                    path: path.into(),
+                    detail: e.to_string(),
+                }
+            }
+        }
+        other => ImageError::Decode {
+            path: path.into(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// Decodes an image from a file, applying its EXIF orientation.
+pub fn load_image(path: &Path) -> Result<DynamicImage, ImageError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    decode_image(&bytes, &name)
+}
+
+/// Decodes an image from memory (`name` is used in errors), applying its EXIF orientation.
+pub fn decode_image(bytes: &[u8], name: &str) -> Result<DynamicImage, ImageError> {
+    if bytes.is_empty() {
+        return Err(ImageError::Empty { path: name.into() });
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|source| ImageError::Read {
+            path: name.into(),
+            source,
+        })?;
+    if reader.format().is_none() {
+        return Err(ImageError::UnknownFormat { path: name.into() });
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_INPUT_SIDE);
+    limits.max_image_height = Some(MAX_INPUT_SIDE);
+    limits.max_alloc = Some(MAX_DECODED_BYTES);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| classify(name, e))?;
+    let orientation = decoder.orientation().ok();
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| classify(name, e))?;
+    if let Some(orientation) = orientation {
+        img.apply_orientation(orientation);
+    }
+    Ok(img)
+}
+
+/// An image prepared for the model: `[channels, height, width]` values in [-1, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelImage {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub data: Vec<f32>,
+}
+
+impl ModelImage {
+    /// The NCHW shape with a batch of one.
+    pub fn shape(&self) -> [usize; 4] {
+        [1, self.channels, self.height, self.width]
+    }
+}
+
+/// Output size of torchvision's `Resize(new_size)`: shorter side = `new_size`, the other side
+/// scaled and truncated.
+pub fn resized_size(width: u32, height: u32, new_size: usize) -> (usize, usize) {
+    let (w, h) = (width as usize, height as usize);
+    if w <= h {
+        (new_size, (new_size as f64 * h as f64 / w as f64) as usize)
+    } else {
+        ((new_size as f64 * w as f64 / h as f64) as usize, new_size)
+    }
+}
+
+/// Resizes (shorter side -> `new_size`) and maps to [-1, 1] with `channels` (1 or 3) channels.
+pub fn preprocess(
+    img: &DynamicImage,
+    new_size: usize,
+    channels: usize,
+    name: &str,
+) -> Result<ModelImage, ImageError> {
+    let (width, height) = (img.width(), img.height());
+    let (rw, rh) = resized_size(width, height, new_size);
+    if rw.max(rh) > MAX_MODEL_SIDE || rw == 0 || rh == 0 {
+        return Err(ImageError::AspectRatio {
+            path: name.into(),
+            width,
+            height,
+            new_size,
+            rw,
+            rh,
+        });
+    }
+    // Float RGB keeps 16-bit precision; 8-bit values become exactly v / 255.
+    let rgb = if (rw, rh) == (width as usize, height as usize) {
+        img.to_rgb32f()
+    } else {
+        // Triangle = bilinear, widened when downscaling (antialiased, like PIL's resize).
+        img.resize_exact(rw as u32, rh as u32, FilterType::Triangle)
+            .to_rgb32f()
+    };
+    let plane = rw * rh;
+    let mut data = vec![0f32; channels * plane];
+    for (i, px) in rgb.pixels().enumerate() {
+        let [r, g, b] = px.0;
+        if channels == 1 {
+            // PIL's "L" conversion (ITU-R 601-2 luma).
+            let luma = r * 0.299 + g * 0.587 + b * 0.114;
+            data[i] = (luma - 0.5) / 0.5;
+        } else {
+            data[i] = (r - 0.5) / 0.5;
+            data[plane + i] = (g - 0.5) / 0.5;
+            data[2 * plane + i] = (b - 0.5) / 0.5;
+        }
+    }
+    Ok(ModelImage {
+        channels,
+        height: rh,
+        width: rw,
+        data,
+    })
+}
+
+/// Quantises one output value in [-1, 1] to 8 bits: `round(clamp((y + 1) / 2) * 255)`.
+pub fn to_u8(y: f32) -> u8 {
+    (((y + 1.0) * 0.5).clamp(0.0, 1.0) * 255.0).round() as u8
+}
+
+/// Turns a decoded `[channels, height, width]` tensor (values in [-1, 1]) into an RGB image;
+/// one channel is shown as gray.
+pub fn image_from_chw(data: &[f32], channels: usize, height: usize, width: usize) -> RgbImage {
+    let plane = height * width;
+    assert_eq!(
+        data.len(),
+        channels * plane,
+        "tensor size matches its shape"
+    );
+    RgbImage::from_fn(width as u32, height as u32, |x, y| {
+        let i = y as usize * width + x as usize;
+        let channel = |c: usize| to_u8(data[if channels == 1 { i } else { c * plane + i }]);
+        image::Rgb([channel(0), channel(1), channel(2)])
+    })
+}
+
+/// Encodes PNG bytes.
+pub fn png_bytes(img: &RgbImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("PNG encoding to memory succeeds");
+    out
+}
+
+/// Saves a PNG atomically; never replaces an existing file unless `overwrite`.
+pub fn save_png(path: &Path, img: &RgbImage, overwrite: bool) -> Result<(), ImageError> {
+    super::atomic::write_atomic(path, &png_bytes(img), overwrite).map_err(|source| {
+        ImageError::Write {
+            path: path.display().to_string(),
+            source,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resize_keeps_aspect_like_torchvision() {
+        assert_eq!(resized_size(341, 256, 256), (341, 256));
+        assert_eq!(resized_size(512, 1024, 256), (256, 512));
+        assert_eq!(resized_size(300, 451, 128), (128, 192)); // 192.42 truncates
+    }
+
+    #[test]
+    fn quantisation_matches_official_mapping() {
+        assert_eq!(to_u8(-1.0), 0);
+        assert_eq!(to_u8(1.0), 255);
+        assert_eq!(to_u8(0.0), 128); // 127.5 rounds half away from zero
+        assert_eq!(to_u8(5.0), 255);
+        assert_eq!(to_u8(f32::NAN), 0);
+    }
+
+    #[test]
+    fn eight_bit_values_map_exactly() {
+        let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(2, 2, image::Rgb([0, 51, 255])));
+        let m = preprocess(&img, 2, 3, "x").unwrap();
+        assert_eq!(m.data[0], -1.0);
+        assert_eq!(m.data[4], (51.0f32 / 255.0 - 0.5) / 0.5);
+        assert_eq!(m.data[8], 1.0);
+    }
+}

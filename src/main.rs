@@ -1,0 +1,24 @@
+//! `stylespace` command line.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // A bug must still end in one clear line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        eprintln!("error: internal error: {message} (please report this)");
+    }));
+    let cli = cli::Cli::parse();
+    if let Err(err) = cli::run(cli) {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,451 @@
+//! MUNIT's building blocks: conv block (pad -> conv -> norm -> activation), residual block,
+//! linear block, and the norms (instance, adaptive instance, MUNIT's own layer norm).
+
+use burn::module::Param;
+use burn::prelude::*;
+use burn::tensor::activation;
+use burn::tensor::module::{conv2d, interpolate};
+use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMode};
+
+use super::params::{Init, NamedParams, ParamError, ParamSource, param, param_values};
+use crate::config::{Activation, Norm, PadType};
+
+const NORM_EPS: f64 = 1e-5;
+const LRELU_SLOPE: f64 = 0.2;
+const PRELU_INIT: f32 = 0.25;
+
+/// The activation of a block, with PReLU's learned slope when it has one.
+#[derive(Module, Debug)]
+pub struct ActivationLayer {
+    /// PReLU slope, shape `[1]` (key `activation.weight`).
+    pub prelu: Option<Param<Tensor<1>>>,
+    #[module(skip)]
+    pub kind: Activation,
+}
+
+impl ActivationLayer {
+    pub fn new(
+        kind: Activation,
+        source: &mut dyn ParamSource,
+        prefix: &str,
+        device: &Device,
+    ) -> Result<Self, ParamError> {
+        let prelu = match kind {
+            Activation::Prelu => Some(param(
+                source,
+                &format!("{prefix}.activation.weight"),
+                [1],
+                Init::Constant(PRELU_INIT),
+                device,
+            )?),
+            _ => None,
+        };
+        Ok(Self { prelu, kind })
+    }
+
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match self.kind {
+            Activation::Relu => activation::relu(x),
+            Activation::Lrelu => activation::leaky_relu(x, LRELU_SLOPE),
+            Activation::Prelu => {
+                let alpha = self.prelu.as_ref().expect("prelu slope").val();
+                // Broadcast the single slope over every element.
+                let alpha = alpha.reshape([1; D]);
+                let positive = x.clone().clamp_min(0.0);
+                let negative = x.clamp_max(0.0);
+                positive + negative * alpha
+            }
+            Activation::Selu => activation::selu(x),
+            Activation::Tanh => activation::tanh(x),
+            Activation::None => x,
+        }
+    }
+
+    fn visit(&self, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
+        if let Some(p) = &self.prelu {
+            let (shape, values) = param_values(p);
+            visit(format!("{prefix}.activation.weight"), shape, values);
+        }
+    }
+}
+
+/// Instance statistics normalisation over H*W per sample and channel (biased variance,
+/// eps inside the square root), as PyTorch's InstanceNorm2d and MUNIT's AdaIN compute it.
+///
+/// # Shapes
+/// `x`: `[batch, channels, height, width]` -> same.
+pub fn instance_normalize(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let flat = x.reshape([b, c, h * w]);
+    let mean = flat.clone().mean_dim(2);
+    let centered = flat - mean;
+    let var = centered.clone().powi_scalar(2).mean_dim(2);
+    let normalized = centered / (var + NORM_EPS).sqrt();
+    normalized.reshape([b, c, h, w])
+}
+
+/// Adaptive instance norm: `gamma * instance_normalize(x) + beta`.
+///
+/// # Shapes
+/// `x`: `[batch, channels, h, w]`; `beta`, `gamma`: `[batch, channels]`.
+pub fn adaptive_instance_norm(x: Tensor<4>, beta: Tensor<2>, gamma: Tensor<2>) -> Tensor<4> {
+    let [b, c, _, _] = x.dims();
+    let normalized = instance_normalize(x);
+    normalized * gamma.reshape([b, c, 1, 1]) + beta.reshape([b, c, 1, 1])
+}
+
+/// MUNIT's LayerNorm: per sample over all C*H*W values, unbiased std with eps added to the std
+/// (not inside a square root), then a per-channel affine.
+#[derive(Module, Debug)]
+pub struct MunitLayerNorm {
+    /// `[channels]`, initialised U[0, 1).
+    pub gamma: Param<Tensor<1>>,
+    /// `[channels]`, initialised 0.
+    pub beta: Param<Tensor<1>>,
+}
+
+impl MunitLayerNorm {
+    pub fn new(
+        channels: usize,
+        source: &mut dyn ParamSource,
+        prefix: &str,
+        device: &Device,
+    ) -> Result<Self, ParamError> {
+        Ok(Self {
+            gamma: param(
+                source,
+                &format!("{prefix}.gamma"),
+                [channels],
+                Init::Uniform01,
+                device,
+            )?,
+            beta: param(
+                source,
+                &format!("{prefix}.beta"),
+                [channels],
+                Init::Constant(0.0),
+                device,
+            )?,
+        })
+    }
+
+    /// # Shapes
+    /// `x`: `[batch, channels, h, w]` -> same.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [b, c, h, w] = x.dims();
+        let n = c * h * w;
+        let flat = x.reshape([b, n]);
+        let mean = flat.clone().mean_dim(1);
+        let centered = flat - mean;
+        let var_unbiased = centered.clone().powi_scalar(2).sum_dim(1) / (n.max(2) - 1) as f64;
+        let normalized = centered / (var_unbiased.sqrt() + NORM_EPS);
+        let normalized = normalized.reshape([b, c, h, w]);
+        normalized * self.gamma.val().reshape([1, c, 1, 1]) + self.beta.val().reshape([1, c, 1, 1])
+    }
+}
+
+/// Pads the spatial dims of `[b, c, h, w]` by `pad` on every side.
+pub fn pad2d(x: Tensor<4>, pad: usize, pad_type: PadType) -> Tensor<4> {
+    if pad == 0 {
+        return x;
+    }
+    let mode = match pad_type {
+        PadType::Reflect => PadMode::Reflect,
+        PadType::Replicate => PadMode::Edge,
+        PadType::Zero => PadMode::Constant(0.0),
+    };
+    x.pad((pad, pad, pad, pad), mode)
+}
+
+/// Nearest-neighbour x2 upsampling (PyTorch `nn.Upsample(scale_factor=2)`).
+///
+/// # Shapes
+/// `[b, c, h, w]` -> `[b, c, 2h, 2w]`.
+pub fn upsample_nearest2x(x: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    interpolate(
+        x,
+        InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([2 * h, 2 * w]),
+    )
+}
+
+/// A plain convolution with bias and no padding (`nn.Conv2d(.., padding=0)`).
+#[derive(Module, Debug)]
+pub struct Conv {
+    /// `[out, in, k, k]`.
+    pub weight: Param<Tensor<4>>,
+    /// `[out]`.
+    pub bias: Param<Tensor<1>>,
+    #[module(skip)]
+    pub stride: usize,
+}
+
+impl Conv {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        in_ch: usize,
+        out_ch: usize,
+        kernel: usize,
+        stride: usize,
+        weight_init: Init,
+        source: &mut dyn ParamSource,
+        prefix: &str,
+        device: &Device,
+    ) -> Result<Self, ParamError> {
+        Ok(Self {
+            weight: param(
+                source,
+                &format!("{prefix}.weight"),
+                [out_ch, in_ch, kernel, kernel],
+                weight_init,
+                device,
+            )?,
+            bias: param(
+                source,
+                &format!("{prefix}.bias"),
+                [out_ch],
+                Init::Constant(0.0),
+                device,
+            )?,
+            stride,
+        })
+    }
+
+    /// # Shapes
+    /// `[b, in, h, w]` -> `[b, out, (h - k) / s + 1, (w - k) / s + 1]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        conv2d(
+            x,
+            self.weight.val(),
+            Some(self.bias.val()),
+            ConvOptions::new([self.stride; 2], [0, 0], [1, 1], 1),
+        )
+    }
+
+    fn visit(&self, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
+        let (s, v) = param_values(&self.weight);
+        visit(format!("{prefix}.weight"), s, v);
+        let (s, v) = param_values(&self.bias);
+        visit(format!("{prefix}.bias"), s, v);
+    }
+}
+
+/// Geometry and options of a [`ConvBlock`].
+#[derive(Debug, Clone, Copy)]
+pub struct ConvBlockSpec {
+    pub in_ch: usize,
+    pub out_ch: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub norm: Norm,
+    pub activation: Activation,
+    pub pad_type: PadType,
+    /// Initialiser of the conv weight (Kaiming for generators, N(0, 0.02) for discriminators).
+    pub weight_init: Init,
+}
+
+/// MUNIT's Conv2dBlock: pad -> conv (bias) -> norm -> activation.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    pub conv: Conv,
+    pub layer_norm: Option<MunitLayerNorm>,
+    pub activation: ActivationLayer,
+    #[module(skip)]
+    pub norm: Norm,
+    #[module(skip)]
+    pub pad: usize,
+    #[module(skip)]
+    pub pad_type: PadType,
+}
+
+impl ConvBlock {
+    pub fn new(
+        spec: ConvBlockSpec,
+        source: &mut dyn ParamSource,
+        prefix: &str,
+        device: &Device,
+    ) -> Result<Self, ParamError> {
+        // Adaptive norms and batch/spectral norms are checked by the caller's config validation;
+        // their parameters either come from outside (AdaIN) or are not supported.
+        let conv = Conv::new(
+            spec.in_ch,
+            spec.out_ch,
+            spec.kernel,
+            spec.stride,
+            spec.weight_init,
+            source,
+            &format!("{prefix}.conv"),
+            device,
+        )?;
+        let layer_norm = match spec.norm {
+            Norm::Ln => Some(MunitLayerNorm::new(
+                spec.out_ch,
+                source,
+                &format!("{prefix}.norm"),
+                device,
+            )?),
+            _ => None,
+        };
+        let activation = ActivationLayer::new(spec.activation, source, prefix, device)?;
+        Ok(Self {
+            conv,
+            layer_norm,
+            activation,
+            norm: spec.norm,
+            pad: spec.pad,
+            pad_type: spec.pad_type,
+        })
+    }
+
+    /// # Shapes
+    /// `x`: `[b, in, h, w]` -> `[b, out, h', w']`; `adain`: `(beta, gamma)`, each `[b, out]`,
+    /// required when the norm is AdaIN.
+    pub fn forward(&self, x: Tensor<4>, adain: Option<(Tensor<2>, Tensor<2>)>) -> Tensor<4> {
+        let x = self.conv.forward(pad2d(x, self.pad, self.pad_type));
+        let x = match self.norm {
+            Norm::In => instance_normalize(x),
+            Norm::Ln => self.layer_norm.as_ref().expect("ln params").forward(x),
+            Norm::Adain => {
+                let (beta, gamma) = adain.expect("AdaIN parameters must be passed to decode");
+                adaptive_instance_norm(x, beta, gamma)
+            }
+            Norm::None | Norm::Bn | Norm::Sn => x,
+        };
+        self.activation.forward(x)
+    }
+}
+
+impl NamedParams for ConvBlock {
+    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
+        if let Some(ln) = &self.layer_norm {
+            let (s, v) = param_values(&ln.gamma);
+            visit(format!("{prefix}.norm.gamma"), s, v);
+            let (s, v) = param_values(&ln.beta);
+            visit(format!("{prefix}.norm.beta"), s, v);
+        }
+        self.activation.visit(prefix, visit);
+        self.conv.visit(&format!("{prefix}.conv"), visit);
+    }
+}
+
+/// Residual block: `x + B2(B1(x))`, with B1 = 3x3 conv/norm/activation and B2 = 3x3 conv/norm.
+#[derive(Module, Debug)]
+pub struct ResBlock {
+    pub first: ConvBlock,
+    pub second: ConvBlock,
+}
+
+impl ResBlock {
+    pub fn new(
+        dim: usize,
+        norm: Norm,
+        activation: Activation,
+        pad_type: PadType,
+        source: &mut dyn ParamSource,
+        prefix: &str,
+        device: &Device,
+    ) -> Result<Self, ParamError> {
+        let spec = |activation| ConvBlockSpec {
+            in_ch: dim,
+            out_ch: dim,
+            kernel: 3,
+            stride: 1,
+            pad: 1,
+            norm,
+            activation,
+            pad_type,
+            weight_init: Init::KaimingNormal { fan_in: dim * 9 },
+        };
+        Ok(Self {
+            first: ConvBlock::new(
+                spec(activation),
+                source,
+                &format!("{prefix}.model.0"),
+                device,
+            )?,
+            second: ConvBlock::new(
+                spec(Activation::None),
+                source,
+                &format!("{prefix}.model.1"),
+                device,
+            )?,
+        })
+    }
+
+    /// # Shapes
+    /// `x`: `[b, dim, h, w]` -> same. `adain`: the (beta, gamma) pairs of the two convs.
+    pub fn forward(&self, x: Tensor<4>, adain: [Option<(Tensor<2>, Tensor<2>)>; 2]) -> Tensor<4> {
+        let [first, second] = adain;
+        let y = self.first.forward(x.clone(), first);
+        x + self.second.forward(y, second)
+    }
+}
+
+impl NamedParams for ResBlock {
+    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
+        self.first.visit_params(&format!("{prefix}.model.0"), visit);
+        self.second
+            .visit_params(&format!("{prefix}.model.1"), visit);
+    }
+}
+
+/// Linear layer (weight stored `[out, in]` as PyTorch does) followed by an activation.
+#[derive(Module, Debug)]
+pub struct LinearBlock {
+    pub weight: Param<Tensor<2>>,
+    pub bias: Param<Tensor<1>>,
+    pub activation: ActivationLayer,
+}
+
+impl LinearBlock {
+    pub fn new(
+        in_dim: usize,
+        out_dim: usize,
+        activation: Activation,
+        source: &mut dyn ParamSource,
+        prefix: &str,
+        device: &Device,
+    ) -> Result<Self, ParamError> {
+        Ok(Self {
+            weight: param(
+                source,
+                &format!("{prefix}.fc.weight"),
+                [out_dim, in_dim],
+                Init::KaimingNormal { fan_in: in_dim },
+                device,
+            )?,
+            bias: param(
+                source,
+                &format!("{prefix}.fc.bias"),
+                [out_dim],
+                Init::Constant(0.0),
+                device,
+            )?,
+            activation: ActivationLayer::new(activation, source, prefix, device)?,
+        })
+    }
+
+    /// # Shapes
+    /// `[batch, in]` -> `[batch, out]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let [out_dim, _] = self.weight.dims();
+        let y = x.matmul(self.weight.val().transpose()) + self.bias.val().reshape([1, out_dim]);
+        self.activation.forward(y)
+    }
+}
+
+impl NamedParams for LinearBlock {
+    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
+        let (s, v) = param_values(&self.weight);
+        visit(format!("{prefix}.fc.weight"), s, v);
+        let (s, v) = param_values(&self.bias);
+        visit(format!("{prefix}.fc.bias"), s, v);
+        self.activation.visit(prefix, visit);
+    }
+}
+
+/// Visits a plain [`Conv`] (used by the style encoder's and discriminators' 1x1 output convs).
+pub fn visit_conv(conv: &Conv, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
+    conv.visit(prefix, visit);
+}

@@ -1,0 +1,456 @@
+//! MUNIT's generator (AdaINGen) from Huang et al., "Multimodal Unsupervised Image-to-Image
+//! Translation", ECCV 2018 (arXiv 1804.04732), with the official implementation's layer order and
+//! parameter keys, so official checkpoints load unchanged.
+//!
+//! Unlike the official code, [`Generator::decode`] is a pure function: the AdaIN parameters are an
+//! argument, never state written into modules.
+
+use burn::prelude::*;
+
+use super::layers::{
+    Conv, ConvBlock, ConvBlockSpec, LinearBlock, ResBlock, upsample_nearest2x, visit_conv,
+};
+use super::params::{Init, NamedParams, ParamError, ParamSource};
+use crate::config::{Activation, GenConfig, Norm};
+
+/// Number of stride-2 stages of the style encoder: hard-wired to 4 in the official code,
+/// whatever `n_downsample` says.
+const STYLE_DOWNSAMPLE: usize = 4;
+
+fn kaiming(in_ch: usize, kernel: usize) -> Init {
+    Init::KaimingNormal {
+        fan_in: in_ch * kernel * kernel,
+    }
+}
+
+/// Style encoder: conv 7x7, four stride-2 convs (width doubling twice), global average pooling,
+/// 1x1 conv to `style_dim`. No normalisation.
+#[derive(Module, Debug)]
+pub struct StyleEncoder {
+    pub blocks: Vec<ConvBlock>,
+    pub out: Conv,
+}
+
+impl StyleEncoder {
+    pub fn new(
+        cfg: &GenConfig,
+        input_dim: usize,
+        source: &mut dyn ParamSource,
+        device: &Device,
+    ) -> Result<Self, ParamError> {
+        let spec = |in_ch, out_ch, kernel, stride, pad| ConvBlockSpec {
+            in_ch,
+            out_ch,
+            kernel,
+            stride,
+            pad,
+            norm: Norm::None,
+            activation: cfg.activ,
+            pad_type: cfg.pad_type,
+            weight_init: kaiming(in_ch, kernel),
+        };
+        let mut blocks = Vec::new();
+        let mut dim = cfg.dim;
+        blocks.push(ConvBlock::new(
+            spec(input_dim, dim, 7, 1, 3),
+            source,
+            "enc_style.model.0",
+            device,
+        )?);
+        for i in 0..STYLE_DOWNSAMPLE {
+            let out = if i < 2 { dim * 2 } else { dim };
+            let prefix = format!("enc_style.model.{}", blocks.len());
+            blocks.push(ConvBlock::new(
+                spec(dim, out, 4, 2, 1),
+                source,
+                &prefix,
+                device,
+            )?);
+            dim = out;
+        }
+        // Index len() is the pooling layer (no parameters); the 1x1 conv follows it.
+        let out = Conv::new(
+            dim,
+            cfg.style_dim,
+            1,
+            1,
+            kaiming(dim, 1),
+            source,
+            &format!("enc_style.model.{}", blocks.len() + 1),
+            device,
+        )?;
+        Ok(Self { blocks, out })
+    }
+
+    /// # Shapes
+    /// `x`: `[b, input_dim, h, w]` -> style code `[b, style_dim, 1, 1]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self
+            .blocks
+            .iter()
+            .fold(x, |x, block| block.forward(x, None));
+        let [b, c, h, w] = x.dims();
+        let pooled = x.reshape([b, c, h * w]).mean_dim(2).reshape([b, c, 1, 1]);
+        self.out.forward(pooled)
+    }
+}
+
+impl NamedParams for StyleEncoder {
+    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
+        for (i, block) in self.blocks.iter().enumerate() {
+            block.visit_params(&format!("{prefix}.model.{i}"), visit);
+        }
+        visit_conv(
+            &self.out,
+            &format!("{prefix}.model.{}", self.blocks.len() + 1),
+            visit,
+        );
+    }
+}
+
+/// Content encoder: conv 7x7, `n_downsample` stride-2 convs, `n_res` residual blocks; instance
+/// norm throughout. Its output (the content code) is the raw residual sum.
+#[derive(Module, Debug)]
+pub struct ContentEncoder {
+    pub blocks: Vec<ConvBlock>,
+    pub res: Vec<ResBlock>,
+}
+
+impl ContentEncoder {
+    pub fn new(
+        cfg: &GenConfig,
+        input_dim: usize,
+        source: &mut dyn ParamSource,
+        device: &Device,
+    ) -> Result<Self, ParamError> {
+        let spec = |in_ch, out_ch, kernel, stride, pad| ConvBlockSpec {
+            in_ch,
+            out_ch,
+            kernel,
+            stride,
+            pad,
+            norm: Norm::In,
+            activation: cfg.activ,
+            pad_type: cfg.pad_type,
+            weight_init: kaiming(in_ch, kernel),
+        };
+        let mut blocks = vec![ConvBlock::new(
+            spec(input_dim, cfg.dim, 7, 1, 3),
+            source,
+            "enc_content.model.0",
+            device,
+        )?];
+        let mut dim = cfg.dim;
+        for i in 0..cfg.n_downsample {
+            blocks.push(ConvBlock::new(
+                spec(dim, dim * 2, 4, 2, 1),
+                source,
+                &format!("enc_content.model.{}", i + 1),
+                device,
+            )?);
+            dim *= 2;
+        }
+        let res_prefix = format!("enc_content.model.{}", cfg.n_downsample + 1);
+        let res = (0..cfg.n_res)
+            .map(|r| {
+                ResBlock::new(
+                    dim,
+                    Norm::In,
+                    cfg.activ,
+                    cfg.pad_type,
+                    source,
+                    &format!("{res_prefix}.model.{r}"),
+                    device,
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { blocks, res })
+    }
+
+    /// # Shapes
+    /// `x`: `[b, input_dim, h, w]` -> content `[b, dim * 2^n_down, h / 2^n_down, w / 2^n_down]`
+    /// (each stride-2 stage maps a side s to floor(s / 2)).
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self
+            .blocks
+            .iter()
+            .fold(x, |x, block| block.forward(x, None));
+        self.res
+            .iter()
+            .fold(x, |x, block| block.forward(x, [None, None]))
+    }
+}
+
+impl NamedParams for ContentEncoder {
+    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
+        for (i, block) in self.blocks.iter().enumerate() {
+            block.visit_params(&format!("{prefix}.model.{i}"), visit);
+        }
+        let res_prefix = format!("{prefix}.model.{}", self.blocks.len());
+        for (r, block) in self.res.iter().enumerate() {
+            block.visit_params(&format!("{res_prefix}.model.{r}"), visit);
+        }
+    }
+}
+
+/// Decoder: `n_res` AdaIN residual blocks, then `n_downsample` x (nearest x2, conv 5x5, LN),
+/// then conv 7x7 with tanh.
+#[derive(Module, Debug)]
+pub struct Decoder {
+    pub res: Vec<ResBlock>,
+    pub up: Vec<ConvBlock>,
+    pub out: ConvBlock,
+    #[module(skip)]
+    pub content_dim: usize,
+}
+
+impl Decoder {
+    pub fn new(
+        cfg: &GenConfig,
+        output_dim: usize,
+        source: &mut dyn ParamSource,
+        device: &Device,
+    ) -> Result<Self, ParamError> {
+        let content_dim = cfg.dim << cfg.n_downsample;
+        let res = (0..cfg.n_res)
+            .map(|r| {
+                ResBlock::new(
+                    content_dim,
+                    Norm::Adain,
+                    cfg.activ,
+                    cfg.pad_type,
+                    source,
+                    &format!("dec.model.0.model.{r}"),
+                    device,
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        let mut dim = content_dim;
+        let mut up = Vec::new();
+        for i in 0..cfg.n_downsample {
+            let spec = ConvBlockSpec {
+                in_ch: dim,
+                out_ch: dim / 2,
+                kernel: 5,
+                stride: 1,
+                pad: 2,
+                norm: Norm::Ln,
+                activation: cfg.activ,
+                pad_type: cfg.pad_type,
+                weight_init: kaiming(dim, 5),
+            };
+            // Index 1 + 2i is the upsampling layer, 2 + 2i its conv.
+            up.push(ConvBlock::new(
+                spec,
+                source,
+                &format!("dec.model.{}", 2 + 2 * i),
+                device,
+            )?);
+            dim /= 2;
+        }
+        let out_spec = ConvBlockSpec {
+            in_ch: dim,
+            out_ch: output_dim,
+            kernel: 7,
+            stride: 1,
+            pad: 3,
+            norm: Norm::None,
+            activation: Activation::Tanh,
+            pad_type: cfg.pad_type,
+            weight_init: kaiming(dim, 7),
+        };
+        let out = ConvBlock::new(
+            out_spec,
+            source,
+            &format!("dec.model.{}", 1 + 2 * cfg.n_downsample),
+            device,
+        )?;
+        Ok(Self {
+            res,
+            up,
+            out,
+            content_dim,
+        })
+    }
+
+    /// Number of AdaIN parameters the decoder consumes per sample.
+    pub fn num_adain_params(&self) -> usize {
+        self.res.len() * 2 * 2 * self.content_dim
+    }
+
+    /// # Shapes
+    /// `content`: `[b, c, h, w]`; `adain_params`: `[b, num_adain_params]`, laid out per AdaIN
+    /// layer (res0.conv0, res0.conv1, res1.conv0, ...) as `[beta (c) | gamma (c)]`.
+    /// Returns `[b, output_dim, h * 2^n, w * 2^n]` in (-1, 1).
+    pub fn forward(&self, content: Tensor<4>, adain_params: Tensor<2>) -> Tensor<4> {
+        let c = self.content_dim;
+        let [b, _] = adain_params.dims();
+        let layer = |k: usize| {
+            let beta = adain_params
+                .clone()
+                .slice([0..b, 2 * k * c..(2 * k + 1) * c]);
+            let gamma = adain_params
+                .clone()
+                .slice([0..b, (2 * k + 1) * c..(2 * k + 2) * c]);
+            Some((beta, gamma))
+        };
+        let mut x = content;
+        for (r, block) in self.res.iter().enumerate() {
+            x = block.forward(x, [layer(2 * r), layer(2 * r + 1)]);
+        }
+        for block in &self.up {
+            x = block.forward(upsample_nearest2x(x), None);
+        }
+        self.out.forward(x, None)
+    }
+}
+
+impl NamedParams for Decoder {
+    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
+        for (r, block) in self.res.iter().enumerate() {
+            block.visit_params(&format!("{prefix}.model.0.model.{r}"), visit);
+        }
+        for (i, block) in self.up.iter().enumerate() {
+            block.visit_params(&format!("{prefix}.model.{}", 2 + 2 * i), visit);
+        }
+        self.out
+            .visit_params(&format!("{prefix}.model.{}", 1 + 2 * self.up.len()), visit);
+    }
+}
+
+/// MLP from a style code to the decoder's AdaIN parameters: three linear blocks.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub blocks: Vec<LinearBlock>,
+}
+
+impl Mlp {
+    pub fn new(
+        cfg: &GenConfig,
+        output_dim: usize,
+        source: &mut dyn ParamSource,
+        device: &Device,
+    ) -> Result<Self, ParamError> {
+        let dims = [
+            (cfg.style_dim, cfg.mlp_dim, cfg.activ),
+            (cfg.mlp_dim, cfg.mlp_dim, cfg.activ),
+            (cfg.mlp_dim, output_dim, Activation::None),
+        ];
+        let blocks = dims
+            .iter()
+            .enumerate()
+            .map(|(i, &(inp, out, act))| {
+                LinearBlock::new(inp, out, act, source, &format!("mlp.model.{i}"), device)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { blocks })
+    }
+
+    /// # Shapes
+    /// `[b, style_dim]` -> `[b, num_adain_params]`.
+    pub fn forward(&self, style: Tensor<2>) -> Tensor<2> {
+        self.blocks.iter().fold(style, |x, block| block.forward(x))
+    }
+}
+
+impl NamedParams for Mlp {
+    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
+        for (i, block) in self.blocks.iter().enumerate() {
+            block.visit_params(&format!("{prefix}.model.{i}"), visit);
+        }
+    }
+}
+
+/// One domain's generator: content and style encoders, MLP and decoder.
+#[derive(Module, Debug)]
+pub struct Generator {
+    pub enc_style: StyleEncoder,
+    pub enc_content: ContentEncoder,
+    pub dec: Decoder,
+    pub mlp: Mlp,
+    #[module(skip)]
+    pub config: GenConfig,
+}
+
+impl Generator {
+    /// Builds a generator for images with `input_dim` channels, taking every parameter from
+    /// `source` under its official key.
+    pub fn new(
+        cfg: &GenConfig,
+        input_dim: usize,
+        source: &mut dyn ParamSource,
+        device: &Device,
+    ) -> Result<Self, ParamError> {
+        // State-dict order of the official module: enc_style, enc_content, dec, mlp.
+        let enc_style = StyleEncoder::new(cfg, input_dim, source, device)?;
+        let enc_content = ContentEncoder::new(cfg, input_dim, source, device)?;
+        let dec = Decoder::new(cfg, input_dim, source, device)?;
+        let mlp = Mlp::new(cfg, dec.num_adain_params(), source, device)?;
+        Ok(Self {
+            enc_style,
+            enc_content,
+            dec,
+            mlp,
+            config: cfg.clone(),
+        })
+    }
+
+    /// # Shapes
+    /// `x`: `[b, input_dim, h, w]` in [-1, 1] -> content code `[b, c, h', w']`.
+    pub fn encode_content(&self, x: Tensor<4>) -> Tensor<4> {
+        self.enc_content.forward(x)
+    }
+
+    /// # Shapes
+    /// `x`: `[b, input_dim, h, w]` in [-1, 1] -> style code `[b, style_dim, 1, 1]`.
+    pub fn encode_style(&self, x: Tensor<4>) -> Tensor<4> {
+        self.enc_style.forward(x)
+    }
+
+    /// Maps style codes to AdaIN parameters (the only per-style work besides the decoder).
+    ///
+    /// # Shapes
+    /// `style`: `[b, style_dim]` -> `[b, num_adain_params]`.
+    pub fn adain_params(&self, style: Tensor<2>) -> Tensor<2> {
+        self.mlp.forward(style)
+    }
+
+    /// Decodes content codes with the given AdaIN parameters. Pure: nothing is stored.
+    ///
+    /// # Shapes
+    /// `content`: `[b, c, h, w]`, `adain_params`: `[b, num_adain_params]` ->
+    /// image `[b, input_dim, h * 2^n, w * 2^n]` in (-1, 1).
+    pub fn decode(&self, content: Tensor<4>, adain_params: &Tensor<2>) -> Tensor<4> {
+        self.dec.forward(content, adain_params.clone())
+    }
+
+    /// `decode(content, adain_params(style))`.
+    ///
+    /// # Shapes
+    /// `content`: `[b, c, h, w]`, `style`: `[b, style_dim]`.
+    pub fn decode_style(&self, content: Tensor<4>, style: Tensor<2>) -> Tensor<4> {
+        let params = self.adain_params(style);
+        self.decode(content, &params)
+    }
+
+    /// Number of values in the AdaIN parameter vector of one sample.
+    pub fn num_adain_params(&self) -> usize {
+        self.dec.num_adain_params()
+    }
+}
+
+impl NamedParams for Generator {
+    fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
+        let join = |name: &str| {
+            if prefix.is_empty() {
+                name.to_string()
+            } else {
+                format!("{prefix}.{name}")
+            }
+        };
+        self.enc_style.visit_params(&join("enc_style"), visit);
+        self.enc_content.visit_params(&join("enc_content"), visit);
+        self.dec.visit_params(&join("dec"), visit);
+        self.mlp.visit_params(&join("mlp"), visit);
+    }
+}

@@ -1,0 +1,191 @@
+//! Parity with the official MUNIT implementation: the seeded munit-tiny checkpoint (zip and legacy
+//! formats) must reproduce every tensor PyTorch computed, on the CPU backend (1e-4) and on wgpu
+//! (1e-3; lavapipe in CI), and the discriminators must reproduce the GAN loss terms.
+
+mod common;
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use common::{expected, fixture, max_abs_diff, styles};
+use stylespace::Domain;
+use stylespace::checkpoint::{GeneratorPair, load_discriminators, load_generators};
+use stylespace::config::Config;
+use stylespace::engine::{DeviceChoice, select_device};
+use stylespace::io::image::{load_image, preprocess};
+use stylespace::model::params::to_vec;
+
+fn config() -> Config {
+    Config::load(&fixture("config.yaml")).unwrap().config
+}
+
+fn tensor4(values: &[f32], shape: &[usize], device: &Device) -> Tensor<4> {
+    let shape: [usize; 4] = shape.try_into().unwrap();
+    Tensor::from_data(TensorData::new(values.to_vec(), shape), device)
+}
+
+fn style_tensor(style: &[f32], device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(style.to_vec(), [1, style.len()]), device)
+}
+
+/// Checks every expected tensor for one loaded pair; returns the largest difference seen.
+fn check_all(gens: &GeneratorPair, device: &Device, tolerance: f32) -> f32 {
+    let exp = expected();
+    let get = |name: &str| exp.get(name).unwrap_or_else(|| panic!("missing {name}"));
+    let mut worst = 0f32;
+    let mut check = |name: &str, actual: Vec<f32>| {
+        let (_, want) = get(name);
+        let diff = max_abs_diff(&actual, want);
+        assert!(diff <= tolerance, "{name}: max |diff| {diff} > {tolerance}");
+        worst = worst.max(diff);
+    };
+
+    // Inputs: the PNGs through the official preprocessing.
+    let cfg = config();
+    let mut inputs = Vec::new();
+    for (file, name) in [("a.png", "x_a"), ("b.png", "x_b")] {
+        let img = load_image(&fixture(file)).unwrap();
+        let prepared = preprocess(&img, cfg.new_size, 3, file).unwrap();
+        check(name, prepared.data.clone());
+        inputs.push(tensor4(&prepared.data, &prepared.shape(), device));
+    }
+    let (x_a, x_b) = (inputs[0].clone(), inputs[1].clone());
+
+    let content_a = gens.a.encode_content(x_a.clone());
+    let content_b = gens.b.encode_content(x_b.clone());
+    let style_a = gens.a.encode_style(x_a);
+    let style_b = gens.b.encode_style(x_b);
+    check("content_a", to_vec(content_a.clone()));
+    check("content_b", to_vec(content_b.clone()));
+    check("style_a", to_vec(style_a.clone()));
+    check("style_b", to_vec(style_b.clone()));
+
+    let codes = styles();
+    let batch: Vec<f32> = codes.concat();
+    let params_b = gens.b.adain_params(Tensor::from_data(
+        TensorData::new(batch, [codes.len(), 8]),
+        device,
+    ));
+    check("adain_params_b", to_vec(params_b));
+
+    for (i, code) in codes.iter().enumerate() {
+        let x_ab = gens
+            .b
+            .decode_style(content_a.clone(), style_tensor(code, device));
+        check(&format!("x_ab_{i}"), to_vec(x_ab));
+        let x_ba = gens
+            .a
+            .decode_style(content_b.clone(), style_tensor(code, device));
+        check(&format!("x_ba_{i}"), to_vec(x_ba));
+    }
+    let flat = |s: Tensor<4>| s.reshape([1, 8]);
+    let x_ab_ref = gens
+        .b
+        .decode_style(content_a.clone(), flat(style_b.clone()));
+    check("x_ab_ref", to_vec(x_ab_ref));
+    let x_ba_ref = gens
+        .a
+        .decode_style(content_b.clone(), flat(style_a.clone()));
+    check("x_ba_ref", to_vec(x_ba_ref));
+    let x_aa = gens.a.decode_style(content_a, flat(style_a));
+    check("x_aa", to_vec(x_aa));
+    worst
+}
+
+#[test]
+fn zip_checkpoint_matches_pytorch_on_cpu() {
+    let device = select_device(DeviceChoice::Cpu).unwrap().device;
+    let gens = load_generators(&config(), &fixture("gen.pt"), &device).unwrap();
+    let worst = check_all(&gens, &device, 1e-4);
+    eprintln!("cpu, gen.pt: worst max |diff| = {worst:e}");
+}
+
+#[test]
+fn legacy_checkpoint_matches_pytorch_on_cpu() {
+    let device = select_device(DeviceChoice::Cpu).unwrap().device;
+    let gens = load_generators(&config(), &fixture("gen_legacy.pt"), &device).unwrap();
+    let worst = check_all(&gens, &device, 1e-4);
+    eprintln!("cpu, gen_legacy.pt: worst max |diff| = {worst:e}");
+}
+
+#[test]
+fn zip_checkpoint_matches_pytorch_on_wgpu() {
+    let compute = select_device(DeviceChoice::Wgpu)
+        .expect("a wgpu adapter (lavapipe in CI: install mesa-vulkan-drivers)");
+    eprintln!("{}", compute.description);
+    let gens = load_generators(&config(), &fixture("gen.pt"), &compute.device).unwrap();
+    let worst = check_all(&gens, &compute.device, 1e-3);
+    eprintln!("wgpu, gen.pt: worst max |diff| = {worst:e}");
+}
+
+fn losses() -> serde_json::Value {
+    let text = std::fs::read_to_string(fixture("losses.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn assert_rel(name: &str, actual: f32, expected: f64) {
+    let rel = ((actual as f64 - expected) / expected).abs();
+    assert!(
+        rel <= 1e-4,
+        "{name}: {actual} vs {expected} (relative error {rel:e})"
+    );
+}
+
+#[test]
+fn discriminators_reproduce_gan_losses() {
+    let device = select_device(DeviceChoice::Cpu).unwrap().device;
+    let cfg = config();
+    let gens = load_generators(&cfg, &fixture("gen.pt"), &device).unwrap();
+    let [dis_a, dis_b] = load_discriminators(&cfg, &fixture("dis.pt"), &device).unwrap();
+    let exp = expected();
+    let x = |name: &str| {
+        let (shape, values) = &exp[name];
+        tensor4(values, shape, &device)
+    };
+    let (x_a, x_b) = (x("x_a"), x("x_b"));
+    let codes = styles();
+    // losses.json fixes s_a = styles[0] (for gen_a) and s_b = styles[1] (for gen_b).
+    let content_a = gens.get(Domain::A).encode_content(x_a.clone());
+    let content_b = gens.get(Domain::B).encode_content(x_b.clone());
+    let x_ba = gens
+        .a
+        .decode_style(content_b, style_tensor(&codes[0], &device));
+    let x_ab = gens
+        .b
+        .decode_style(content_a, style_tensor(&codes[1], &device));
+    let scalar = |t: Tensor<1>| to_vec(t)[0];
+    let l = losses();
+    assert_rel(
+        "gen_adv_a",
+        scalar(dis_a.gen_loss(x_ba.clone())),
+        l["gen_adv_a"].as_f64().unwrap(),
+    );
+    assert_rel(
+        "gen_adv_b",
+        scalar(dis_b.gen_loss(x_ab.clone())),
+        l["gen_adv_b"].as_f64().unwrap(),
+    );
+    assert_rel(
+        "dis_a",
+        scalar(dis_a.dis_loss(x_ba, x_a)),
+        l["dis_a"].as_f64().unwrap(),
+    );
+    assert_rel(
+        "dis_b",
+        scalar(dis_b.dis_loss(x_ab, x_b)),
+        l["dis_b"].as_f64().unwrap(),
+    );
+}
+
+#[test]
+fn zip_and_legacy_checkpoints_hold_the_same_weights() {
+    use stylespace::checkpoint::{Kind, read_official};
+    let zip = read_official(&fixture("gen.pt"), Kind::Generators).unwrap();
+    let legacy = read_official(&fixture("gen_legacy.pt"), Kind::Generators).unwrap();
+    assert_eq!(
+        zip.a.len(),
+        82 - 16,
+        "66 parameters once AdaIN buffers are dropped"
+    );
+    assert_eq!(zip.a, legacy.a);
+    assert_eq!(zip.b, legacy.b);
+}
