@@ -62,20 +62,24 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     fn load(&self) -> Result<Model> {
-        let compute = select_device(self.device)?;
-        log::info!("device: {}", compute.description);
-        let model = match (&self.model, &self.config, &self.checkpoint) {
-            (Some(dir), _, _) => Model::load_folder(dir, &compute.device)?,
-            (None, Some(config), Some(checkpoint)) => {
-                let config = Config::load(config)?.config;
-                Model::load(config, checkpoint, &compute.device)?
-            }
+        // Validate what was asked for before touching a device.
+        let config = match (&self.model, &self.config, &self.checkpoint) {
+            (Some(_), _, _) => None,
+            (None, Some(config), Some(_)) => Some(Config::load(config)?.config),
             _ => bail!(
                 "no model given: pass --model DIR (a native model folder) or --config C.yaml \
                  --checkpoint gen.pt"
             ),
         };
-        Ok(model)
+        let compute = select_device(self.device)?;
+        log::info!("device: {}", compute.description);
+        Ok(match (config, &self.model, &self.checkpoint) {
+            (Some(config), _, Some(checkpoint)) => {
+                Model::load(config, checkpoint, &compute.device)?
+            }
+            (_, Some(dir), _) => Model::load_folder(dir, &compute.device)?,
+            _ => unreachable!("checked above"),
+        })
     }
 }
 

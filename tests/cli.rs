@@ -319,8 +319,8 @@ fn other_image_formats_translate() {
         enc.encode_frames(vec![f1, f2]).unwrap();
     }
     cases.push((gif_path.display().to_string(), 64, 64));
-    // CMYK JPEG (40x24 -> shorter side 64).
-    cases.push((image_fixture("cmyk.jpg").display().to_string(), 106, 64));
+    // CMYK JPEG (40x24 -> 106x64; the output side is 4 * floor(106 / 4) = 104).
+    cases.push((image_fixture("cmyk.jpg").display().to_string(), 104, 64));
     // EXIF orientation 6 (rotate 90 degrees clockwise): a 96x64 landscape file is shown portrait.
     let exif_path = tmp.path().join("rotated.jpg");
     {

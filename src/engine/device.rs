@@ -3,6 +3,7 @@
 use std::sync::OnceLock;
 
 use burn::prelude::Device;
+use burn::tensor::wgpu::WgpuBackend;
 
 /// What the user asked for (`--device`).
 #[derive(
@@ -64,7 +65,17 @@ static WGPU: OnceLock<Result<WgpuInfo, String>> = OnceLock::new();
 fn wgpu_device() -> &'static Result<WgpuInfo, String> {
     WGPU.get_or_init(|| {
         // Adapter discovery can panic inside drivers; never let that take the process down.
-        let attempt = std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup());
+        // The native API only: burn's kernels need features the GL backend lacks, and probing
+        // GL/EGL on a headless machine only prints driver noise.
+        let api = if cfg!(target_os = "macos") {
+            WgpuBackend::Metal
+        } else if cfg!(target_os = "windows") {
+            WgpuBackend::Dx12
+        } else {
+            WgpuBackend::Vulkan
+        };
+        let attempt =
+            std::panic::catch_unwind(|| Device::wgpu_options().graphics_api(api).init_with_setup());
         match attempt {
             Ok(Ok((device, setup))) => {
                 let info = setup.adapter.get_info();

@@ -107,6 +107,14 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<DynamicImage, ImageError
     limits.max_alloc = Some(MAX_DECODED_BYTES);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(|e| classify(name, e))?;
+    // Not every decoder enforces `max_alloc` on its output buffer: check before allocating.
+    if decoder.total_bytes() > MAX_DECODED_BYTES {
+        let (w, h) = decoder.dimensions();
+        return Err(ImageError::TooLarge {
+            path: name.into(),
+            detail: format!("{w}x{h} would take {} MiB", decoder.total_bytes() >> 20),
+        });
+    }
     let orientation = decoder.orientation().ok();
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| classify(name, e))?;
     if let Some(orientation) = orientation {
