@@ -7,9 +7,7 @@
 
 use burn::prelude::*;
 
-use super::layers::{
-    Conv, ConvBlock, ConvBlockSpec, LinearBlock, ResBlock, upsample_nearest2x, visit_conv,
-};
+use super::layers::{Conv, ConvBlock, ConvBlockSpec, LinearBlock, ResBlock, visit_conv};
 use super::params::{Init, NamedParams, ParamError, ParamSource};
 use crate::config::{Activation, GenConfig, Norm};
 
@@ -299,7 +297,7 @@ impl Decoder {
             x = block.forward(x, [layer(2 * r), layer(2 * r + 1)]);
         }
         for block in &self.up {
-            x = block.forward(upsample_nearest2x(x), None);
+            x = block.forward_upsampled(x);
         }
         self.out.forward(x, None)
     }
