@@ -5,7 +5,7 @@ Our own compact PyTorch definition of the default MUNIT generator (dim 64, mlp_d
 style_dim 8, n_downsample 2, n_res 4, reflect padding), with the same layer order and shapes as
 the official implementation. Random weights: only the time is measured.
 
-    python3 scripts/bench_pytorch.py [--size 256] [--runs 10] [--threads 2]
+    python3 scripts/bench_pytorch.py [--size 256] [--runs 10] [--threads 2] [--device cpu|cuda]
 Prints JSON: median encode (content + style) and decode (MLP + decoder) seconds.
 """
 import argparse
@@ -114,25 +114,30 @@ def main():
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    g = Generator().eval()
-    x = torch.rand(1, 3, args.size, args.size) * 2 - 1
-    s = torch.randn(1, 8, 1, 1)
+    dev = torch.device(args.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    g = Generator().eval().to(dev)
+    x = torch.rand(1, 3, args.size, args.size, device=dev) * 2 - 1
+    s = torch.randn(1, 8, 1, 1, device=dev)
     enc, dec = [], []
     with torch.inference_mode():
         for i in range(args.runs + 1):
             t = time.perf_counter()
             c, _ = g.encode(x)
+            sync()
             t1 = time.perf_counter()
             g.decode(c, s)
+            sync()
             t2 = time.perf_counter()
             if i:
                 enc.append(t1 - t)
                 dec.append(t2 - t1)
     print(json.dumps({
-        "torch": torch.__version__, "threads": args.threads, "size": args.size, "runs": args.runs,
+        "torch": torch.__version__, "device": str(dev), "threads": args.threads, "size": args.size, "runs": args.runs,
         "encode_median_s": statistics.median(enc), "decode_median_s": statistics.median(dec),
     }))
 

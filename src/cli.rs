@@ -72,6 +72,9 @@ impl ModelArgs {
             ),
         };
         let compute = select_device(self.device)?;
+        if let Some(reason) = &compute.fallback_reason {
+            eprintln!("note: {reason}");
+        }
         log::info!("device: {}", compute.description);
         Ok(match (config, &self.model, &self.checkpoint) {
             (Some(config), _, Some(checkpoint)) => {

@@ -45,6 +45,8 @@ pub struct ComputeDevice {
     pub description: String,
     /// Whether the wgpu adapter is a software rasteriser (lavapipe / llvmpipe).
     pub software: bool,
+    /// Why `Auto` did not pick a GPU, for a one-line notice at the edge.
+    pub fallback_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -102,6 +104,7 @@ fn cpu_device() -> ComputeDevice {
         kind: BackendKind::Cpu,
         description: format!("cpu: burn-flex, {threads} threads"),
         software: false,
+        fallback_reason: None,
     }
 }
 
@@ -116,6 +119,7 @@ pub fn select_device(choice: DeviceChoice) -> Result<ComputeDevice, DeviceError>
                 kind: BackendKind::Wgpu,
                 description: info.description.clone(),
                 software: info.software,
+                fallback_reason: None,
             }),
             Err(e) => Err(DeviceError::NoWgpu(e.clone())),
         },
@@ -125,18 +129,19 @@ pub fn select_device(choice: DeviceChoice) -> Result<ComputeDevice, DeviceError>
                 kind: BackendKind::Wgpu,
                 description: info.description.clone(),
                 software: false,
+                fallback_reason: None,
             }),
-            Ok(info) => {
-                log::info!(
+            Ok(info) => Ok(ComputeDevice {
+                fallback_reason: Some(format!(
                     "only a software GPU adapter was found ({}); using the CPU backend",
                     info.description
-                );
-                Ok(cpu_device())
-            }
-            Err(e) => {
-                log::info!("no GPU available ({e}); using the CPU backend");
-                Ok(cpu_device())
-            }
+                )),
+                ..cpu_device()
+            }),
+            Err(e) => Ok(ComputeDevice {
+                fallback_reason: Some(format!("no GPU found ({e}); using the CPU backend")),
+                ..cpu_device()
+            }),
         },
     }
 }

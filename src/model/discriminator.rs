@@ -36,6 +36,12 @@ impl MsImageDis {
         source: &mut dyn ParamSource,
         device: &Device,
     ) -> Result<Self, ParamError> {
+        if matches!(cfg.norm, Norm::Bn | Norm::Sn | Norm::Adain) {
+            return Err(ParamError::Unsupported(format!(
+                "dis.norm {:?} is not supported yet (none, in and ln are)",
+                cfg.norm
+            )));
+        }
         let nets = (0..cfg.num_scales)
             .map(|s| {
                 let mut blocks = Vec::new();
@@ -163,5 +169,36 @@ impl NamedParams for MsImageDis {
                 visit,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::params::RandomInit;
+
+    #[test]
+    fn unsupported_norms_are_refused_clearly() {
+        let device = Device::flex();
+        for norm in [Norm::Bn, Norm::Sn] {
+            let cfg = DisConfig {
+                norm,
+                ..DisConfig::default()
+            };
+            let err = MsImageDis::new(&cfg, 3, &mut RandomInit::new(0), &device).unwrap_err();
+            assert!(err.to_string().contains("not supported"), "{err}");
+        }
+    }
+
+    #[test]
+    fn default_discriminator_has_the_official_parameter_count() {
+        let device = Device::flex();
+        let dis =
+            MsImageDis::new(&DisConfig::default(), 3, &mut RandomInit::new(0), &device).unwrap();
+        let mut count = 0;
+        dis.visit_params("", &mut |_, shape, _| {
+            count += shape.iter().product::<usize>()
+        });
+        assert_eq!(count, 8_271_171);
     }
 }

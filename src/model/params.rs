@@ -42,6 +42,8 @@ pub enum ParamError {
     Unexpected(Vec<String>),
     #[error("`{key}` holds a non-finite value (NaN or infinity)")]
     NonFinite { key: String },
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Supplies the values of parameters by key.
