@@ -41,6 +41,37 @@ pub enum Command {
     Import(ImportArgs),
     /// Time encode and decode of an architecture (random weights) on this machine.
     Bench(BenchArgs),
+    /// One training step's loss terms, totals and gradient norms (for checking a trainer
+    /// against another implementation).
+    Losses(LossesArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LossesArgs {
+    /// Official YAML config (its loss weights are used).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Generator checkpoint (gen_*.pt or native .safetensors).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Discriminator checkpoint (dis_*.pt).
+    #[arg(long)]
+    pub dis: PathBuf,
+    /// Image of domain a.
+    #[arg(long)]
+    pub input_a: PathBuf,
+    /// Image of domain b.
+    #[arg(long)]
+    pub input_b: PathBuf,
+    /// Style drawn for domain a (used by gen_a), comma-separated.
+    #[arg(long, allow_hyphen_values = true)]
+    pub style_a: String,
+    /// Style drawn for domain b (used by gen_b), comma-separated.
+    #[arg(long, allow_hyphen_values = true)]
+    pub style_b: String,
+    /// Print JSON (names as the official trainer's loss attributes).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Which model to use.
@@ -194,6 +225,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Encode(args) => encode(args),
         Command::Import(args) => import(args),
         Command::Bench(args) => bench(args),
+        Command::Losses(args) => losses(args),
     }
 }
 
@@ -436,6 +468,86 @@ fn bench(args: BenchArgs) -> Result<()> {
         );
         println!("encode (content + style): {:.1} ms", enc * 1e3);
         println!("decode (MLP + decoder):   {:.1} ms", dec * 1e3);
+    }
+    Ok(())
+}
+
+fn losses(args: LossesArgs) -> Result<()> {
+    use stylespace::train::losses::{LossWeights, Networks, dis_losses, gen_losses, grad_sq_sum};
+    let config = Config::load(&args.config)?.config;
+    let dim = config.generator.style_dim;
+    let s_a = parse_style_code(&args.style_a, dim).map_err(|e| anyhow!("--style-a: {e}"))?;
+    let s_b = parse_style_code(&args.style_b, dim).map_err(|e| anyhow!("--style-b: {e}"))?;
+    let device = Device::flex().autodiff();
+    let gens = checkpoint::load_generators(&config, &args.checkpoint, &device)?;
+    let [dis_a, dis_b] = checkpoint::load_discriminators(&config, &args.dis, &device)?;
+    let image = |path: &Path, domain: Domain| -> Result<Tensor<4>> {
+        let img = load_image(path)?;
+        let prepared = stylespace::io::image::preprocess(
+            &img,
+            config.new_size_for(domain),
+            config.input_dim(domain),
+            &path.display().to_string(),
+        )?;
+        Ok(Tensor::from_data(
+            burn::tensor::TensorData::new(prepared.data.clone(), prepared.shape()),
+            &device,
+        ))
+    };
+    let x_a = image(&args.input_a, Domain::A)?;
+    let x_b = image(&args.input_b, Domain::B)?;
+    let style = |v: &[f32]| {
+        Tensor::<2>::from_data(
+            burn::tensor::TensorData::new(v.to_vec(), [1, v.len()]),
+            &device,
+        )
+    };
+    let nets = Networks {
+        gen_a: &gens.a,
+        gen_b: &gens.b,
+        dis_a: &dis_a,
+        dis_b: &dis_b,
+    };
+    let weights = LossWeights::from(&config);
+    let scalar = |t: &Tensor<1>| stylespace::model::params::to_vec(t.clone())[0] as f64;
+    let gen_step = gen_losses(
+        &nets,
+        x_a.clone(),
+        x_b.clone(),
+        style(&s_a),
+        style(&s_b),
+        weights,
+    );
+    let grads = gen_step.total.backward();
+    let gen_norm = (grad_sq_sum(&gens.a, &grads) + grad_sq_sum(&gens.b, &grads)).sqrt();
+    let dis = dis_losses(
+        &nets,
+        x_a,
+        x_b,
+        gen_step.x_ba.clone(),
+        gen_step.x_ab.clone(),
+        weights,
+    );
+    let grads = dis.total.backward();
+    let dis_norm = (grad_sq_sum(&dis_a, &grads) + grad_sq_sum(&dis_b, &grads)).sqrt();
+    let mut out = serde_json::Map::new();
+    for (name, value) in &gen_step.terms {
+        out.insert(name.to_string(), scalar(value).into());
+    }
+    out.insert("gen_total".into(), scalar(&gen_step.total).into());
+    out.insert("dis_a".into(), scalar(&dis.dis_a).into());
+    out.insert("dis_b".into(), scalar(&dis.dis_b).into());
+    out.insert("dis_total".into(), scalar(&dis.total).into());
+    out.insert("gen_grad_l2_norm".into(), gen_norm.into());
+    out.insert("dis_grad_l2_norm".into(), dis_norm.into());
+    out.insert("style_a_used".into(), serde_json::json!(s_a));
+    out.insert("style_b_used".into(), serde_json::json!(s_b));
+    if args.json {
+        println!("{}", serde_json::Value::Object(out));
+    } else {
+        for (name, value) in out {
+            println!("{name}: {value}");
+        }
     }
     Ok(())
 }

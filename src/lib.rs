@@ -4,6 +4,7 @@
 //! - [`config`], [`model`]: the MUNIT configuration and burn modules (no files, no UI);
 //! - [`checkpoint`], [`io`]: official `.pt` / native safetensors weights, images <-> tensors;
 //! - [`engine`]: device choice, loaded models, style sampling and translation requests;
+//! - [`train`] (beside `engine`): the official MUNIT losses and trainer;
 //! - `cli` (in the binary): the command line.
 
 pub mod checkpoint;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod engine;
 pub mod io;
 pub mod model;
+pub mod train;
 
 /// One of MUNIT's two image domains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
