@@ -44,6 +44,38 @@ pub enum Command {
     /// One training step's loss terms, totals and gradient norms (for checking a trainer
     /// against another implementation).
     Losses(LossesArgs),
+    /// Train MUNIT on two image folders (ROOT/trainA, ROOT/trainB, optional testA, testB).
+    Train(TrainArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Official YAML config (model, losses, optimisation, data options).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Dataset root (default: the config's data_root).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Run folder: config copy, checkpoints/, images/, losses.csv.
+    #[arg(long, default_value = "runs/munit")]
+    pub out: PathBuf,
+    /// Continue from the latest complete checkpoint in the run folder.
+    #[arg(long)]
+    pub resume: bool,
+    /// Stop after this many iterations in total (default: the config's max_iter).
+    #[arg(long)]
+    pub max_iter: Option<u64>,
+    /// Seed of initialisation, data order, augmentation and styles.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Checkpoints to keep.
+    #[arg(long, default_value_t = 3)]
+    pub keep: usize,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// No progress bar (log lines only).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -226,6 +258,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(args) => import(args),
         Command::Bench(args) => bench(args),
         Command::Losses(args) => losses(args),
+        Command::Train(args) => train(args),
     }
 }
 
@@ -549,5 +582,76 @@ fn losses(args: LossesArgs) -> Result<()> {
             println!("{name}: {value}");
         }
     }
+    Ok(())
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use stylespace::train::trainer::{TrainOptions, train};
+    let config = Config::load(&args.config)?.config;
+    if !args.resume && args.out.join("checkpoints").exists() {
+        bail!(
+            "{} already holds a run; pass --resume to continue it or choose another --out",
+            args.out.display()
+        );
+    }
+    let compute = select_device(args.device)?;
+    if let Some(reason) = &compute.fallback_reason {
+        eprintln!("note: {reason}");
+    }
+    eprintln!("training on {}", compute.description);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::Relaxed) {
+            std::process::exit(130); // a second Ctrl-C: stop now
+        }
+        eprintln!("\nstopping after this iteration; saving a checkpoint (Ctrl-C again to abort)");
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    let options = TrainOptions {
+        config,
+        data_root: args.data.clone(),
+        run_dir: args.out.clone(),
+        resume: args.resume,
+        seed: args.seed,
+        max_iter: args.max_iter,
+        keep: args.keep,
+        progress: !args.quiet,
+    };
+    let quiet = args.quiet;
+    let summary = train(&options, &compute.device.clone().autodiff(), stop, |row| {
+        if quiet {
+            let values: Vec<String> = row
+                .values
+                .iter()
+                .map(|(n, v)| format!("{n} {v:.4}"))
+                .collect();
+            eprintln!(
+                "iter {} lr {:.2e} {}",
+                row.iteration,
+                row.lr,
+                values.join(" ")
+            );
+        }
+    })?;
+    if summary.skipped_images > 0 {
+        eprintln!(
+            "note: {} unreadable images were skipped",
+            summary.skipped_images
+        );
+    }
+    println!(
+        "{} at iteration {} ({:.1} s); run folder {}",
+        if summary.interrupted {
+            "stopped"
+        } else {
+            "finished"
+        },
+        summary.iterations,
+        summary.seconds,
+        args.out.display()
+    );
     Ok(())
 }

@@ -7,6 +7,7 @@
 //!   next to the `config.yaml` it was trained with.
 
 pub mod pickle;
+pub mod run;
 pub mod torch;
 
 use std::collections::{BTreeMap, HashMap};
@@ -325,8 +326,21 @@ pub struct ModelFiles {
 }
 
 impl ModelFiles {
-    /// A native model folder (`config.yaml` + `model.safetensors`).
+    /// A native model folder (`config.yaml` + `model.safetensors`), or a training run folder
+    /// (`config.yaml` + `checkpoints/`: its latest complete checkpoint).
     pub fn from_folder(dir: &Path) -> Result<Self, CheckpointError> {
+        let checkpoints = dir.join(run::CHECKPOINT_DIR);
+        if checkpoints.is_dir() && !dir.join(NATIVE_WEIGHTS).is_file() {
+            let manifest =
+                run::latest_complete(&checkpoints).ok_or_else(|| CheckpointError::Layout {
+                    path: dir.to_path_buf(),
+                    message: "is a run folder without a complete checkpoint".into(),
+                })?;
+            return Ok(Self {
+                config: dir.join(NATIVE_CONFIG),
+                weights: checkpoints.join(run::gen_name(manifest.iteration)),
+            });
+        }
         let files = Self {
             config: dir.join(NATIVE_CONFIG),
             weights: dir.join(NATIVE_WEIGHTS),

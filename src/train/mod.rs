@@ -1,3 +1,6 @@
 //! Training MUNIT as the official trainer does: losses, optimisation, data, run folders.
 
+pub mod adam;
+pub mod data;
 pub mod losses;
+pub mod trainer;

@@ -1,0 +1,652 @@
+//! The training loop: each iteration a discriminator step then a generator step, each with
+//! freshly drawn styles, Adam on both, the official step schedule, and a run folder like the
+//! official one (config copy, checkpoints, sample grids, loss log).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use rand_distr::{Distribution, StandardNormal};
+
+use super::adam::{Adam, AdamConfig};
+use super::data::{Loader, LoaderSpec, Transform, list_file, list_images, rng_for};
+use super::losses::{LossWeights, Networks, dis_losses, gen_losses};
+use crate::Domain;
+use crate::checkpoint::run::{self as checkpoints, CHECKPOINT_DIR, CheckpointData};
+use crate::checkpoint::{DomainPair, StateDict};
+use crate::config::{Config, InitScheme, LrPolicy};
+use crate::io::atomic::write_atomic;
+use crate::io::image::png_bytes;
+use crate::model::params::{Init, ParamError, ParamSource, RandomInit, to_vec};
+use crate::model::{Generator, MsImageDis, NamedParams, NamedTensors};
+
+/// Both generators, one module for the optimiser.
+#[derive(Module, Debug)]
+pub struct GenPair {
+    pub a: Generator,
+    pub b: Generator,
+}
+
+/// Both discriminators.
+#[derive(Module, Debug)]
+pub struct DisPair {
+    pub a: MsImageDis,
+    pub b: MsImageDis,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    Data(#[from] super::data::DataError),
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What to train and where.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub config: Config,
+    /// Dataset root (`trainA`, `trainB`, `testA`, `testB`); defaults to the config's `data_root`.
+    pub data_root: Option<PathBuf>,
+    pub run_dir: PathBuf,
+    pub resume: bool,
+    pub seed: u64,
+    /// Stop after this many iterations in total (default: the config's `max_iter`).
+    pub max_iter: Option<u64>,
+    /// Checkpoints kept.
+    pub keep: usize,
+    pub progress: bool,
+}
+
+/// One logged iteration.
+#[derive(Debug, Clone)]
+pub struct LogRow {
+    pub iteration: u64,
+    pub lr: f64,
+    pub values: Vec<(&'static str, f64)>,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct TrainSummary {
+    pub iterations: u64,
+    pub interrupted: bool,
+    pub skipped_images: u64,
+    pub last: Option<LogRow>,
+    pub seconds: f64,
+}
+
+/// Learning rate at 0-based iteration `i`: the official StepLR is stepped once before each
+/// iteration, so iteration i uses `lr * gamma^floor((i + 1) / step_size)`.
+pub fn learning_rate(config: &Config, iteration: u64) -> f64 {
+    match config.lr_policy {
+        LrPolicy::Constant => config.lr,
+        LrPolicy::Step => {
+            let steps = (iteration + 1) / config.step_size.max(1);
+            config.lr * config.gamma.powi(steps as i32)
+        }
+    }
+}
+
+/// Draws `[batch, dim]` prior styles for one purpose of one iteration.
+fn styles(
+    seed: u64,
+    purpose: u64,
+    iteration: u64,
+    batch: usize,
+    dim: usize,
+    device: &Device,
+) -> Tensor<2> {
+    let mut rng = rng_for(seed, &[0x57E1E, purpose, iteration]);
+    let values: Vec<f32> = (0..batch * dim)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    Tensor::from_data(TensorData::new(values, [batch, dim]), device)
+}
+
+fn dict_of(m: &impl NamedParams) -> StateDict {
+    let mut dict = StateDict::new();
+    m.visit_params("", &mut |k, s, v| {
+        dict.insert(k, (s, v));
+    });
+    dict
+}
+
+/// Initialisation per the config's `init` (generators) and N(0, 0.02) (discriminators).
+struct Initializer {
+    inner: RandomInit,
+    scheme: InitScheme,
+}
+
+impl ParamSource for Initializer {
+    fn values(&mut self, key: &str, shape: &[usize], init: Init) -> Result<Vec<f32>, ParamError> {
+        let init = match (self.scheme, init) {
+            (InitScheme::Gaussian, Init::KaimingNormal { .. }) => Init::Normal { std: 0.02 },
+            _ => init,
+        };
+        self.inner.values(key, shape, init)
+    }
+}
+
+struct Run {
+    nets: (GenPair, DisPair),
+    adam_gen: Adam,
+    adam_dis: Adam,
+    start: u64,
+}
+
+fn build(options: &TrainOptions, device: &Device) -> Result<Run, TrainError> {
+    let c = &options.config;
+    let adam = || {
+        Adam::new(AdamConfig {
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: 1e-8,
+            weight_decay: c.weight_decay,
+        })
+    };
+    let ckpt_dir = options.run_dir.join(CHECKPOINT_DIR);
+    if options.resume
+        && let Some(manifest) = checkpoints::latest_complete(&ckpt_dir)
+    {
+        let data = checkpoints::load(&ckpt_dir, &manifest).map_err(TrainError::Setup)?;
+        let build_gen = |domain: Domain, dict: StateDict| -> Result<Generator, TrainError> {
+            let mut src = NamedTensors::new(dict);
+            let g = Generator::new(&c.generator, c.input_dim(domain), &mut src, device)?;
+            src.finish()?;
+            Ok(g)
+        };
+        let build_dis = |domain: Domain, dict: StateDict| -> Result<MsImageDis, TrainError> {
+            let mut src = NamedTensors::new(dict);
+            let d = MsImageDis::new(&c.discriminator, c.input_dim(domain), &mut src, device)?;
+            src.finish()?;
+            Ok(d)
+        };
+        let gens = GenPair {
+            a: build_gen(Domain::A, data.gens.a)?,
+            b: build_gen(Domain::B, data.gens.b)?,
+        };
+        let dis = DisPair {
+            a: build_dis(Domain::A, data.dis.a)?,
+            b: build_dis(Domain::B, data.dis.b)?,
+        };
+        let inner = device.clone().without_autodiff();
+        let step = |k: &str| data.steps.get(k).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mut adam_gen = adam();
+        adam_gen
+            .import(
+                step("gen_step"),
+                &checkpoints::split_optimizer(&data.optimizer, "gen"),
+                &inner,
+            )
+            .map_err(TrainError::Setup)?;
+        let mut adam_dis = adam();
+        adam_dis
+            .import(
+                step("dis_step"),
+                &checkpoints::split_optimizer(&data.optimizer, "dis"),
+                &inner,
+            )
+            .map_err(TrainError::Setup)?;
+        log::info!("resuming from iteration {}", manifest.iteration);
+        return Ok(Run {
+            nets: (gens, dis),
+            adam_gen,
+            adam_dis,
+            start: manifest.iteration,
+        });
+    }
+    if options.resume {
+        log::warn!(
+            "no complete checkpoint in {}; starting from scratch",
+            ckpt_dir.display()
+        );
+    }
+    if !matches!(c.init, InitScheme::Kaiming | InitScheme::Gaussian) {
+        return Err(TrainError::Setup(format!(
+            "init: {:?} is not supported yet (kaiming and gaussian are)",
+            c.init
+        )));
+    }
+    let mut init = Initializer {
+        inner: RandomInit::new(options.seed),
+        scheme: c.init,
+    };
+    let gens = GenPair {
+        a: Generator::new(&c.generator, c.input_dim_a, &mut init, device)?,
+        b: Generator::new(&c.generator, c.input_dim_b, &mut init, device)?,
+    };
+    let dis = DisPair {
+        a: MsImageDis::new(&c.discriminator, c.input_dim_a, &mut init, device)?,
+        b: MsImageDis::new(&c.discriminator, c.input_dim_b, &mut init, device)?,
+    };
+    Ok(Run {
+        nets: (gens, dis),
+        adam_gen: adam(),
+        adam_dis: adam(),
+        start: 0,
+    })
+}
+
+fn checkpoint_data(
+    gens: &GenPair,
+    dis: &DisPair,
+    adam_gen: &Adam,
+    adam_dis: &Adam,
+) -> CheckpointData {
+    let mut optimizer = StateDict::new();
+    let mut steps = HashMap::new();
+    for (name, adam) in [("gen", adam_gen), ("dis", adam_dis)] {
+        let (step, arrays) = adam.export();
+        steps.insert(format!("{name}_step"), step.to_string());
+        for (k, v) in arrays {
+            optimizer.insert(format!("{name}.{k}"), v);
+        }
+    }
+    CheckpointData {
+        gens: DomainPair {
+            a: dict_of(&gens.a),
+            b: dict_of(&gens.b),
+        },
+        dis: DomainPair {
+            a: dict_of(&dis.a),
+            b: dict_of(&dis.b),
+        },
+        optimizer,
+        steps,
+    }
+}
+
+/// Files of one split of the dataset.
+fn split_files(
+    options: &TrainOptions,
+    root: Option<&Path>,
+    split: &str,
+) -> Result<Vec<PathBuf>, TrainError> {
+    let c = &options.config;
+    let (folder, list) = match split {
+        "trainA" => (&c.data_folder_train_a, &c.data_list_train_a),
+        "trainB" => (&c.data_folder_train_b, &c.data_list_train_b),
+        "testA" => (&c.data_folder_test_a, &c.data_list_test_a),
+        _ => (&c.data_folder_test_b, &c.data_list_test_b),
+    };
+    if options.data_root.is_none()
+        && let (Some(folder), Some(list)) = (folder, list)
+    {
+        return Ok(list_file(Path::new(folder), Path::new(list))?);
+    }
+    let root = root.ok_or_else(|| {
+        TrainError::Setup("no dataset: pass --data ROOT or set data_root in the config".into())
+    })?;
+    Ok(list_images(&root.join(split))?)
+}
+
+/// Trains; `stop` set from outside (Ctrl-C) ends the run after the current iteration with a
+/// checkpoint. `on_log` receives every logged row.
+pub fn train(
+    options: &TrainOptions,
+    device: &Device,
+    stop: Arc<AtomicBool>,
+    mut on_log: impl FnMut(&LogRow),
+) -> Result<TrainSummary, TrainError> {
+    let c = &options.config;
+    if c.vgg_w > 0.0 {
+        return Err(TrainError::Setup(
+            "vgg_w > 0 needs the VGG16 weights, which are not available offline; set vgg_w: 0"
+                .into(),
+        ));
+    }
+    let write_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TrainError::Write { path, source }
+    };
+    let run_dir = &options.run_dir;
+    std::fs::create_dir_all(run_dir.join("images")).map_err(write_err(run_dir))?;
+    let config_copy = run_dir.join("config.yaml");
+    write_atomic(&config_copy, c.to_yaml().as_bytes(), true).map_err(write_err(&config_copy))?;
+
+    let root = options
+        .data_root
+        .clone()
+        .or_else(|| c.data_root.as_ref().map(PathBuf::from));
+    let files_a = split_files(options, root.as_deref(), "trainA")?;
+    let files_b = split_files(options, root.as_deref(), "trainB")?;
+    let test_a = split_files(options, root.as_deref(), "testA").unwrap_or_else(|_| files_a.clone());
+    let test_b = split_files(options, root.as_deref(), "testB").unwrap_or_else(|_| files_b.clone());
+    let transform = |domain: Domain, random: bool| Transform {
+        new_size: c.new_size_for(domain),
+        crop_h: c.crop_image_height,
+        crop_w: c.crop_image_width,
+        channels: c.input_dim(domain),
+        random,
+    };
+
+    let Run {
+        nets: (mut gens, mut dis),
+        mut adam_gen,
+        mut adam_dis,
+        start,
+    } = build(options, device)?;
+    let max_iter = options.max_iter.unwrap_or(c.max_iter);
+    let batch = c.batch_size;
+    let mut loader = Loader::start(
+        LoaderSpec {
+            files_a,
+            files_b,
+            transform_a: transform(Domain::A, true),
+            transform_b: transform(Domain::B, true),
+            batch,
+            seed: options.seed,
+            workers: c.num_workers.clamp(1, 4),
+        },
+        start,
+    );
+    let shape = |d: Domain| {
+        [
+            batch,
+            c.input_dim(d),
+            c.crop_image_height,
+            c.crop_image_width,
+        ]
+    };
+    let weights = LossWeights::from(c);
+    let csv_path = run_dir.join("losses.csv");
+    let mut csv = open_log(&csv_path, start).map_err(write_err(&csv_path))?;
+    let style_dim = c.generator.style_dim;
+    let display = Display::new(
+        options,
+        &test_a,
+        &test_b,
+        transform(Domain::A, false),
+        transform(Domain::B, false),
+    );
+
+    let progress = options.progress.then(|| {
+        let bar = indicatif::ProgressBar::new(max_iter);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} {per_sec} eta {eta} {msg}",
+            )
+            .expect("valid template"),
+        );
+        bar.set_position(start);
+        bar
+    });
+    let began = Instant::now();
+    let mut last = None;
+    let mut iteration = start;
+    let mut interrupted = false;
+    let save = |iteration: u64, gens: &GenPair, dis: &DisPair, g: &Adam, d: &Adam| {
+        let dir = run_dir.join(CHECKPOINT_DIR);
+        checkpoints::save(
+            &dir,
+            iteration,
+            &checkpoint_data(gens, dis, g, d),
+            options.keep,
+        )
+        .map_err(write_err(&dir))
+    };
+    while iteration < max_iter {
+        if stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
+        let lr = learning_rate(c, iteration);
+        let data = loader.next_batch()?;
+        let x_a = Tensor::<4>::from_data(TensorData::new(data.a, shape(Domain::A)), device);
+        let x_b = Tensor::<4>::from_data(TensorData::new(data.b, shape(Domain::B)), device);
+
+        // Discriminator step, with its own styles.
+        let nets = Networks {
+            gen_a: &gens.a,
+            gen_b: &gens.b,
+            dis_a: &dis.a,
+            dis_b: &dis.b,
+        };
+        let s_a = styles(options.seed, 1, iteration, batch, style_dim, device);
+        let s_b = styles(options.seed, 2, iteration, batch, style_dim, device);
+        let x_ba = gens
+            .a
+            .decode_style(gens.b.encode_content(x_b.clone()), s_a)
+            .detach();
+        let x_ab = gens
+            .b
+            .decode_style(gens.a.encode_content(x_a.clone()), s_b)
+            .detach();
+        let d = dis_losses(&nets, x_a.clone(), x_b.clone(), x_ba, x_ab, weights);
+        let grads = d.total.backward();
+        let dis_values = [
+            ("dis_a", scalar(&d.dis_a)),
+            ("dis_b", scalar(&d.dis_b)),
+            ("dis_total", scalar(&d.total)),
+        ];
+        dis = adam_dis.step(lr, dis, &grads);
+
+        // Generator step, with fresh styles.
+        let nets = Networks {
+            gen_a: &gens.a,
+            gen_b: &gens.b,
+            dis_a: &dis.a,
+            dis_b: &dis.b,
+        };
+        let s_a = styles(options.seed, 3, iteration, batch, style_dim, device);
+        let s_b = styles(options.seed, 4, iteration, batch, style_dim, device);
+        let g = gen_losses(&nets, x_a, x_b, s_a, s_b, weights);
+        let grads = g.total.backward();
+        let mut values: Vec<(&'static str, f64)> =
+            g.terms.iter().map(|(n, t)| (*n, scalar(t))).collect();
+        values.push(("gen_total", scalar(&g.total)));
+        values.extend(dis_values);
+        drop(g);
+        gens = adam_gen.step(lr, gens, &grads);
+        iteration += 1;
+
+        let row = LogRow {
+            iteration,
+            lr,
+            values,
+        };
+        if iteration % c.log_iter.max(1) == 0 || iteration == max_iter {
+            write_row(&mut csv, &row).map_err(write_err(&csv_path))?;
+            on_log(&row);
+        }
+        if let Some(bar) = &progress {
+            bar.set_position(iteration);
+            bar.set_message(format!(
+                "gen {:.3} dis {:.3}",
+                value(&row, "gen_total"),
+                value(&row, "dis_total")
+            ));
+        }
+        if iteration % c.image_save_iter.max(1) == 0 || iteration == max_iter {
+            display
+                .save(&gens, iteration, device)
+                .map_err(write_err(run_dir))?;
+        }
+        if iteration % c.snapshot_save_iter.max(1) == 0 {
+            save(iteration, &gens, &dis, &adam_gen, &adam_dis)?;
+        }
+        last = Some(row);
+    }
+    // Always leave a checkpoint of where the run stopped.
+    let latest = checkpoints::latest_complete(&run_dir.join(CHECKPOINT_DIR));
+    if iteration > start && latest.is_none_or(|m| m.iteration != iteration) {
+        save(iteration, &gens, &dis, &adam_gen, &adam_dis)?;
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    Ok(TrainSummary {
+        iterations: iteration,
+        interrupted,
+        skipped_images: loader.skipped.load(Ordering::Relaxed),
+        last,
+        seconds: began.elapsed().as_secs_f64(),
+    })
+}
+
+fn scalar(t: &Tensor<1>) -> f64 {
+    to_vec(t.clone())[0] as f64
+}
+
+fn value(row: &LogRow, name: &str) -> f64 {
+    row.values
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(f64::NAN, |(_, v)| *v)
+}
+
+/// Opens the CSV log, keeping only rows up to `start` when resuming.
+fn open_log(path: &Path, start: u64) -> std::io::Result<std::fs::File> {
+    let kept: Vec<String> = std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .enumerate()
+        .filter(|(i, line)| {
+            *i == 0
+                || line
+                    .split(',')
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .is_some_and(|n| n <= start)
+        })
+        .map(|(_, l)| l.to_string())
+        .collect();
+    let mut text = kept.join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    write_atomic(path, text.as_bytes(), true)?;
+    std::fs::OpenOptions::new().append(true).open(path)
+}
+
+fn write_row(csv: &mut std::fs::File, row: &LogRow) -> std::io::Result<()> {
+    if csv.metadata()?.len() == 0 {
+        let header: Vec<&str> = row.values.iter().map(|(n, _)| *n).collect();
+        writeln!(csv, "iteration,lr,{}", header.join(","))?;
+    }
+    let values: Vec<String> = row.values.iter().map(|(_, v)| format!("{v:.6}")).collect();
+    writeln!(csv, "{},{:e},{}", row.iteration, row.lr, values.join(","))
+}
+
+/// Fixed test images and display styles, so sample grids compare across iterations.
+struct Display {
+    a: Vec<Vec<f32>>,
+    b: Vec<Vec<f32>>,
+    styles_a: Vec<Vec<f32>>,
+    styles_b: Vec<Vec<f32>>,
+    transform_a: Transform,
+    transform_b: Transform,
+    dir: PathBuf,
+}
+
+impl Display {
+    fn new(
+        options: &TrainOptions,
+        test_a: &[PathBuf],
+        test_b: &[PathBuf],
+        ta: Transform,
+        tb: Transform,
+    ) -> Self {
+        let n = options.config.display_size.max(1);
+        let load = |files: &[PathBuf], t: Transform| -> Vec<Vec<f32>> {
+            let mut rng = rng_for(options.seed, &[0xD15]);
+            files
+                .iter()
+                .filter_map(|f| super::data::load_sample(f, t, &mut rng).ok())
+                .take(n)
+                .collect()
+        };
+        let dim = options.config.generator.style_dim;
+        let draw = |purpose| {
+            let mut rng = rng_for(options.seed, &[0xD15, purpose]);
+            (0..n)
+                .map(|_| (0..dim).map(|_| StandardNormal.sample(&mut rng)).collect())
+                .collect()
+        };
+        Self {
+            a: load(test_a, ta),
+            b: load(test_b, tb),
+            styles_a: draw(1),
+            styles_b: draw(2),
+            transform_a: ta,
+            transform_b: tb,
+            dir: options.run_dir.join("images"),
+        }
+    }
+
+    /// Writes `images/gen_a2b_XXXXXXXX.png` and `gen_b2a_...`: one column per test image, rows:
+    /// input, reconstruction, translation with a fixed display style, with a random style.
+    fn save(&self, gens: &GenPair, iteration: u64, device: &Device) -> std::io::Result<()> {
+        let gens_eval = GenPair {
+            a: gens.a.clone().valid(),
+            b: gens.b.clone().valid(),
+        };
+        let inner = device.clone().without_autodiff();
+        for (name, inputs, t, source, target, fixed, purpose) in [
+            (
+                "a2b",
+                &self.a,
+                self.transform_a,
+                &gens_eval.a,
+                &gens_eval.b,
+                &self.styles_b,
+                5u64,
+            ),
+            (
+                "b2a",
+                &self.b,
+                self.transform_b,
+                &gens_eval.b,
+                &gens_eval.a,
+                &self.styles_a,
+                6u64,
+            ),
+        ] {
+            if inputs.is_empty() {
+                continue;
+            }
+            let (h, w) = (t.crop_h, t.crop_w);
+            let mut grid = image::RgbImage::new((w * inputs.len()) as u32, (h * 4) as u32);
+            let random = styles(0, purpose, iteration, inputs.len(), fixed[0].len(), &inner);
+            for (col, x) in inputs.iter().enumerate() {
+                let x = Tensor::<4>::from_data(
+                    TensorData::new(x.clone(), [1, t.channels, h, w]),
+                    &inner,
+                );
+                let content = source.encode_content(x.clone());
+                let own = source.encode_style(x.clone()).reshape([1, fixed[0].len()]);
+                let recon = source.decode_style(content.clone(), own);
+                let style = |v: &Vec<f32>| {
+                    Tensor::<2>::from_data(TensorData::new(v.clone(), [1, v.len()]), &inner)
+                };
+                let fixed_out = target.decode_style(content.clone(), style(&fixed[col]));
+                let random_out = target.decode_style(
+                    content,
+                    random.clone().slice([col..col + 1, 0..fixed[0].len()]),
+                );
+                for (row, img) in [x, recon, fixed_out, random_out].into_iter().enumerate() {
+                    let [_, ch, ih, iw] = img.dims();
+                    let tile = crate::io::image::image_from_chw(&to_vec(img), ch, ih, iw);
+                    image::imageops::replace(&mut grid, &tile, (col * w) as i64, (row * h) as i64);
+                }
+            }
+            let path = self.dir.join(format!("gen_{name}_{iteration:08}.png"));
+            write_atomic(&path, &png_bytes(&grid), true)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! Training smoke test: a few iterations at 32 px on a generated dataset; checkpoints, resume
+//! equivalence, and incomplete checkpoints never being used.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use burn::prelude::*;
+use common::run_cli;
+use stylespace::checkpoint::run::{CHECKPOINT_DIR, latest_complete};
+use stylespace::config::Config;
+use stylespace::train::trainer::{LogRow, TrainOptions, train};
+
+const CONFIG: &str = "
+image_save_iter: 2
+image_display_iter: 2
+display_size: 2
+snapshot_save_iter: 2
+log_iter: 1
+max_iter: 4
+batch_size: 1
+weight_decay: 0.0001
+beta1: 0.5
+beta2: 0.999
+init: kaiming
+lr: 0.0001
+lr_policy: step
+step_size: 2
+gamma: 0.5
+gan_w: 1
+recon_x_w: 10
+recon_s_w: 1
+recon_c_w: 1
+recon_x_cyc_w: 10
+vgg_w: 0
+gen: {dim: 4, mlp_dim: 8, style_dim: 8, activ: relu, n_downsample: 2, n_res: 1, pad_type: reflect}
+dis: {dim: 4, norm: none, activ: lrelu, n_layer: 2, gan_type: lsgan, num_scales: 2, pad_type: reflect}
+input_dim_a: 3
+input_dim_b: 3
+num_workers: 2
+new_size: 32
+crop_image_height: 32
+crop_image_width: 32
+";
+
+/// Two domains of little pictures: dark outlines on white (a) and filled colour squares (b).
+fn make_dataset(root: &Path) {
+    for (split, n) in [("trainA", 6), ("trainB", 5), ("testA", 2), ("testB", 2)] {
+        let dir = root.join(split);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..n {
+            let img = image::RgbImage::from_fn(40, 36, |x, y| {
+                let edge = x == 8 + i || y == 10 || x == 30 || y == 28 - i;
+                if split.ends_with('A') {
+                    if edge {
+                        image::Rgb([0, 0, 0])
+                    } else {
+                        image::Rgb([255, 255, 255])
+                    }
+                } else {
+                    image::Rgb([(x * 6) as u8, (y * 7) as u8, (i * 40) as u8])
+                }
+            });
+            img.save(dir.join(format!("{i:03}.png"))).unwrap();
+        }
+    }
+}
+
+fn run(root: &Path, run_dir: &Path, max_iter: u64, resume: bool) -> Vec<LogRow> {
+    let options = TrainOptions {
+        config: Config::from_yaml(CONFIG, "test").unwrap().config,
+        data_root: Some(root.to_path_buf()),
+        run_dir: run_dir.to_path_buf(),
+        resume,
+        seed: 3,
+        max_iter: Some(max_iter),
+        keep: 3,
+        progress: false,
+    };
+    let mut rows = Vec::new();
+    let device = Device::flex().autodiff();
+    let summary = train(&options, &device, Arc::new(AtomicBool::new(false)), |r| {
+        rows.push(r.clone())
+    })
+    .unwrap();
+    assert_eq!(summary.iterations, max_iter);
+    rows
+}
+
+#[test]
+fn training_checkpoints_and_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    make_dataset(&data);
+
+    let straight = run(&data, &tmp.path().join("straight"), 4, false);
+    assert_eq!(straight.len(), 4);
+    for row in &straight {
+        assert!(row.values.iter().all(|(_, v)| v.is_finite()), "{row:?}");
+    }
+    // Step schedule: lr halves every 2 iterations, stepped before each iteration.
+    assert_eq!(straight[0].lr, 1e-4);
+    assert_eq!(straight[1].lr, 5e-5);
+    assert_eq!(straight[3].lr, 2.5e-5);
+
+    let resumed_dir = tmp.path().join("resumed");
+    let first = run(&data, &resumed_dir, 2, false);
+    assert_eq!(first.len(), 2);
+    let second = run(&data, &resumed_dir, 4, true);
+    assert_eq!(second.len(), 2, "resume continues at iteration 3");
+    for (a, b) in straight[2..].iter().zip(&second) {
+        assert_eq!(a.iteration, b.iteration);
+        for ((name, x), (_, y)) in a.values.iter().zip(&b.values) {
+            let rel = ((x - y) / x.abs().max(1e-12)).abs();
+            assert!(rel < 1e-5, "iteration {}: {name} {x} vs {y}", a.iteration);
+        }
+    }
+
+    // The run folder looks like the official one.
+    for file in [
+        "config.yaml",
+        "losses.csv",
+        "images/gen_a2b_00000004.png",
+        "images/gen_b2a_00000002.png",
+    ] {
+        assert!(resumed_dir.join(file).exists(), "{file}");
+    }
+    let csv = std::fs::read_to_string(resumed_dir.join("losses.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        5,
+        "header + 4 rows, none duplicated by the resume:\n{csv}"
+    );
+    let grid = image::open(resumed_dir.join("images/gen_a2b_00000004.png")).unwrap();
+    assert_eq!((grid.width(), grid.height()), (2 * 32, 4 * 32));
+
+    // Truncate the newest checkpoint: resume and translate fall back to iteration 2.
+    let ckpts = resumed_dir.join(CHECKPOINT_DIR);
+    assert_eq!(latest_complete(&ckpts).unwrap().iteration, 4);
+    let newest = ckpts.join("gen_00000004.safetensors");
+    let bytes = std::fs::read(&newest).unwrap();
+    std::fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(latest_complete(&ckpts).unwrap().iteration, 2);
+
+    let out = tmp.path().join("out");
+    let (status, _, stderr) = run_cli(&[
+        "translate",
+        "--model",
+        &resumed_dir.display().to_string(),
+        "--device",
+        "cpu",
+        "--input",
+        &data.join("testA/000.png").display().to_string(),
+        "--output-dir",
+        &out.display().to_string(),
+        "--num-style",
+        "2",
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(out.join("output_001.png").exists());
+
+    // Resuming after the truncation redoes iterations 3-4 from the complete checkpoint 2.
+    let again = run(&data, &resumed_dir, 4, true);
+    assert_eq!(again.first().map(|r| r.iteration), Some(3));
+    assert_eq!(latest_complete(&ckpts).unwrap().iteration, 4);
+}
+
+#[test]
+fn train_command_refuses_to_clobber_a_run_and_vgg() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    make_dataset(&data);
+    let config = tmp.path().join("c.yaml");
+    std::fs::write(&config, CONFIG.replace("vgg_w: 0", "vgg_w: 1")).unwrap();
+    let args = |out: &Path| {
+        vec![
+            "train".to_string(),
+            "--config".into(),
+            config.display().to_string(),
+            "--data".into(),
+            data.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+            "--device".into(),
+            "cpu".into(),
+            "--quiet".into(),
+        ]
+    };
+    let out = tmp.path().join("run");
+    let a = args(&out);
+    let (status, _, stderr) = run_cli(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_ne!(status, 0);
+    assert!(stderr.contains("vgg_w"), "{stderr}");
+
+    std::fs::write(&config, CONFIG.replace("max_iter: 4", "max_iter: 2")).unwrap();
+    let (status, stdout, stderr) = run_cli(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stdout.contains("finished at iteration 2"), "{stdout}");
+    let (status, _, stderr) = run_cli(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_ne!(status, 0);
+    assert!(stderr.contains("--resume"), "{stderr}");
+}
