@@ -46,6 +46,74 @@ pub enum Command {
     Losses(LossesArgs),
     /// Train MUNIT on two image folders (ROOT/trainA, ROOT/trainB, optional testA, testB).
     Train(TrainArgs),
+    /// Build a training dataset.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+    /// Write a native model folder from a training run (its latest complete checkpoint) or
+    /// another model folder.
+    Export(ExportArgs),
+    /// Translate test images with several styles: a grid, style diversity and line preservation.
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Folder of source-domain test images.
+    #[arg(long)]
+    pub input_dir: PathBuf,
+    /// Styles per image.
+    #[arg(long, default_value_t = 4)]
+    pub num_style: usize,
+    /// Seed of the styles.
+    #[arg(long, default_value_t = 10)]
+    pub seed: u64,
+    /// Translate from b to a.
+    #[arg(long)]
+    pub b2a: bool,
+    /// Rows of the grid (the metrics use every image).
+    #[arg(long, default_value_t = 8)]
+    pub grid_rows: usize,
+    /// Write the grid (input column, then one column per style) here.
+    #[arg(long)]
+    pub grid: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Run folder or model folder.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// New model folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Store weights as f16 (half the size).
+    #[arg(long)]
+    pub f16: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DatasetCommand {
+    /// Line art -> colour from the OpenMoji npm package (CC BY-SA 4.0); see
+    /// scripts/fetch-openmoji.
+    Openmoji {
+        /// The unpacked package folder (holds black/, color/ and data/openmoji.json).
+        #[arg(long)]
+        from: PathBuf,
+        /// Side of the rendered images in pixels.
+        #[arg(long, default_value_t = 128)]
+        size: u32,
+        /// New dataset root (trainA, trainB, testA, testB).
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the glyph split.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -259,6 +327,56 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench(args),
         Command::Losses(args) => losses(args),
         Command::Train(args) => train(args),
+        Command::Evaluate(args) => evaluate(args),
+        Command::Export(args) => {
+            let files = ModelFiles::from_folder(&args.model)?;
+            let config = Config::load(&files.config)?.config;
+            let pair = checkpoint::read_native(&files.weights)?;
+            let device = Device::flex();
+            for (domain, dict) in [(Domain::A, &pair.a), (Domain::B, &pair.b)] {
+                checkpoint::generator_from_state_dict(
+                    &config,
+                    domain,
+                    dict.clone(),
+                    &device,
+                    &files.weights,
+                )?;
+            }
+            let precision = if args.f16 {
+                Precision::F16
+            } else {
+                Precision::F32
+            };
+            checkpoint::save_native(&args.out, &config, &pair, precision)?;
+            println!(
+                "wrote model folder {} from {}",
+                args.out.display(),
+                files.weights.display()
+            );
+            Ok(())
+        }
+        Command::Dataset(DatasetCommand::Openmoji {
+            from,
+            size,
+            out,
+            seed,
+        }) => {
+            if !(16..=1024).contains(&size) {
+                bail!("--size must be between 16 and 1024");
+            }
+            let s = stylespace::train::openmoji::build(&from, &out, size, seed)?;
+            println!(
+                "wrote {}: trainA {}, testA {}, trainB {}, testB {} ({} glyphs left out, {} failed)",
+                out.display(),
+                s.train_a,
+                s.test_a,
+                s.train_b,
+                s.test_b,
+                s.excluded,
+                s.failed
+            );
+            Ok(())
+        }
     }
 }
 
@@ -653,5 +771,110 @@ fn train(args: TrainArgs) -> Result<()> {
         summary.seconds,
         args.out.display()
     );
+    Ok(())
+}
+
+/// Luma of an RGB pixel in [0, 1].
+fn luma(p: &image::Rgb<u8>) -> f64 {
+    (0.299 * p.0[0] as f64 + 0.587 * p.0[1] as f64 + 0.114 * p.0[2] as f64) / 255.0
+}
+
+fn evaluate(args: EvaluateArgs) -> Result<()> {
+    let (source, target) = if args.b2a {
+        (Domain::B, Domain::A)
+    } else {
+        (Domain::A, Domain::B)
+    };
+    let files = inputs(&args.input_dir)?;
+    let mut model = args.model.load()?;
+    let styles = sample_styles(args.num_style.max(2), model.style_dim(), args.seed);
+    let (mut std_sum, mut dark_kept, mut dark_total) = (0.0f64, 0u64, 0u64);
+    let mut rows: Vec<Vec<image::RgbImage>> = Vec::new();
+    for path in &files {
+        let img = load_image(path)?;
+        let prepared = model.prepare(&img, source, &path.display().to_string())?;
+        let content = model.content(source, &prepared);
+        let outputs = model.translate(target, &content, &styles)?;
+        let (w, h) = outputs[0].dimensions();
+        let input = stylespace::io::image::image_from_chw(
+            &prepared.data,
+            prepared.channels,
+            prepared.height,
+            prepared.width,
+        );
+        // Per-pixel standard deviation across styles, averaged over pixels and channels.
+        let n = outputs.len() as f64;
+        let mut sum_std = 0.0;
+        for y in 0..h {
+            for x in 0..w {
+                for c in 0..3 {
+                    let vals: Vec<f64> = outputs
+                        .iter()
+                        .map(|o| o.get_pixel(x, y).0[c] as f64 / 255.0)
+                        .collect();
+                    let mean = vals.iter().sum::<f64>() / n;
+                    sum_std += (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+                }
+            }
+        }
+        std_sum += sum_std / (w * h * 3) as f64;
+        // Dark line pixels of the input that stay dark in the outputs.
+        for y in 0..h.min(input.height()) {
+            for x in 0..w.min(input.width()) {
+                if luma(input.get_pixel(x, y)) < 0.25 {
+                    for o in &outputs {
+                        dark_total += 1;
+                        if luma(o.get_pixel(x, y)) < 0.5 {
+                            dark_kept += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if rows.len() < args.grid_rows {
+            let mut row = vec![image::imageops::crop_imm(&input, 0, 0, w, h).to_image()];
+            row.extend(outputs.into_iter().take(args.num_style));
+            rows.push(row);
+        }
+    }
+    let mean_std = std_sum / files.len() as f64;
+    let kept = if dark_total > 0 {
+        dark_kept as f64 / dark_total as f64
+    } else {
+        f64::NAN
+    };
+    if let Some(path) = &args.grid {
+        let (w, h) = rows[0][0].dimensions();
+        let cols = rows[0].len() as u32;
+        let mut grid = image::RgbImage::from_pixel(
+            cols * w,
+            rows.len() as u32 * h,
+            image::Rgb([255, 255, 255]),
+        );
+        for (r, row) in rows.iter().enumerate() {
+            for (c, tile) in row.iter().enumerate() {
+                image::imageops::replace(&mut grid, tile, c as i64 * w as i64, r as i64 * h as i64);
+            }
+        }
+        save_png(path, &grid, false).map_err(|e| anyhow!("{e} (remove it first)"))?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "images": files.len(),
+                "styles": styles.len(),
+                "mean_pixel_std_across_styles": mean_std,
+                "dark_line_pixels_kept_dark": kept,
+            })
+        );
+    } else {
+        println!("{} images x {} styles", files.len(), styles.len());
+        println!("mean per-pixel std across styles: {mean_std:.4} (0..0.5 scale of [0, 1] values)");
+        println!(
+            "input dark-line pixels that stay dark: {:.1}%",
+            100.0 * kept
+        );
+    }
     Ok(())
 }

@@ -6,7 +6,8 @@ use clap::Parser;
 
 fn main() {
     env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or("warn,wgpu_hal=off,wgpu_core=error"),
+        env_logger::Env::default()
+            .default_filter_or("warn,wgpu_hal=off,wgpu_core=error,usvg=error"),
     )
     .init();
     // A bug must still end in one clear line, not a backtrace.

@@ -3,4 +3,5 @@
 pub mod adam;
 pub mod data;
 pub mod losses;
+pub mod openmoji;
 pub mod trainer;
