@@ -14,6 +14,14 @@ fn bench_device(c: &mut Criterion, choice: DeviceChoice) {
         eprintln!("skipping {choice:?}: no such device here");
         return;
     };
+    if compute.software && std::env::var_os("STYLESPACE_BENCH_SOFTWARE_GPU").is_none() {
+        // lavapipe is 10-20x slower than the CPU backend: its numbers mean nothing for a GPU.
+        eprintln!(
+            "skipping {}: software adapter (set STYLESPACE_BENCH_SOFTWARE_GPU=1 to time it)",
+            compute.description
+        );
+        return;
+    }
     let size: usize = std::env::var("STYLESPACE_BENCH_SIZE")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -144,6 +144,9 @@ pub struct TrainArgs {
     /// No progress bar (log lines only).
     #[arg(long)]
     pub quiet: bool,
+    /// Stop (with a checkpoint) after this many seconds of wall-clock time.
+    #[arg(long, value_name = "SECONDS")]
+    pub time_limit: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -177,7 +180,8 @@ pub struct LossesArgs {
 /// Which model to use.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Native model folder (config.yaml + model.safetensors).
+    /// Native model folder (config.yaml + model.safetensors) or training run folder. Default:
+    /// the bundled model (assets/models/openmoji64, or $STYLESPACE_MODEL).
     #[arg(long, conflicts_with_all = ["config", "checkpoint"])]
     pub model: Option<PathBuf>,
     /// Official YAML config (with --checkpoint).
@@ -194,27 +198,41 @@ pub struct ModelArgs {
 impl ModelArgs {
     fn load(&self) -> Result<Model> {
         // Validate what was asked for before touching a device.
-        let config = match (&self.model, &self.config, &self.checkpoint) {
-            (Some(_), _, _) => None,
-            (None, Some(config), Some(_)) => Some(Config::load(config)?.config),
-            _ => bail!(
-                "no model given: pass --model DIR (a native model folder) or --config C.yaml \
-                 --checkpoint gen.pt"
-            ),
+        let (config, folder) = match (&self.model, &self.config, &self.checkpoint) {
+            (Some(dir), _, _) => (None, Some(dir.clone())),
+            (None, Some(config), Some(_)) => (Some(Config::load(config)?.config), None),
+            _ => {
+                let bundled = bundled_model();
+                if !bundled.join(checkpoint::NATIVE_WEIGHTS).is_file() {
+                    bail!(
+                        "no model given and the bundled default model is missing ({}): pass \
+                         --model DIR or --config C.yaml --checkpoint gen.pt",
+                        bundled.display()
+                    );
+                }
+                (None, Some(bundled))
+            }
         };
         let compute = select_device(self.device)?;
         if let Some(reason) = &compute.fallback_reason {
             eprintln!("note: {reason}");
         }
         log::info!("device: {}", compute.description);
-        Ok(match (config, &self.model, &self.checkpoint) {
+        Ok(match (config, folder, &self.checkpoint) {
             (Some(config), _, Some(checkpoint)) => {
                 Model::load(config, checkpoint, &compute.device)?
             }
-            (_, Some(dir), _) => Model::load_folder(dir, &compute.device)?,
+            (_, Some(dir), _) => Model::load_folder(&dir, &compute.device)?,
             _ => unreachable!("checked above"),
         })
     }
+}
+
+/// The default model: `$STYLESPACE_MODEL`, else the one bundled in the source tree.
+pub fn bundled_model() -> PathBuf {
+    std::env::var_os("STYLESPACE_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/openmoji64"))
 }
 
 #[derive(Args, Debug)]
@@ -721,13 +739,31 @@ fn train(args: TrainArgs) -> Result<()> {
     eprintln!("training on {}", compute.description);
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
+    let first_signal = std::sync::Mutex::new(None::<std::time::Instant>);
     ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::Relaxed) {
-            std::process::exit(130); // a second Ctrl-C: stop now
+        let mut first = first_signal.lock().unwrap_or_else(|e| e.into_inner());
+        match *first {
+            // Some launchers (e.g. `timeout`) deliver one interrupt twice; only a deliberate
+            // second Ctrl-C aborts without a checkpoint.
+            Some(at) if at.elapsed() > std::time::Duration::from_secs(2) => std::process::exit(130),
+            Some(_) => {}
+            None => {
+                *first = Some(std::time::Instant::now());
+                flag.store(true, Ordering::Relaxed);
+                eprintln!(
+                    "\nstopping after this iteration; saving a checkpoint (Ctrl-C again to abort)"
+                );
+            }
         }
-        eprintln!("\nstopping after this iteration; saving a checkpoint (Ctrl-C again to abort)");
     })
     .context("cannot install the Ctrl-C handler")?;
+    if let Some(seconds) = args.time_limit {
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(seconds));
+            flag.store(true, Ordering::Relaxed);
+        });
+    }
     let options = TrainOptions {
         config,
         data_root: args.data.clone(),
