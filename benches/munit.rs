@@ -59,7 +59,49 @@ fn bench_device(c: &mut Criterion, choice: DeviceChoice) {
     group.finish();
 }
 
+/// The decoder's upsampling layers: nearest x2 then 5x5 conv, direct vs folded (CPU).
+fn bench_upsample_conv(c: &mut Criterion) {
+    use burn::tensor::Distribution;
+    use burn::tensor::module::conv2d;
+    use burn::tensor::ops::ConvOptions;
+    use stylespace::config::PadType;
+    use stylespace::model::layers::{pad2d, upsample_nearest2x, upsample2x_conv5x5};
+    let device = Device::flex();
+    let mut group = c.benchmark_group("upsample_conv5x5_cpu");
+    group.sample_size(10);
+    for (cin, cout, side) in [(256, 128, 64), (128, 64, 128)] {
+        let x = Tensor::<4>::random(
+            [1, cin, side, side],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let w = Tensor::<4>::random([cout, cin, 5, 5], Distribution::Normal(0.0, 0.02), &device);
+        let b = Tensor::<1>::zeros([cout], &device);
+        group.bench_function(format!("direct_{cin}to{cout}_at{side}"), |bench| {
+            bench.iter(|| {
+                let y = conv2d(
+                    pad2d(upsample_nearest2x(x.clone()), 2, PadType::Reflect),
+                    w.clone(),
+                    Some(b.clone()),
+                    ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+                );
+                device.sync().unwrap();
+                y
+            })
+        });
+        group.bench_function(format!("folded_{cin}to{cout}_at{side}"), |bench| {
+            bench.iter(|| {
+                let y = upsample2x_conv5x5(x.clone(), w.clone(), b.clone(), PadType::Reflect);
+                device.sync().unwrap();
+                y
+            })
+        });
+    }
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
+    bench_upsample_conv(c);
     bench_device(c, DeviceChoice::Cpu);
     bench_device(c, DeviceChoice::Wgpu);
 }

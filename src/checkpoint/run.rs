@@ -3,7 +3,7 @@
 //! file with its size and hash. Only a checkpoint whose manifest exists and whose files match it
 //! is ever used, so one interrupted mid-write is passed over for the last complete one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -144,7 +144,7 @@ fn manifests(dir: &Path) -> Vec<(u64, PathBuf)> {
             Some((number.parse().ok()?, e.path()))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     found
 }
 
@@ -213,10 +213,7 @@ fn prune(dir: &Path, keep: usize) {
 }
 
 /// Splits `prefix.rest` keys of optimiser arrays into per-optimiser maps.
-pub fn split_optimizer(
-    arrays: &StateDict,
-    prefix: &str,
-) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+pub fn split_optimizer(arrays: &StateDict, prefix: &str) -> StateDict {
     arrays
         .iter()
         .filter_map(|(k, v)| {

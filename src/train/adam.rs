@@ -2,12 +2,11 @@
 //! gradient, bias-corrected moments, `eps` added to the corrected square root. The state is kept
 //! per parameter in module-visit order, so it can be saved and restored exactly for `--resume`.
 
-use std::collections::BTreeMap;
-
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 use burn::tensor::{Gradients, TensorData};
 
+use crate::checkpoint::StateDict;
 use crate::model::params::to_vec;
 
 /// Adam hyperparameters.
@@ -52,8 +51,8 @@ impl Adam {
     }
 
     /// The state as named host arrays (`m.<i>`, `v.<i>`) plus the step count.
-    pub fn export(&self) -> (u64, BTreeMap<String, (Vec<usize>, Vec<f32>)>) {
-        let mut out = BTreeMap::new();
+    pub fn export(&self) -> (u64, StateDict) {
+        let mut out = StateDict::new();
         for (i, entry) in self.state.moments.iter().enumerate() {
             if let Some((m, v)) = entry {
                 let n = m.dims()[0];
@@ -65,12 +64,7 @@ impl Adam {
     }
 
     /// Restores state written by [`Adam::export`] onto `device` (the inner, non-autodiff one).
-    pub fn import(
-        &mut self,
-        step: u64,
-        arrays: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
-        device: &Device,
-    ) -> Result<(), String> {
+    pub fn import(&mut self, step: u64, arrays: &StateDict, device: &Device) -> Result<(), String> {
         let mut moments: Vec<Option<(Tensor<1>, Tensor<1>)>> = Vec::new();
         for (key, (shape, values)) in arrays {
             let Some(index) = key.strip_prefix("m.") else {
