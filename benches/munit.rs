@@ -65,7 +65,8 @@ fn bench_upsample_conv(c: &mut Criterion) {
     use burn::tensor::module::conv2d;
     use burn::tensor::ops::ConvOptions;
     use stylespace::config::PadType;
-    use stylespace::model::layers::{pad2d, upsample_nearest2x, upsample2x_conv5x5};
+    use stylespace::model::layers::{pad2d, upsample_nearest2x};
+    use stylespace::model::upsample::upsample2x_conv5x5;
     let device = Device::flex();
     let mut group = c.benchmark_group("upsample_conv5x5_cpu");
     group.sample_size(10);

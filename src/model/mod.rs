@@ -4,6 +4,7 @@ pub mod discriminator;
 pub mod layers;
 pub mod munit;
 pub mod params;
+pub mod upsample;
 
 pub use discriminator::MsImageDis;
 pub use munit::Generator;

@@ -4,4 +4,5 @@ pub mod adam;
 pub mod data;
 pub mod losses;
 pub mod openmoji;
+mod samples;
 pub mod trainer;

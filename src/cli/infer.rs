@@ -1,0 +1,248 @@
+//! Inference commands: translate, encode, evaluate.
+
+use super::*;
+
+const IMAGE_EXTENSIONS: [&str; 9] = [
+    "png", "jpg", "jpeg", "webp", "bmp", "gif", "ppm", "tif", "tiff",
+];
+
+pub(super) fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Input images: the file itself, or a folder's images sorted by name.
+pub(super) fn inputs(input: &Path) -> Result<Vec<PathBuf>> {
+    if input.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(input)
+            .with_context(|| format!("cannot read folder {}", input.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && is_image(p))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            bail!("{} contains no images", input.display());
+        }
+        Ok(files)
+    } else if input.exists() {
+        Ok(vec![input.to_path_buf()])
+    } else {
+        bail!("{} does not exist", input.display())
+    }
+}
+
+pub(super) fn translate(args: TranslateArgs) -> Result<()> {
+    let (source, target) = if args.b2a {
+        (Domain::B, Domain::A)
+    } else {
+        (Domain::A, Domain::B)
+    };
+    let files = inputs(&args.input)?;
+    // Read and check every input before any model work, so a bad file fails fast.
+    let images = files
+        .iter()
+        .map(|f| load_image(f).map(|img| (f.clone(), img)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut model = args.model.load()?;
+    let style_dim = model.style_dim();
+    let fixed_styles: Option<Vec<Vec<f32>>> = if let Some(reference) = &args.style {
+        let img = load_image(reference)?;
+        let prepared = model.prepare(&img, target, &reference.display().to_string())?;
+        Some(vec![model.style(target, &prepared)])
+    } else if !args.style_code.is_empty() {
+        let codes = args
+            .style_code
+            .iter()
+            .map(|c| parse_style_code(c, style_dim).map_err(|e| anyhow!("--style-code {c}: {e}")))
+            .collect::<Result<Vec<_>>>()?;
+        Some(codes)
+    } else {
+        if args.num_style == 0 {
+            bail!("--num-style must be at least 1");
+        }
+        (args.synchronized || images.len() == 1)
+            .then(|| sample_styles(args.num_style, style_dim, args.seed))
+    };
+    let folder_input = args.input.is_dir();
+    for (index, (path, img)) in images.iter().enumerate() {
+        let name = path.display().to_string();
+        let prepared = model.prepare(img, source, &name)?;
+        let content = model.content(source, &prepared);
+        let styles = match &fixed_styles {
+            Some(styles) => styles.clone(),
+            // Fresh styles per input, reproducible from the seed.
+            None => sample_styles(
+                args.num_style,
+                style_dim,
+                args.seed.wrapping_add(index as u64),
+            ),
+        };
+        let out_dir = if folder_input {
+            let stem = path
+                .file_stem()
+                .map_or("image".into(), |s| s.to_string_lossy().into_owned());
+            args.output_dir.join(stem)
+        } else {
+            args.output_dir.clone()
+        };
+        std::fs::create_dir_all(&out_dir)
+            .with_context(|| format!("cannot create {}", out_dir.display()))?;
+        let outputs = model.translate(target, &content, &styles)?;
+        for (i, out) in outputs.iter().enumerate() {
+            let file = out_dir.join(format!("output_{i:03}.png"));
+            save_png(&file, out, args.overwrite).map_err(|e| {
+                if file.exists() && !args.overwrite {
+                    anyhow!(
+                        "{} already exists; pass --overwrite to replace it",
+                        file.display()
+                    )
+                } else {
+                    e.into()
+                }
+            })?;
+        }
+        println!(
+            "{} -> {} ({} images)",
+            name,
+            out_dir.display(),
+            outputs.len()
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn encode(args: EncodeArgs) -> Result<()> {
+    let domain: Domain = args.domain.into();
+    let img = load_image(&args.input)?;
+    let mut model = args.model.load()?;
+    let prepared = model.prepare(&img, domain, &args.input.display().to_string())?;
+    let content = model.content(domain, &prepared);
+    let style = model.style(domain, &prepared);
+    let shape = content.dims();
+    if args.json {
+        let out = serde_json::json!({ "style": style, "content_shape": shape });
+        println!("{out}");
+    } else {
+        let (norm, percentile) = prior_percentile(&style);
+        println!("content code shape: {shape:?}");
+        println!(
+            "style code: [{}]",
+            style
+                .iter()
+                .map(|v| format!("{v:.4}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "style norm {norm:.3}: larger than {:.1}% of N(0, I) samples",
+            100.0 * percentile
+        );
+    }
+    Ok(())
+}
+
+/// Luma of an RGB pixel in [0, 1].
+pub(super) fn luma(p: &image::Rgb<u8>) -> f64 {
+    (0.299 * p.0[0] as f64 + 0.587 * p.0[1] as f64 + 0.114 * p.0[2] as f64) / 255.0
+}
+
+pub(super) fn evaluate(args: EvaluateArgs) -> Result<()> {
+    let (source, target) = if args.b2a {
+        (Domain::B, Domain::A)
+    } else {
+        (Domain::A, Domain::B)
+    };
+    let files = inputs(&args.input_dir)?;
+    let mut model = args.model.load()?;
+    let styles = sample_styles(args.num_style.max(2), model.style_dim(), args.seed);
+    let (mut std_sum, mut dark_kept, mut dark_total) = (0.0f64, 0u64, 0u64);
+    let mut rows: Vec<Vec<image::RgbImage>> = Vec::new();
+    for path in &files {
+        let img = load_image(path)?;
+        let prepared = model.prepare(&img, source, &path.display().to_string())?;
+        let content = model.content(source, &prepared);
+        let outputs = model.translate(target, &content, &styles)?;
+        let (w, h) = outputs[0].dimensions();
+        let input = stylespace::io::image::image_from_chw(
+            &prepared.data,
+            prepared.channels,
+            prepared.height,
+            prepared.width,
+        );
+        // Per-pixel standard deviation across styles, averaged over pixels and channels.
+        let n = outputs.len() as f64;
+        let mut sum_std = 0.0;
+        for y in 0..h {
+            for x in 0..w {
+                for c in 0..3 {
+                    let vals: Vec<f64> = outputs
+                        .iter()
+                        .map(|o| o.get_pixel(x, y).0[c] as f64 / 255.0)
+                        .collect();
+                    let mean = vals.iter().sum::<f64>() / n;
+                    sum_std += (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+                }
+            }
+        }
+        std_sum += sum_std / (w * h * 3) as f64;
+        // Dark line pixels of the input that stay dark in the outputs.
+        for y in 0..h.min(input.height()) {
+            for x in 0..w.min(input.width()) {
+                if luma(input.get_pixel(x, y)) < 0.25 {
+                    for o in &outputs {
+                        dark_total += 1;
+                        if luma(o.get_pixel(x, y)) < 0.5 {
+                            dark_kept += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if rows.len() < args.grid_rows {
+            let mut row = vec![image::imageops::crop_imm(&input, 0, 0, w, h).to_image()];
+            row.extend(outputs.into_iter().take(args.num_style));
+            rows.push(row);
+        }
+    }
+    let mean_std = std_sum / files.len() as f64;
+    let kept = if dark_total > 0 {
+        dark_kept as f64 / dark_total as f64
+    } else {
+        f64::NAN
+    };
+    if let Some(path) = &args.grid {
+        let (w, h) = rows[0][0].dimensions();
+        let cols = rows[0].len() as u32;
+        let mut grid = image::RgbImage::from_pixel(
+            cols * w,
+            rows.len() as u32 * h,
+            image::Rgb([255, 255, 255]),
+        );
+        for (r, row) in rows.iter().enumerate() {
+            for (c, tile) in row.iter().enumerate() {
+                image::imageops::replace(&mut grid, tile, c as i64 * w as i64, r as i64 * h as i64);
+            }
+        }
+        save_png(path, &grid, false).map_err(|e| anyhow!("{e} (remove it first)"))?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "images": files.len(),
+                "styles": styles.len(),
+                "mean_pixel_std_across_styles": mean_std,
+                "dark_line_pixels_kept_dark": kept,
+            })
+        );
+    } else {
+        println!("{} images x {} styles", files.len(), styles.len());
+        println!("mean per-pixel std across styles: {mean_std:.4} (0..0.5 scale of [0, 1] values)");
+        println!(
+            "input dark-line pixels that stay dark: {:.1}%",
+            100.0 * kept
+        );
+    }
+    Ok(())
+}

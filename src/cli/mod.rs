@@ -1,0 +1,363 @@
+//! The command line: arguments (clap) and dispatch; the commands live in the submodules.
+
+mod bench;
+mod infer;
+mod training;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use burn::prelude::*;
+use clap::{Args, Parser, Subcommand};
+
+use stylespace::Domain;
+use stylespace::checkpoint::{self, DomainPair, Kind, ModelFiles, Precision};
+use stylespace::config::Config;
+use stylespace::engine::styles::{parse_style_code, prior_percentile, sample_styles};
+use stylespace::engine::{DeviceChoice, Model, select_device};
+use stylespace::io::image::{load_image, save_png};
+use stylespace::model::{Generator, RandomInit};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "stylespace",
+    version,
+    about = "Explore the style space of MUNIT image-to-image translation models",
+    long_about = "Explore the style space of MUNIT image-to-image translation models.\n\n\
+                  Models are given as a native model folder (--model DIR, as written by \
+                  `stylespace import`) or as an official YAML config plus a gen_*.pt \
+                  checkpoint (--config C --checkpoint G)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Translate an image (or every image of a folder) into the other domain, one output per
+    /// style code.
+    Translate(TranslateArgs),
+    /// Encode an image into its content and style codes.
+    Encode(EncodeArgs),
+    /// Convert an official config + gen_*.pt checkpoint into a native model folder.
+    Import(ImportArgs),
+    /// Time encode and decode of an architecture (random weights) on this machine.
+    Bench(BenchArgs),
+    /// One training step's loss terms, totals and gradient norms (for checking a trainer
+    /// against another implementation).
+    Losses(LossesArgs),
+    /// Train MUNIT on two image folders (ROOT/trainA, ROOT/trainB, optional testA, testB).
+    Train(TrainArgs),
+    /// Build a training dataset.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+    /// Write a native model folder from a training run (its latest complete checkpoint) or
+    /// another model folder.
+    Export(ExportArgs),
+    /// Translate test images with several styles: a grid, style diversity and line preservation.
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Folder of source-domain test images.
+    #[arg(long)]
+    pub input_dir: PathBuf,
+    /// Styles per image.
+    #[arg(long, default_value_t = 4)]
+    pub num_style: usize,
+    /// Seed of the styles.
+    #[arg(long, default_value_t = 10)]
+    pub seed: u64,
+    /// Translate from b to a.
+    #[arg(long)]
+    pub b2a: bool,
+    /// Rows of the grid (the metrics use every image).
+    #[arg(long, default_value_t = 8)]
+    pub grid_rows: usize,
+    /// Write the grid (input column, then one column per style) here.
+    #[arg(long)]
+    pub grid: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Run folder or model folder.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// New model folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Store weights as f16 (half the size).
+    #[arg(long)]
+    pub f16: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DatasetCommand {
+    /// Line art -> colour from the OpenMoji npm package (CC BY-SA 4.0); see
+    /// scripts/fetch-openmoji.
+    Openmoji {
+        /// The unpacked package folder (holds black/, color/ and data/openmoji.json).
+        #[arg(long)]
+        from: PathBuf,
+        /// Side of the rendered images in pixels.
+        #[arg(long, default_value_t = 128)]
+        size: u32,
+        /// New dataset root (trainA, trainB, testA, testB).
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the glyph split.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Official YAML config (model, losses, optimisation, data options).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Dataset root (default: the config's data_root).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Run folder: config copy, checkpoints/, images/, losses.csv.
+    #[arg(long, default_value = "runs/munit")]
+    pub out: PathBuf,
+    /// Continue from the latest complete checkpoint in the run folder.
+    #[arg(long)]
+    pub resume: bool,
+    /// Stop after this many iterations in total (default: the config's max_iter).
+    #[arg(long)]
+    pub max_iter: Option<u64>,
+    /// Seed of initialisation, data order, augmentation and styles.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Checkpoints to keep.
+    #[arg(long, default_value_t = 3)]
+    pub keep: usize,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// No progress bar (log lines only).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Stop (with a checkpoint) after this many seconds of wall-clock time.
+    #[arg(long, value_name = "SECONDS")]
+    pub time_limit: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct LossesArgs {
+    /// Official YAML config (its loss weights are used).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Generator checkpoint (gen_*.pt or native .safetensors).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Discriminator checkpoint (dis_*.pt).
+    #[arg(long)]
+    pub dis: PathBuf,
+    /// Image of domain a.
+    #[arg(long)]
+    pub input_a: PathBuf,
+    /// Image of domain b.
+    #[arg(long)]
+    pub input_b: PathBuf,
+    /// Style drawn for domain a (used by gen_a), comma-separated.
+    #[arg(long, allow_hyphen_values = true)]
+    pub style_a: String,
+    /// Style drawn for domain b (used by gen_b), comma-separated.
+    #[arg(long, allow_hyphen_values = true)]
+    pub style_b: String,
+    /// Print JSON (names as the official trainer's loss attributes).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which model to use.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Native model folder (config.yaml + model.safetensors) or training run folder. Default:
+    /// the bundled model (assets/models/openmoji64, or $STYLESPACE_MODEL).
+    #[arg(long, conflicts_with_all = ["config", "checkpoint"])]
+    pub model: Option<PathBuf>,
+    /// Official YAML config (with --checkpoint).
+    #[arg(long, requires = "checkpoint")]
+    pub config: Option<PathBuf>,
+    /// Official gen_*.pt checkpoint (zip or legacy format) or a .safetensors file (with --config).
+    #[arg(long, requires = "config")]
+    pub checkpoint: Option<PathBuf>,
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+}
+
+impl ModelArgs {
+    fn load(&self) -> Result<Model> {
+        // Validate what was asked for before touching a device.
+        let (config, folder) = match (&self.model, &self.config, &self.checkpoint) {
+            (Some(dir), _, _) => (None, Some(dir.clone())),
+            (None, Some(config), Some(_)) => (Some(Config::load(config)?.config), None),
+            _ => {
+                let bundled = bundled_model();
+                if !bundled.join(checkpoint::NATIVE_WEIGHTS).is_file() {
+                    bail!(
+                        "no model given and the bundled default model is missing ({}): pass \
+                         --model DIR or --config C.yaml --checkpoint gen.pt",
+                        bundled.display()
+                    );
+                }
+                (None, Some(bundled))
+            }
+        };
+        let compute = select_device(self.device)?;
+        if let Some(reason) = &compute.fallback_reason {
+            eprintln!("note: {reason}");
+        }
+        log::info!("device: {}", compute.description);
+        Ok(match (config, folder, &self.checkpoint) {
+            (Some(config), _, Some(checkpoint)) => {
+                Model::load(config, checkpoint, &compute.device)?
+            }
+            (_, Some(dir), _) => Model::load_folder(&dir, &compute.device)?,
+            _ => unreachable!("checked above"),
+        })
+    }
+}
+
+/// The default model: `$STYLESPACE_MODEL`, else the one bundled in the source tree.
+pub fn bundled_model() -> PathBuf {
+    std::env::var_os("STYLESPACE_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/openmoji64"))
+}
+
+#[derive(Args, Debug)]
+pub struct TranslateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Input image, or a folder of images.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Folder for output_000.png, output_001.png, ... (one subfolder per input for a folder).
+    #[arg(long)]
+    pub output_dir: PathBuf,
+    /// Translate from domain b to a (default: a to b).
+    #[arg(long)]
+    pub b2a: bool,
+    /// Take the style from this reference image of the target domain.
+    #[arg(long, conflicts_with_all = ["style_code", "num_style"])]
+    pub style: Option<PathBuf>,
+    /// An explicit style code, comma-separated (repeat for several).
+    #[arg(
+        long,
+        value_name = "V1,V2,...",
+        allow_hyphen_values = true,
+        conflicts_with = "num_style"
+    )]
+    pub style_code: Vec<String>,
+    /// Number of random styles drawn from N(0, I).
+    #[arg(long, default_value_t = 10)]
+    pub num_style: usize,
+    /// Seed of the random styles.
+    #[arg(long, default_value_t = 10)]
+    pub seed: u64,
+    /// With a folder input: use the same random styles for every image.
+    #[arg(long)]
+    pub synchronized: bool,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EncodeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Input image.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Domain whose encoders to use.
+    #[arg(long, value_enum, default_value = "a")]
+    pub domain: DomainArg,
+    /// Print JSON: {"style": [...], "content_shape": [n, c, h, w]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum DomainArg {
+    A,
+    B,
+}
+
+impl From<DomainArg> for Domain {
+    fn from(d: DomainArg) -> Self {
+        match d {
+            DomainArg::A => Domain::A,
+            DomainArg::B => Domain::B,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Official YAML config.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Official gen_*.pt checkpoint.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// New model folder (must not exist or be empty).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Store weights as f16 (half the size; outputs change by about 1e-3).
+    #[arg(long)]
+    pub f16: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Config whose architecture to time (default: the standard MUNIT generator).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Square input size in pixels.
+    #[arg(long, default_value_t = 256)]
+    pub size: usize,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
+    /// Timed repetitions (after one warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    use bench::bench;
+    use infer::{encode, evaluate, translate};
+    use training::{dataset_openmoji, export, import, losses, train};
+    match cli.command {
+        Command::Translate(args) => translate(args),
+        Command::Encode(args) => encode(args),
+        Command::Import(args) => import(args),
+        Command::Bench(args) => bench(args),
+        Command::Losses(args) => losses(args),
+        Command::Train(args) => train(args),
+        Command::Evaluate(args) => evaluate(args),
+        Command::Export(args) => export(args),
+        Command::Dataset(DatasetCommand::Openmoji {
+            from,
+            size,
+            out,
+            seed,
+        }) => dataset_openmoji(&from, size, &out, seed),
+    }
+}

@@ -1,0 +1,247 @@
+//! Training-side commands: train, losses, import, export, dataset.
+
+use super::*;
+
+pub(super) fn import(args: ImportArgs) -> Result<()> {
+    let config = Config::load(&args.config)?.config;
+    let pair = checkpoint::read_official(&args.checkpoint, Kind::Generators)?;
+    // Build both generators once to validate every key and shape before writing anything.
+    let device = Device::flex();
+    let check = |domain, dict| {
+        checkpoint::generator_from_state_dict(&config, domain, dict, &device, &args.checkpoint)
+    };
+    check(Domain::A, pair.a.clone())?;
+    check(Domain::B, pair.b.clone())?;
+    let precision = if args.f16 {
+        Precision::F16
+    } else {
+        Precision::F32
+    };
+    checkpoint::save_native(
+        &args.out,
+        &config,
+        &DomainPair {
+            a: pair.a,
+            b: pair.b,
+        },
+        precision,
+    )?;
+    ModelFiles::from_folder(&args.out)?;
+    println!("wrote model folder {}", args.out.display());
+    Ok(())
+}
+
+pub(super) fn losses(args: LossesArgs) -> Result<()> {
+    use stylespace::train::losses::{LossWeights, Networks, dis_losses, gen_losses, grad_sq_sum};
+    let config = Config::load(&args.config)?.config;
+    let dim = config.generator.style_dim;
+    let s_a = parse_style_code(&args.style_a, dim).map_err(|e| anyhow!("--style-a: {e}"))?;
+    let s_b = parse_style_code(&args.style_b, dim).map_err(|e| anyhow!("--style-b: {e}"))?;
+    let device = Device::flex().autodiff();
+    let gens = checkpoint::load_generators(&config, &args.checkpoint, &device)?;
+    let [dis_a, dis_b] = checkpoint::load_discriminators(&config, &args.dis, &device)?;
+    let image = |path: &Path, domain: Domain| -> Result<Tensor<4>> {
+        let img = load_image(path)?;
+        let prepared = stylespace::io::image::preprocess(
+            &img,
+            config.new_size_for(domain),
+            config.input_dim(domain),
+            &path.display().to_string(),
+        )?;
+        Ok(Tensor::from_data(
+            burn::tensor::TensorData::new(prepared.data.clone(), prepared.shape()),
+            &device,
+        ))
+    };
+    let x_a = image(&args.input_a, Domain::A)?;
+    let x_b = image(&args.input_b, Domain::B)?;
+    let style = |v: &[f32]| {
+        Tensor::<2>::from_data(
+            burn::tensor::TensorData::new(v.to_vec(), [1, v.len()]),
+            &device,
+        )
+    };
+    let nets = Networks {
+        gen_a: &gens.a,
+        gen_b: &gens.b,
+        dis_a: &dis_a,
+        dis_b: &dis_b,
+    };
+    let weights = LossWeights::from(&config);
+    let scalar = |t: &Tensor<1>| stylespace::model::params::to_vec(t.clone())[0] as f64;
+    let gen_step = gen_losses(
+        &nets,
+        x_a.clone(),
+        x_b.clone(),
+        style(&s_a),
+        style(&s_b),
+        weights,
+    );
+    let grads = gen_step.total.backward();
+    let gen_norm = (grad_sq_sum(&gens.a, &grads) + grad_sq_sum(&gens.b, &grads)).sqrt();
+    let dis = dis_losses(
+        &nets,
+        x_a,
+        x_b,
+        gen_step.x_ba.clone(),
+        gen_step.x_ab.clone(),
+        weights,
+    );
+    let grads = dis.total.backward();
+    let dis_norm = (grad_sq_sum(&dis_a, &grads) + grad_sq_sum(&dis_b, &grads)).sqrt();
+    let mut out = serde_json::Map::new();
+    for (name, value) in &gen_step.terms {
+        out.insert(name.to_string(), scalar(value).into());
+    }
+    out.insert("gen_total".into(), scalar(&gen_step.total).into());
+    out.insert("dis_a".into(), scalar(&dis.dis_a).into());
+    out.insert("dis_b".into(), scalar(&dis.dis_b).into());
+    out.insert("dis_total".into(), scalar(&dis.total).into());
+    out.insert("gen_grad_l2_norm".into(), gen_norm.into());
+    out.insert("dis_grad_l2_norm".into(), dis_norm.into());
+    out.insert("style_a_used".into(), serde_json::json!(s_a));
+    out.insert("style_b_used".into(), serde_json::json!(s_b));
+    if args.json {
+        println!("{}", serde_json::Value::Object(out));
+    } else {
+        for (name, value) in out {
+            println!("{name}: {value}");
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn train(args: TrainArgs) -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use stylespace::train::trainer::{TrainOptions, train};
+    let config = Config::load(&args.config)?.config;
+    if !args.resume && args.out.join("checkpoints").exists() {
+        bail!(
+            "{} already holds a run; pass --resume to continue it or choose another --out",
+            args.out.display()
+        );
+    }
+    let compute = select_device(args.device)?;
+    if let Some(reason) = &compute.fallback_reason {
+        eprintln!("note: {reason}");
+    }
+    eprintln!("training on {}", compute.description);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let first_signal = std::sync::Mutex::new(None::<std::time::Instant>);
+    ctrlc::set_handler(move || {
+        let mut first = first_signal.lock().unwrap_or_else(|e| e.into_inner());
+        match *first {
+            // Some launchers (e.g. `timeout`) deliver one interrupt twice; only a deliberate
+            // second Ctrl-C aborts without a checkpoint.
+            Some(at) if at.elapsed() > std::time::Duration::from_secs(2) => std::process::exit(130),
+            Some(_) => {}
+            None => {
+                *first = Some(std::time::Instant::now());
+                flag.store(true, Ordering::Relaxed);
+                eprintln!(
+                    "\nstopping after this iteration; saving a checkpoint (Ctrl-C again to abort)"
+                );
+            }
+        }
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    if let Some(seconds) = args.time_limit {
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(seconds));
+            flag.store(true, Ordering::Relaxed);
+        });
+    }
+    let options = TrainOptions {
+        config,
+        data_root: args.data.clone(),
+        run_dir: args.out.clone(),
+        resume: args.resume,
+        seed: args.seed,
+        max_iter: args.max_iter,
+        keep: args.keep,
+        progress: !args.quiet,
+    };
+    let quiet = args.quiet;
+    let summary = train(&options, &compute.device.clone().autodiff(), stop, |row| {
+        if quiet {
+            let values: Vec<String> = row
+                .values
+                .iter()
+                .map(|(n, v)| format!("{n} {v:.4}"))
+                .collect();
+            eprintln!(
+                "iter {} lr {:.2e} {}",
+                row.iteration,
+                row.lr,
+                values.join(" ")
+            );
+        }
+    })?;
+    if summary.skipped_images > 0 {
+        eprintln!(
+            "note: {} unreadable images were skipped",
+            summary.skipped_images
+        );
+    }
+    println!(
+        "{} at iteration {} ({:.1} s); run folder {}",
+        if summary.interrupted {
+            "stopped"
+        } else {
+            "finished"
+        },
+        summary.iterations,
+        summary.seconds,
+        args.out.display()
+    );
+    Ok(())
+}
+
+pub(super) fn export(args: ExportArgs) -> Result<()> {
+    let files = ModelFiles::from_folder(&args.model)?;
+    let config = Config::load(&files.config)?.config;
+    let pair = checkpoint::read_native(&files.weights)?;
+    let device = Device::flex();
+    for (domain, dict) in [(Domain::A, &pair.a), (Domain::B, &pair.b)] {
+        checkpoint::generator_from_state_dict(
+            &config,
+            domain,
+            dict.clone(),
+            &device,
+            &files.weights,
+        )?;
+    }
+    let precision = if args.f16 {
+        Precision::F16
+    } else {
+        Precision::F32
+    };
+    checkpoint::save_native(&args.out, &config, &pair, precision)?;
+    println!(
+        "wrote model folder {} from {}",
+        args.out.display(),
+        files.weights.display()
+    );
+    Ok(())
+}
+
+pub(super) fn dataset_openmoji(from: &Path, size: u32, out: &Path, seed: u64) -> Result<()> {
+    if !(16..=1024).contains(&size) {
+        bail!("--size must be between 16 and 1024");
+    }
+    let s = stylespace::train::openmoji::build(from, out, size, seed)?;
+    println!(
+        "wrote {}: trainA {}, testA {}, trainB {}, testB {} ({} glyphs left out, {} failed)",
+        out.display(),
+        s.train_a,
+        s.test_a,
+        s.train_b,
+        s.test_b,
+        s.excluded,
+        s.failed
+    );
+    Ok(())
+}
