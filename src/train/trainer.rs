@@ -20,11 +20,13 @@ use super::losses::{LossWeights, Networks, dis_losses, gen_losses};
 use super::samples::Display;
 use crate::Domain;
 use crate::checkpoint::run::{self as checkpoints, CHECKPOINT_DIR, CheckpointData};
-use crate::checkpoint::{DomainPair, StateDict};
+use crate::checkpoint::{
+    DomainPair, StateDict, discriminator_from_state_dict, generator_from_state_dict,
+};
 use crate::config::{Config, InitScheme, LrPolicy};
 use crate::io::atomic::write_atomic;
 use crate::model::params::{Init, ParamError, ParamSource, RandomInit, to_vec};
-use crate::model::{Generator, MsImageDis, NamedParams, NamedTensors};
+use crate::model::{Generator, MsImageDis, NamedParams};
 
 /// Both generators, one module for the optimiser.
 #[derive(Module, Debug)]
@@ -48,6 +50,8 @@ pub enum TrainError {
     Data(#[from] super::data::DataError),
     #[error(transparent)]
     Param(#[from] ParamError),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -163,44 +167,33 @@ fn build(options: &TrainOptions, device: &Device) -> Result<Run, TrainError> {
         && let Some(manifest) = checkpoints::latest_complete(&ckpt_dir)
     {
         let data = checkpoints::load(&ckpt_dir, &manifest).map_err(TrainError::Setup)?;
-        let build_gen = |domain: Domain, dict: StateDict| -> Result<Generator, TrainError> {
-            let mut src = NamedTensors::new(dict);
-            let g = Generator::new(&c.generator, c.input_dim(domain), &mut src, device)?;
-            src.finish()?;
-            Ok(g)
-        };
-        let build_dis = |domain: Domain, dict: StateDict| -> Result<MsImageDis, TrainError> {
-            let mut src = NamedTensors::new(dict);
-            let d = MsImageDis::new(&c.discriminator, c.input_dim(domain), &mut src, device)?;
-            src.finish()?;
-            Ok(d)
-        };
+        let ckpt_path = ckpt_dir.join(checkpoints::gen_name(manifest.iteration));
         let gens = GenPair {
-            a: build_gen(Domain::A, data.gens.a)?,
-            b: build_gen(Domain::B, data.gens.b)?,
+            a: generator_from_state_dict(c, Domain::A, data.gens.a, device, &ckpt_path)?,
+            b: generator_from_state_dict(c, Domain::B, data.gens.b, device, &ckpt_path)?,
         };
         let dis = DisPair {
-            a: build_dis(Domain::A, data.dis.a)?,
-            b: build_dis(Domain::B, data.dis.b)?,
+            a: discriminator_from_state_dict(c, Domain::A, data.dis.a, device, &ckpt_path)?,
+            b: discriminator_from_state_dict(c, Domain::B, data.dis.b, device, &ckpt_path)?,
         };
         let inner = device.clone().without_autodiff();
-        let step = |k: &str| data.steps.get(k).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let mut adam_gen = adam();
-        adam_gen
-            .import(
-                step("gen_step"),
-                &checkpoints::split_optimizer(&data.optimizer, "gen"),
-                &inner,
-            )
-            .map_err(TrainError::Setup)?;
-        let mut adam_dis = adam();
-        adam_dis
-            .import(
-                step("dis_step"),
-                &checkpoints::split_optimizer(&data.optimizer, "dis"),
-                &inner,
-            )
-            .map_err(TrainError::Setup)?;
+        let restore = |name: &str| -> Result<Adam, TrainError> {
+            let step = data
+                .steps
+                .get(&format!("{name}_step"))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let mut optimizer = adam();
+            optimizer
+                .import(
+                    step,
+                    &checkpoints::split_optimizer(&data.optimizer, name),
+                    &inner,
+                )
+                .map_err(TrainError::Setup)?;
+            Ok(optimizer)
+        };
+        let (adam_gen, adam_dis) = (restore("gen")?, restore("dis")?);
         log::info!("resuming from iteration {}", manifest.iteration);
         return Ok(Run {
             nets: (gens, dis),
