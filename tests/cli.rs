@@ -199,6 +199,7 @@ fn folder_input_writes_one_subfolder_per_image() {
     std::fs::copy(fixture("a.png"), inputs.path().join("first.png")).unwrap();
     std::fs::copy(fixture("b.png"), inputs.path().join("second.png")).unwrap();
     std::fs::write(inputs.path().join("notes.txt"), "not an image").unwrap();
+    std::fs::write(inputs.path().join("broken.png"), "not a png either").unwrap();
     let out = tempfile::tempdir().unwrap();
     let (status, _, stderr) = run(&[
         "translate",
@@ -210,7 +211,13 @@ fn folder_input_writes_one_subfolder_per_image() {
         "2",
         "--synchronized",
     ]);
-    assert_eq!(status, 0, "{stderr}");
+    // The broken file is reported and skipped; the others are translated; the exit code says so.
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("broken.png"), "{stderr}");
+    assert!(
+        stderr.contains("1 of 3 inputs could not be read"),
+        "{stderr}"
+    );
     for stem in ["first", "second"] {
         for i in 0..2 {
             assert!(

@@ -39,11 +39,14 @@ pub(super) fn translate(args: TranslateArgs) -> Result<()> {
         (Domain::A, Domain::B)
     };
     let files = inputs(&args.input)?;
-    // Read and check every input before any model work, so a bad file fails fast.
-    let images = files
-        .iter()
-        .map(|f| load_image(f).map(|img| (f.clone(), img)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let folder_input = args.input.is_dir();
+    // A single input is decoded before any model work, so a bad file fails fast; a folder's
+    // images are decoded one at a time and a bad one is reported and skipped.
+    let mut first = if folder_input {
+        None
+    } else {
+        Some(load_image(&files[0])?)
+    };
     let mut model = args.model.load()?;
     let style_dim = model.style_dim();
     let fixed_styles: Option<Vec<Vec<f32>>> = if let Some(reference) = &args.style {
@@ -61,13 +64,21 @@ pub(super) fn translate(args: TranslateArgs) -> Result<()> {
         if args.num_style == 0 {
             bail!("--num-style must be at least 1");
         }
-        (args.synchronized || images.len() == 1)
+        (args.synchronized || !folder_input)
             .then(|| sample_styles(args.num_style, style_dim, args.seed))
     };
-    let folder_input = args.input.is_dir();
-    for (index, (path, img)) in images.iter().enumerate() {
+    let mut failed = 0usize;
+    for (index, path) in files.iter().enumerate() {
         let name = path.display().to_string();
-        let prepared = model.prepare(img, source, &name)?;
+        let img = match first.take().map_or_else(|| load_image(path), Ok) {
+            Ok(img) => img,
+            Err(e) => {
+                eprintln!("warning: skipped: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        let prepared = model.prepare(&img, source, &name)?;
         let content = model.content(source, &prepared);
         let styles = match &fixed_styles {
             Some(styles) => styles.clone(),
@@ -107,6 +118,12 @@ pub(super) fn translate(args: TranslateArgs) -> Result<()> {
             name,
             out_dir.display(),
             outputs.len()
+        );
+    }
+    if failed > 0 {
+        bail!(
+            "{failed} of {} inputs could not be read (see the warnings above)",
+            files.len()
         );
     }
     Ok(())

@@ -4,7 +4,7 @@
 pub mod device;
 pub mod styles;
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,6 +22,9 @@ pub use device::{BackendKind, ComputeDevice, DeviceChoice, DeviceError, select_d
 /// Smallest image side the generator accepts (the style encoder's four stride-2 stages and
 /// reflection padding need at least 16 px).
 pub const MIN_SIDE: usize = 16;
+
+/// Content codes kept in memory (one is about 4 MB at 256 px with the default architecture).
+pub const CONTENT_CACHE_SIZE: usize = 16;
 
 /// Why a request could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +71,8 @@ pub struct Model {
     pub gens: GeneratorPair,
     pub device: Device,
     pub counters: Counters,
-    content_cache: HashMap<(Domain, u64), Tensor<4>>,
+    /// Most recently used last; bounded by [`CONTENT_CACHE_SIZE`].
+    content_cache: VecDeque<((Domain, u64), Tensor<4>)>,
 }
 
 impl Model {
@@ -90,7 +94,7 @@ impl Model {
             gens,
             device: device.clone(),
             counters: Counters::default(),
-            content_cache: HashMap::new(),
+            content_cache: VecDeque::new(),
         }
     }
 
@@ -132,17 +136,23 @@ impl Model {
     /// returns `[1, c, h', w']`.
     pub fn content(&mut self, domain: Domain, img: &ModelImage) -> Tensor<4> {
         let key = (domain, fingerprint(img));
-        if let Some(content) = self.content_cache.get(&key) {
+        if let Some(pos) = self.content_cache.iter().position(|(k, _)| *k == key) {
             self.counters
                 .content_cache_hits
                 .fetch_add(1, Ordering::Relaxed);
-            return content.clone();
+            let entry = self.content_cache.remove(pos).expect("position is valid");
+            let content = entry.1.clone();
+            self.content_cache.push_back(entry);
+            return content;
         }
         self.counters
             .content_encodes
             .fetch_add(1, Ordering::Relaxed);
         let content = self.gens.get(domain).encode_content(self.tensor(img));
-        self.content_cache.insert(key, content.clone());
+        if self.content_cache.len() >= CONTENT_CACHE_SIZE {
+            self.content_cache.pop_front();
+        }
+        self.content_cache.push_back((key, content.clone()));
         content
     }
 
@@ -220,4 +230,46 @@ fn fingerprint(img: &ModelImage) -> u64 {
         eat(&v.to_le_bytes());
     }
     hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::GeneratorPair;
+    use crate::model::{Generator, RandomInit};
+
+    #[test]
+    fn content_codes_are_cached_with_a_bound() {
+        let device = Device::flex();
+        let mut config = Config::munit_default();
+        config.generator.dim = 2;
+        config.generator.mlp_dim = 4;
+        config.generator.n_res = 1;
+        let make = |seed| {
+            Generator::new(&config.generator, 3, &mut RandomInit::new(seed), &device).unwrap()
+        };
+        let gens = GeneratorPair {
+            a: make(1),
+            b: make(2),
+        };
+        let mut model = Model::new(config, gens, &device);
+        let image = |i: usize| ModelImage {
+            channels: 3,
+            height: 16,
+            width: 16,
+            data: vec![i as f32 / 100.0; 3 * 16 * 16],
+        };
+        let encodes = |m: &Model| m.counters.content_encodes.load(Ordering::Relaxed);
+        for i in 0..=CONTENT_CACHE_SIZE {
+            model.content(Domain::A, &image(i));
+        }
+        assert_eq!(encodes(&model), CONTENT_CACHE_SIZE as u64 + 1);
+        model.content(Domain::A, &image(CONTENT_CACHE_SIZE)); // most recent: cached
+        assert_eq!(encodes(&model), CONTENT_CACHE_SIZE as u64 + 1);
+        model.content(Domain::B, &image(CONTENT_CACHE_SIZE)); // other domain: a new code
+        assert_eq!(encodes(&model), CONTENT_CACHE_SIZE as u64 + 2);
+        model.content(Domain::A, &image(0)); // evicted long ago: encoded again
+        assert_eq!(encodes(&model), CONTENT_CACHE_SIZE as u64 + 3);
+        assert_eq!(model.counters.content_cache_hits.load(Ordering::Relaxed), 1);
+    }
 }
