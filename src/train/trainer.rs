@@ -403,12 +403,7 @@ pub fn train(
         let x_b = Tensor::<4>::from_data(TensorData::new(data.b, shape(Domain::B)), device);
 
         // Discriminator step, with its own styles.
-        let nets = Networks {
-            gen_a: &gens.a,
-            gen_b: &gens.b,
-            dis_a: &dis.a,
-            dis_b: &dis.b,
-        };
+        let nets = networks(&gens, &dis);
         let s_a = styles(options.seed, 1, iteration, batch, style_dim, device);
         let s_b = styles(options.seed, 2, iteration, batch, style_dim, device);
         let x_ba = gens
@@ -421,28 +416,29 @@ pub fn train(
             .detach();
         let d = dis_losses(&nets, x_a.clone(), x_b.clone(), x_ba, x_ab, weights);
         let grads = d.total.backward();
-        let dis_values = [
-            ("dis_a", scalar(&d.dis_a)),
-            ("dis_b", scalar(&d.dis_b)),
-            ("dis_total", scalar(&d.total)),
+        let dis_terms = [
+            ("dis_a", d.dis_a.clone()),
+            ("dis_b", d.dis_b.clone()),
+            ("dis_total", d.total.clone()),
         ];
         dis = adam_dis.step(lr, dis, &grads);
 
         // Generator step, with fresh styles.
-        let nets = Networks {
-            gen_a: &gens.a,
-            gen_b: &gens.b,
-            dis_a: &dis.a,
-            dis_b: &dis.b,
-        };
+        let nets = networks(&gens, &dis);
         let s_a = styles(options.seed, 3, iteration, batch, style_dim, device);
         let s_b = styles(options.seed, 4, iteration, batch, style_dim, device);
         let g = gen_losses(&nets, x_a, x_b, s_a, s_b, weights);
         let grads = g.total.backward();
-        let mut values: Vec<(&'static str, f64)> =
-            g.terms.iter().map(|(n, t)| (*n, scalar(t))).collect();
-        values.push(("gen_total", scalar(&g.total)));
-        values.extend(dis_values);
+        // One readback for every logged number: each separate read would sync the device.
+        let mut terms: Vec<(&'static str, Tensor<1>)> = g.terms.clone();
+        terms.push(("gen_total", g.total.clone()));
+        terms.extend(dis_terms);
+        let (names, tensors): (Vec<_>, Vec<_>) = terms.into_iter().unzip();
+        let numbers = to_vec(Tensor::cat(tensors, 0).detach());
+        let values: Vec<(&'static str, f64)> = names
+            .into_iter()
+            .zip(numbers.into_iter().map(f64::from))
+            .collect();
         drop(g);
         gens = adam_gen.step(lr, gens, &grads);
         iteration += 1;
@@ -491,8 +487,14 @@ pub fn train(
     })
 }
 
-fn scalar(t: &Tensor<1>) -> f64 {
-    to_vec(t.clone())[0] as f64
+/// The networks borrowed for one loss computation.
+fn networks<'a>(gens: &'a GenPair, dis: &'a DisPair) -> Networks<'a> {
+    Networks {
+        gen_a: &gens.a,
+        gen_b: &gens.b,
+        dis_a: &dis.a,
+        dis_b: &dis.b,
+    }
 }
 
 fn value(row: &LogRow, name: &str) -> f64 {
