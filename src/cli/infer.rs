@@ -33,11 +33,8 @@ pub(super) fn inputs(input: &Path) -> Result<Vec<PathBuf>> {
 }
 
 pub(super) fn translate(args: TranslateArgs) -> Result<()> {
-    let (source, target) = if args.b2a {
-        (Domain::B, Domain::A)
-    } else {
-        (Domain::A, Domain::B)
-    };
+    let source = if args.b2a { Domain::B } else { Domain::A };
+    let target = source.other();
     let files = inputs(&args.input)?;
     let folder_input = args.input.is_dir();
     // A single input is decoded before any model work, so a bad file fails fast; a folder's
@@ -165,11 +162,8 @@ pub(super) fn luma(p: &image::Rgb<u8>) -> f64 {
 }
 
 pub(super) fn evaluate(args: EvaluateArgs) -> Result<()> {
-    let (source, target) = if args.b2a {
-        (Domain::B, Domain::A)
-    } else {
-        (Domain::A, Domain::B)
-    };
+    let source = if args.b2a { Domain::B } else { Domain::A };
+    let target = source.other();
     let files = inputs(&args.input_dir)?;
     let mut model = args.model.load()?;
     let styles = sample_styles(args.num_style.max(2), model.style_dim(), args.seed);
