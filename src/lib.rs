@@ -5,8 +5,10 @@
 //! - [`checkpoint`], [`io`]: official `.pt` / native safetensors weights, images <-> tensors;
 //! - [`engine`]: device choice, loaded models, style sampling and translation requests;
 //! - [`train`] (beside `engine`): the official MUNIT losses and trainer;
+//! - [`app`] (beside `train`): the eframe/egui explorer, talking to the engine's worker;
 //! - `cli` (in the binary): the command line.
 
+pub mod app;
 pub mod checkpoint;
 pub mod config;
 pub mod engine;

@@ -654,3 +654,82 @@ fn help_is_available_for_every_command() {
         assert!(stdout.contains("Usage"), "{stdout}");
     }
 }
+
+/// The bundled default model (no --model): a line-art glyph it never saw in training becomes
+/// colour images whose outlines stay where the input's are and whose colours differ per style.
+#[test]
+fn translate_without_a_model_uses_the_bundled_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/samples/sample-1.png");
+    let out = dir.path().join("out");
+    let (code, _, stderr) = run_cli(&[
+        "translate",
+        "--input",
+        input.to_str().unwrap(),
+        "--num-style",
+        "4",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut outputs: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    outputs.sort();
+    assert_eq!(outputs.len(), 4, "{outputs:?}");
+    let images: Vec<image::RgbImage> = outputs
+        .iter()
+        .map(|p| image::open(p).unwrap().to_rgb8())
+        .collect();
+    let (w, h) = images[0].dimensions();
+    let line = image::imageops::resize(
+        &image::open(&input).unwrap().to_luma8(),
+        w,
+        h,
+        image::imageops::FilterType::Triangle,
+    );
+    let dark: Vec<usize> = (0..(w * h) as usize)
+        .filter(|&i| line.as_raw()[i] < 100)
+        .collect();
+    assert!(dark.len() > 50);
+    let luma = |p: &image::Rgb<u8>| 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32;
+    for img in &images {
+        // Outlines stay: most of the input's line pixels are dark in the output.
+        let kept = dark
+            .iter()
+            .filter(|&&i| luma(&img.pixels().nth(i).copied().unwrap()) < 110.0)
+            .count();
+        assert!(
+            kept * 10 >= dark.len() * 7,
+            "{kept} of {} line pixels kept",
+            dark.len()
+        );
+        // Colour: some pixels are clearly saturated.
+        let colourful = img
+            .pixels()
+            .filter(|p| p.0.iter().max().unwrap() - p.0.iter().min().unwrap() > 60)
+            .count();
+        assert!(
+            colourful > (w * h / 20) as usize,
+            "only {colourful} colourful pixels"
+        );
+    }
+    // Styles differ.
+    let diff = |a: &image::RgbImage, b: &image::RgbImage| {
+        a.as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(x, y)| x.abs_diff(*y) as u64)
+            .sum::<u64>() as f64
+            / a.as_raw().len() as f64
+    };
+    for i in 1..4 {
+        assert!(
+            diff(&images[0], &images[i]) > 2.0,
+            "style {i} looks like style 0"
+        );
+    }
+}

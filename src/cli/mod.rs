@@ -29,12 +29,15 @@ use stylespace::model::{Generator, RandomInit};
                   checkpoint (--config C --checkpoint G)."
 )]
 pub struct Cli {
+    /// Without a command, the explorer window opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Open the explorer window (also what `stylespace` with no command does).
+    App(AppArgs),
     /// Translate an image (or every image of a folder) into the other domain, one output per
     /// style code.
     Translate(TranslateArgs),
@@ -57,6 +60,32 @@ pub enum Command {
     Export(ExportArgs),
     /// Translate test images with several styles: a grid, style diversity and line preservation.
     Evaluate(EvaluateArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct AppArgs {
+    /// Native model folder or training run folder (default: the last session's model, else the
+    /// bundled one).
+    #[arg(long, conflicts_with_all = ["config", "checkpoint"])]
+    pub model: Option<PathBuf>,
+    /// Official YAML config (with --checkpoint).
+    #[arg(long, requires = "checkpoint")]
+    pub config: Option<PathBuf>,
+    /// Official gen_*.pt checkpoint (with --config).
+    #[arg(long, requires = "config")]
+    pub checkpoint: Option<PathBuf>,
+    /// Compute device (auto: a hardware GPU shared with the window, else the CPU).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Content images to open.
+    pub images: Vec<PathBuf>,
+    /// Start fresh and do not remember this session.
+    #[arg(long)]
+    pub no_session: bool,
+    /// Once the first translation is on screen, save a screenshot of the window here and exit
+    /// (for scripted checks).
+    #[arg(long)]
+    pub screenshot: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -231,12 +260,7 @@ impl ModelArgs {
     }
 }
 
-/// The default model: `$STYLESPACE_MODEL`, else the one bundled in the source tree.
-pub fn bundled_model() -> PathBuf {
-    std::env::var_os("STYLESPACE_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/openmoji64"))
-}
+pub use stylespace::engine::bundled_model;
 
 #[derive(Args, Debug)]
 pub struct TranslateArgs {
@@ -340,11 +364,52 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+fn app(args: AppArgs) -> Result<()> {
+    use stylespace::app::{AppOptions, session::Session};
+    use stylespace::engine::worker::ModelSource;
+    let model = match (args.model, args.config, args.checkpoint) {
+        (Some(dir), _, _) => Some(ModelSource::Folder(dir)),
+        (None, Some(config), Some(checkpoint)) => {
+            Some(ModelSource::Official { config, checkpoint })
+        }
+        _ => None,
+    };
+    for image in &args.images {
+        if !image.is_file() {
+            bail!("{}: no such image file", image.display());
+        }
+    }
+    let scripted = args.screenshot.is_some();
+    let options = AppOptions {
+        device: args.device,
+        model,
+        images: args.images,
+        session_path: if args.no_session || scripted {
+            None
+        } else {
+            Session::default_path()
+        },
+        screenshot_and_exit: args.screenshot.clone(),
+        show_timings: true,
+    };
+    stylespace::app::run(options).map_err(|e| anyhow!("the window could not open: {e}"))?;
+    if let Some(path) = args.screenshot
+        && !path.is_file()
+    {
+        bail!(
+            "the window closed before a screenshot was saved to {}",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     use bench::bench;
     use infer::{encode, evaluate, translate};
     use training::{dataset_openmoji, export, import, losses, train};
-    match cli.command {
+    match cli.command.unwrap_or(Command::App(AppArgs::default())) {
+        Command::App(args) => app(args),
         Command::Translate(args) => translate(args),
         Command::Encode(args) => encode(args),
         Command::Import(args) => import(args),

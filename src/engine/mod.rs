@@ -3,9 +3,12 @@
 
 pub mod device;
 pub mod styles;
+pub mod texture;
+pub mod worker;
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use burn::prelude::*;
@@ -18,6 +21,13 @@ use crate::io::image::{ImageError, ModelImage, image_from_chw, preprocess};
 use crate::model::params::to_vec;
 
 pub use device::{BackendKind, ComputeDevice, DeviceChoice, DeviceError, select_device};
+
+/// The default model: `$STYLESPACE_MODEL`, else the one bundled in the source tree.
+pub fn bundled_model() -> std::path::PathBuf {
+    std::env::var_os("STYLESPACE_MODEL")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/openmoji64"))
+}
 
 /// Smallest image side the generator accepts (the style encoder's four stride-2 stages and
 /// reflection padding need at least 16 px).
@@ -54,6 +64,12 @@ pub struct Counters {
     pub style_encodes: AtomicU64,
     pub decodes: AtomicU64,
     pub content_cache_hits: AtomicU64,
+    /// Images rendered for display by the worker.
+    pub renders: AtomicU64,
+    /// Bytes read back from the device to show renders (zero when the GPU path draws them).
+    pub display_readback_bytes: AtomicU64,
+    /// Bytes read back for exports.
+    pub export_readback_bytes: AtomicU64,
 }
 
 /// An image encoded by one domain's generator.
@@ -70,7 +86,8 @@ pub struct Model {
     pub config: Config,
     pub gens: GeneratorPair,
     pub device: Device,
-    pub counters: Counters,
+    /// Shared, so a worker can keep one set of counters across the models it loads.
+    pub counters: Arc<Counters>,
     /// Most recently used last; bounded by [`CONTENT_CACHE_SIZE`].
     content_cache: VecDeque<((Domain, u64), Tensor<4>)>,
 }
@@ -93,7 +110,7 @@ impl Model {
             config,
             gens,
             device: device.clone(),
-            counters: Counters::default(),
+            counters: Arc::default(),
             content_cache: VecDeque::new(),
         }
     }

@@ -1,0 +1,163 @@
+//! Every user action with its label and keyboard shortcut, in one list: menus, buttons and the
+//! shortcut handler all read it, so a shortcut shown in a menu is the one that works.
+
+use egui::{Key, KeyboardShortcut, Modifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    OpenImage,
+    PasteImage,
+    OpenModel,
+    OpenOfficialModel,
+    RandomStyle,
+    ZeroStyle,
+    SwapDirection,
+    Undo,
+    Redo,
+    ExportPng,
+    ExportSampleGrid,
+    ExportSwapGrid,
+    ExportGif,
+    ExportStrip,
+    Screenshot,
+    CopyImage,
+    CopyStyle,
+    SaveStyles,
+    LoadStyles,
+    ViewTranslate,
+    ViewSamples,
+    ViewSwap,
+    ViewInterpolate,
+    ToggleAnimation,
+}
+
+const CTRL: Modifiers = Modifiers::COMMAND;
+const CTRL_SHIFT: Modifiers = Modifiers {
+    shift: true,
+    ..Modifiers::COMMAND
+};
+
+impl Command {
+    pub const ALL: [Command; 24] = [
+        Command::OpenImage,
+        Command::PasteImage,
+        Command::OpenModel,
+        Command::OpenOfficialModel,
+        Command::RandomStyle,
+        Command::ZeroStyle,
+        Command::SwapDirection,
+        Command::Undo,
+        Command::Redo,
+        Command::ExportPng,
+        Command::ExportSampleGrid,
+        Command::ExportSwapGrid,
+        Command::ExportGif,
+        Command::ExportStrip,
+        Command::Screenshot,
+        Command::CopyImage,
+        Command::CopyStyle,
+        Command::SaveStyles,
+        Command::LoadStyles,
+        Command::ViewTranslate,
+        Command::ViewSamples,
+        Command::ViewSwap,
+        Command::ViewInterpolate,
+        Command::ToggleAnimation,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Command::OpenImage => "Open image...",
+            Command::PasteImage => "Paste image",
+            Command::OpenModel => "Open model folder...",
+            Command::OpenOfficialModel => "Open official checkpoint...",
+            Command::RandomStyle => "Random style",
+            Command::ZeroStyle => "Zero style",
+            Command::SwapDirection => "Swap direction",
+            Command::Undo => "Undo",
+            Command::Redo => "Redo",
+            Command::ExportPng => "Export output PNG...",
+            Command::ExportSampleGrid => "Export sample grid...",
+            Command::ExportSwapGrid => "Export swap grid...",
+            Command::ExportGif => "Export interpolation GIF...",
+            Command::ExportStrip => "Export interpolation strip...",
+            Command::Screenshot => "Save window screenshot...",
+            Command::CopyImage => "Copy output image",
+            Command::CopyStyle => "Copy style code",
+            Command::SaveStyles => "Save style codes...",
+            Command::LoadStyles => "Load style codes...",
+            Command::ViewTranslate => "Translate",
+            Command::ViewSamples => "Sample grid",
+            Command::ViewSwap => "Swap grid",
+            Command::ViewInterpolate => "Interpolation",
+            Command::ToggleAnimation => "Play / pause interpolation",
+        }
+    }
+
+    /// Shortcuts without modifiers act only while no text field has keyboard focus.
+    pub fn shortcut(self) -> Option<KeyboardShortcut> {
+        let key = |modifiers, key| Some(KeyboardShortcut::new(modifiers, key));
+        match self {
+            Command::OpenImage => key(CTRL, Key::O),
+            Command::OpenModel => key(CTRL_SHIFT, Key::O),
+            Command::RandomStyle => key(Modifiers::NONE, Key::Space),
+            Command::ZeroStyle => key(Modifiers::NONE, Key::Num0),
+            Command::SwapDirection => key(Modifiers::NONE, Key::D),
+            Command::Undo => key(CTRL, Key::Z),
+            Command::Redo => key(CTRL_SHIFT, Key::Z),
+            Command::ExportPng => key(CTRL, Key::S),
+            Command::Screenshot => key(Modifiers::NONE, Key::F12),
+            Command::CopyImage => key(CTRL_SHIFT, Key::C),
+            Command::CopyStyle => key(CTRL_SHIFT, Key::J),
+            Command::ViewTranslate => key(Modifiers::NONE, Key::Num1),
+            Command::ViewSamples => key(Modifiers::NONE, Key::Num2),
+            Command::ViewSwap => key(Modifiers::NONE, Key::Num3),
+            Command::ViewInterpolate => key(Modifiers::NONE, Key::Num4),
+            Command::ToggleAnimation => key(Modifiers::NONE, Key::P),
+            // Paste arrives as a clipboard event (Ctrl+V), not as a key press.
+            _ => None,
+        }
+    }
+
+    /// The commands whose shortcut was pressed this frame (consumed from the input).
+    pub fn pressed(ctx: &egui::Context) -> Vec<Command> {
+        let typing = ctx.egui_wants_keyboard_input();
+        let mut pressed = Vec::new();
+        ctx.input_mut(|input| {
+            // Longest modifier sets first, so Ctrl+Shift+Z is not taken for Ctrl+Z.
+            let mut commands: Vec<_> = Command::ALL
+                .iter()
+                .filter_map(|c| c.shortcut().map(|s| (*c, s)))
+                .collect();
+            commands.sort_by_key(|(_, s)| {
+                std::cmp::Reverse(
+                    s.modifiers.shift as u8 + s.modifiers.command as u8 + s.modifiers.alt as u8,
+                )
+            });
+            for (command, shortcut) in commands {
+                if typing && shortcut.modifiers.is_none() {
+                    continue;
+                }
+                if input.consume_shortcut(&shortcut) {
+                    pressed.push(command);
+                }
+            }
+        });
+        pressed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortcuts_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for command in Command::ALL {
+            if let Some(s) = command.shortcut() {
+                assert!(seen.insert((s.modifiers.shift, s.modifiers.command, s.logical_key)));
+            }
+        }
+    }
+}

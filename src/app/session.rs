@@ -1,0 +1,173 @@
+//! The persisted session: model, images, style codes and layout, as JSON in the user's config
+//! folder, written atomically. A missing or unreadable session starts a fresh one.
+
+use std::path::{Path, PathBuf};
+
+use crate::Domain;
+use crate::engine::worker::ModelSource;
+
+use super::export::NamedCode;
+
+/// Recent models remembered.
+pub const RECENT_MODELS: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Session {
+    pub model: Option<ModelSource>,
+    pub recent_models: Vec<ModelSource>,
+    /// Image files in the set (images pasted or dropped as bytes are not persisted).
+    pub images: Vec<PathBuf>,
+    /// Index into `images` of the current content image.
+    pub content: Option<usize>,
+    pub source: Domain,
+    pub style: Vec<f32>,
+    pub saved_codes: Vec<NamedCode>,
+    pub view: View,
+    pub sample_seed: u64,
+    pub sample_count: usize,
+    pub interpolation: InterpolationSettings,
+    pub export_scale: u32,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self {
+            model: None,
+            recent_models: Vec::new(),
+            images: Vec::new(),
+            content: None,
+            source: Domain::A,
+            style: Vec::new(),
+            saved_codes: Vec::new(),
+            view: View::Translate,
+            sample_seed: 1,
+            sample_count: 8,
+            interpolation: InterpolationSettings::default(),
+            export_scale: 1,
+        }
+    }
+}
+
+/// The main view's tab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    #[default]
+    Translate,
+    Samples,
+    Swap,
+    Interpolate,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct InterpolationSettings {
+    pub start: Vec<f32>,
+    pub end: Vec<f32>,
+    pub spherical: bool,
+    pub frames: usize,
+    pub frame_ms: u32,
+}
+
+impl Default for InterpolationSettings {
+    fn default() -> Self {
+        Self {
+            start: Vec::new(),
+            end: Vec::new(),
+            spherical: true,
+            frames: 16,
+            frame_ms: 100,
+        }
+    }
+}
+
+impl Session {
+    /// Where sessions live: `$STYLESPACE_CONFIG_DIR`, else `$XDG_CONFIG_HOME/stylespace`, else
+    /// `~/.config/stylespace`.
+    pub fn default_path() -> Option<PathBuf> {
+        let dir = if let Some(dir) = std::env::var_os("STYLESPACE_CONFIG_DIR") {
+            PathBuf::from(dir)
+        } else if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME") {
+            PathBuf::from(dir).join("stylespace")
+        } else {
+            PathBuf::from(std::env::var_os("HOME")?)
+                .join(".config")
+                .join("stylespace")
+        };
+        Some(dir.join("session.json"))
+    }
+
+    /// Reads a session; a missing file is a fresh session, a damaged one is reported and kept
+    /// aside (renamed to `session.json.bad`) so nothing the user had is silently destroyed.
+    pub fn load(path: &Path) -> (Self, Option<String>) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Self::default(), None),
+            Err(e) => {
+                return (
+                    Self::default(),
+                    Some(format!("cannot read {}: {e}", path.display())),
+                );
+            }
+        };
+        match serde_json::from_str(&text) {
+            Ok(session) => (session, None),
+            Err(e) => {
+                let bad = path.with_extension("json.bad");
+                let _ = std::fs::rename(path, &bad);
+                (
+                    Self::default(),
+                    Some(format!(
+                        "the saved session was damaged ({e}); started a new one (old file kept as {})",
+                        bad.display()
+                    )),
+                )
+            }
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        crate::io::atomic::write_atomic(path, text.as_bytes(), true)
+    }
+
+    /// Puts `model` first in the recent list.
+    pub fn remember_model(&mut self, model: &ModelSource) {
+        self.recent_models.retain(|m| m != model);
+        self.recent_models.insert(0, model.clone());
+        self.recent_models.truncate(RECENT_MODELS);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_round_trip_and_damage_is_kept_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s").join("session.json");
+        let mut session = Session {
+            style: vec![0.5, -1.0],
+            ..Session::default()
+        };
+        for i in 0..10 {
+            session.remember_model(&ModelSource::Folder(format!("m{i}").into()));
+        }
+        session.remember_model(&ModelSource::Folder("m5".into()));
+        assert_eq!(session.recent_models.len(), RECENT_MODELS);
+        assert_eq!(session.recent_models[0], ModelSource::Folder("m5".into()));
+        session.save(&path).unwrap();
+        assert_eq!(Session::load(&path), (session, None));
+
+        std::fs::write(&path, "{ not json").unwrap();
+        let (fresh, warning) = Session::load(&path);
+        assert_eq!(fresh, Session::default());
+        assert!(warning.unwrap().contains("damaged"));
+        assert!(path.with_extension("json.bad").exists());
+    }
+}

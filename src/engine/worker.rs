@@ -1,0 +1,536 @@
+//! The inference worker: one thread owns the model and runs every request, so a UI thread never
+//! waits on it. Ordered jobs (loads, encodes, exports) run first in the order sent; renders are
+//! keyed by a [`Slot`] and coalesce: a new request for a slot replaces one still waiting, so a fast
+//! slider drag computes only the newest style and no queue builds up.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use burn::tensor::wgpu::wgpu;
+use image::{DynamicImage, RgbImage};
+
+use super::texture::TextureConverter;
+use super::{Counters, EngineError, Model};
+use crate::Domain;
+use crate::config::Config;
+use crate::io::image::image_from_chw;
+use crate::model::params::to_vec;
+
+/// Identifies an image the app has sent for encoding.
+pub type ImageId = u64;
+
+/// Where a model comes from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelSource {
+    /// A native model folder (config.yaml + model.safetensors) or a training run folder.
+    Folder(PathBuf),
+    /// An official YAML config and a `gen_*.pt` checkpoint.
+    Official {
+        config: PathBuf,
+        checkpoint: PathBuf,
+    },
+}
+
+impl ModelSource {
+    /// A short name for menus and the status bar.
+    pub fn label(&self) -> String {
+        let name = |p: &PathBuf| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.display().to_string())
+        };
+        match self {
+            ModelSource::Folder(dir) => name(dir),
+            ModelSource::Official { checkpoint, .. } => name(checkpoint),
+        }
+    }
+
+    fn load(&self, device: &Device) -> Result<Model, EngineError> {
+        match self {
+            ModelSource::Folder(dir) => Model::load_folder(dir, device),
+            ModelSource::Official { config, checkpoint } => {
+                let config = Config::load(config)
+                    .map_err(|e| EngineError::Checkpoint(e.into()))?
+                    .config;
+                Model::load(config, checkpoint, device)
+            }
+        }
+    }
+}
+
+/// What a render is for; one pending request per slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Slot {
+    /// The main output (ordered first: it is what the user is dragging).
+    Main,
+    Interpolation,
+    Sample(usize),
+    Swap {
+        row: usize,
+        col: usize,
+    },
+}
+
+/// Decode `content` (an encoded image) with `style` through `target`'s decoder.
+#[derive(Debug, Clone)]
+pub struct RenderRequest {
+    pub slot: Slot,
+    /// Set by the caller; returned with the result (for latency and staleness checks).
+    pub seq: u64,
+    pub content: ImageId,
+    pub target: Domain,
+    pub style: Vec<f32>,
+}
+
+/// How rendered images reach the display.
+pub enum Display {
+    /// On the GPU: a texture written by the tensor -> texture shader, nothing read back.
+    Gpu(TextureConverter),
+    /// Read back as pixels (the CPU backend, or a GPU that cannot share its device).
+    Pixels,
+}
+
+/// A rendered image.
+pub enum Output {
+    Texture(wgpu::Texture),
+    Pixels(RgbImage),
+}
+
+impl Output {
+    pub fn size(&self) -> [usize; 2] {
+        match self {
+            Output::Texture(t) => [t.width() as usize, t.height() as usize],
+            Output::Pixels(img) => [img.width() as usize, img.height() as usize],
+        }
+    }
+}
+
+/// Facts about a loaded model, for the UI.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    pub source: ModelSource,
+    pub style_dim: usize,
+    pub config: Config,
+}
+
+/// Work that runs in order.
+pub enum Job {
+    Load(ModelSource),
+    /// Content code under `source` (cached for renders) and style code under the other domain's
+    /// encoder (the image as a style reference for translations into that domain).
+    Encode {
+        id: ImageId,
+        image: Arc<DynamicImage>,
+        name: String,
+        source: Domain,
+    },
+    /// Drop an image's cached content code.
+    Forget(ImageId),
+    /// Decoded images read back as pixels, for exports (not counted as display readback).
+    Pixels {
+        tag: u64,
+        content: ImageId,
+        target: Domain,
+        styles: Vec<Vec<f32>>,
+    },
+}
+
+/// What the worker reports.
+pub enum Event {
+    Loaded(Box<ModelInfo>),
+    LoadFailed {
+        source: ModelSource,
+        error: String,
+    },
+    Encoded {
+        id: ImageId,
+        source: Domain,
+        /// The image's style under the other domain's style encoder.
+        style: Vec<f32>,
+        /// The model input size, `[width, height]`.
+        size: [usize; 2],
+    },
+    EncodeFailed {
+        id: ImageId,
+        error: String,
+    },
+    Rendered {
+        slot: Slot,
+        seq: u64,
+        content: ImageId,
+        style: Vec<f32>,
+        output: Output,
+        /// Time the worker spent on it.
+        seconds: f64,
+    },
+    RenderFailed {
+        slot: Slot,
+        seq: u64,
+        error: String,
+    },
+    Pixels {
+        tag: u64,
+        images: Vec<RgbImage>,
+    },
+    PixelsFailed {
+        tag: u64,
+        error: String,
+    },
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    renders: BTreeMap<Slot, RenderRequest>,
+    shutdown: bool,
+}
+
+type Shared = Arc<(Mutex<Queue>, Condvar)>;
+
+/// Handle to the worker thread; dropping it stops the thread after the current job.
+pub struct Worker {
+    shared: Shared,
+    events: Receiver<Event>,
+    counters: Arc<Counters>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the worker on `device`. `notify` is called after every event (e.g. to wake the UI).
+    pub fn spawn(
+        device: Device,
+        display: Display,
+        notify: impl Fn() + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let shared: Shared = Arc::default();
+        let counters = Arc::new(Counters::default());
+        let (tx, events) = channel();
+        let thread = {
+            let shared = shared.clone();
+            let counters = counters.clone();
+            std::thread::Builder::new()
+                .name("stylespace-worker".into())
+                .spawn(move || {
+                    let mut state = WorkerState {
+                        device,
+                        display,
+                        counters,
+                        model: None,
+                        contents: HashMap::new(),
+                        tx,
+                        notify: Box::new(notify),
+                    };
+                    state.run(&shared);
+                })?
+        };
+        Ok(Self {
+            shared,
+            events,
+            counters,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues an ordered job.
+    pub fn send(&self, job: Job) {
+        let (lock, cvar) = &*self.shared;
+        lock.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .jobs
+            .push_back(job);
+        cvar.notify_one();
+    }
+
+    /// Queues a render, replacing a request for the same slot that has not started yet.
+    pub fn render(&self, request: RenderRequest) {
+        let (lock, cvar) = &*self.shared;
+        lock.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .renders
+            .insert(request.slot, request);
+        cvar.notify_one();
+    }
+
+    /// Drops waiting renders of the slots `keep` rejects (e.g. grid cells that no longer exist).
+    pub fn retain_renders(&self, keep: impl Fn(&Slot) -> bool) {
+        let (lock, _) = &*self.shared;
+        lock.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .renders
+            .retain(|slot, _| keep(slot));
+    }
+
+    /// Jobs and renders not started yet.
+    pub fn pending(&self) -> usize {
+        let (lock, _) = &*self.shared;
+        let queue = lock.lock().unwrap_or_else(|e| e.into_inner());
+        queue.jobs.len() + queue.renders.len()
+    }
+
+    /// Events reported since the last call.
+    pub fn events(&self) -> Vec<Event> {
+        self.events.try_iter().collect()
+    }
+
+    /// Waits up to `timeout` for the next event (tests and headless tools).
+    pub fn wait_event(&self, timeout: std::time::Duration) -> Option<Event> {
+        self.events.recv_timeout(timeout).ok()
+    }
+
+    /// Work counters of every model this worker has loaded.
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        {
+            let (lock, cvar) = &*self.shared;
+            lock.lock().unwrap_or_else(|e| e.into_inner()).shutdown = true;
+            cvar.notify_one();
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+enum Next {
+    Job(Job),
+    Render(RenderRequest),
+}
+
+struct WorkerState {
+    device: Device,
+    display: Display,
+    counters: Arc<Counters>,
+    model: Option<Model>,
+    /// Content codes by image, with the domain they were encoded from.
+    contents: HashMap<ImageId, (Domain, Tensor<4>)>,
+    tx: Sender<Event>,
+    notify: Box<dyn Fn() + Send>,
+}
+
+impl WorkerState {
+    fn run(&mut self, shared: &Shared) {
+        loop {
+            let next = {
+                let (lock, cvar) = &**shared;
+                let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if queue.shutdown {
+                        return;
+                    }
+                    if let Some(job) = queue.jobs.pop_front() {
+                        break Next::Job(job);
+                    }
+                    if let Some((_, request)) = queue.renders.pop_first() {
+                        break Next::Render(request);
+                    }
+                    queue = cvar.wait(queue).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            let event = match next {
+                Next::Job(job) => self.job(job),
+                Next::Render(request) => Some(self.render_event(request)),
+            };
+            if let Some(event) = event {
+                if self.tx.send(event).is_err() {
+                    return; // nobody listens any more
+                }
+                (self.notify)();
+            }
+        }
+    }
+
+    fn job(&mut self, job: Job) -> Option<Event> {
+        match job {
+            Job::Load(source) => {
+                let device = self.device.clone();
+                let loaded = catch(|| source.load(&device).map_err(|e| e.to_string()));
+                Some(match loaded {
+                    Ok(mut model) => {
+                        model.counters = self.counters.clone();
+                        self.contents.clear();
+                        let info = ModelInfo {
+                            source,
+                            style_dim: model.style_dim(),
+                            config: model.config.clone(),
+                        };
+                        self.model = Some(model);
+                        Event::Loaded(Box::new(info))
+                    }
+                    Err(error) => Event::LoadFailed { source, error },
+                })
+            }
+            Job::Encode {
+                id,
+                image,
+                name,
+                source,
+            } => Some(match self.encode(id, &image, &name, source) {
+                Ok((style, size)) => Event::Encoded {
+                    id,
+                    source,
+                    style,
+                    size,
+                },
+                Err(error) => Event::EncodeFailed { id, error },
+            }),
+            Job::Forget(id) => {
+                self.contents.remove(&id);
+                None
+            }
+            Job::Pixels {
+                tag,
+                content,
+                target,
+                styles,
+            } => Some(match self.pixels(content, target, &styles) {
+                Ok(images) => Event::Pixels { tag, images },
+                Err(error) => Event::PixelsFailed { tag, error },
+            }),
+        }
+    }
+
+    fn model(&mut self) -> Result<&mut Model, String> {
+        self.model
+            .as_mut()
+            .ok_or_else(|| "no model is loaded".to_string())
+    }
+
+    fn encode(
+        &mut self,
+        id: ImageId,
+        image: &DynamicImage,
+        name: &str,
+        source: Domain,
+    ) -> Result<(Vec<f32>, [usize; 2]), String> {
+        let model = self.model()?;
+        let result = catch(|| {
+            let as_content = model
+                .prepare(image, source, name)
+                .map_err(|e| e.to_string())?;
+            let content = model.content(source, &as_content);
+            let as_style = model
+                .prepare(image, source.other(), name)
+                .map_err(|e| e.to_string())?;
+            let style = model.style(source.other(), &as_style);
+            Ok((content, style, [as_content.width, as_content.height]))
+        })?;
+        let (content, style, size) = result;
+        self.contents.insert(id, (source, content));
+        Ok((style, size))
+    }
+
+    /// Decodes one style; `[1, c, h, w]`.
+    fn decode(
+        &mut self,
+        content: ImageId,
+        target: Domain,
+        style: &[f32],
+    ) -> Result<Tensor<4>, String> {
+        let (source, code) = self
+            .contents
+            .get(&content)
+            .cloned()
+            .ok_or_else(|| format!("image {content} has not been encoded"))?;
+        if source == target {
+            return Err(format!(
+                "image {content} was encoded from domain {source}; it cannot be decoded into the same domain"
+            ));
+        }
+        let device = self.device.clone();
+        let model = self.model()?;
+        if style.len() != model.style_dim() {
+            return Err(EngineError::StyleDim {
+                expected: model.style_dim(),
+                found: style.len(),
+            }
+            .to_string());
+        }
+        model.counters.decodes.fetch_add(1, Ordering::Relaxed);
+        let style =
+            Tensor::<2>::from_data(TensorData::new(style.to_vec(), [1, style.len()]), &device);
+        catch(|| Ok(model.gens.get(target).decode_style(code, style)))
+    }
+
+    fn render_event(&mut self, request: RenderRequest) -> Event {
+        let start = Instant::now();
+        match self.render(&request) {
+            Ok(output) => Event::Rendered {
+                slot: request.slot,
+                seq: request.seq,
+                content: request.content,
+                style: request.style,
+                output,
+                seconds: start.elapsed().as_secs_f64(),
+            },
+            Err(error) => Event::RenderFailed {
+                slot: request.slot,
+                seq: request.seq,
+                error,
+            },
+        }
+    }
+
+    fn render(&mut self, request: &RenderRequest) -> Result<Output, String> {
+        let image = self.decode(request.content, request.target, &request.style)?;
+        self.counters.renders.fetch_add(1, Ordering::Relaxed);
+        match &self.display {
+            Display::Gpu(converter) => {
+                catch(|| converter.convert(image).map_err(|e| e.to_string())).map(Output::Texture)
+            }
+            Display::Pixels => {
+                let [_, c, h, w] = image.dims();
+                let values = catch(|| Ok(to_vec(image)))?;
+                self.counters
+                    .display_readback_bytes
+                    .fetch_add((values.len() * 4) as u64, Ordering::Relaxed);
+                Ok(Output::Pixels(image_from_chw(&values, c, h, w)))
+            }
+        }
+    }
+
+    fn pixels(
+        &mut self,
+        content: ImageId,
+        target: Domain,
+        styles: &[Vec<f32>],
+    ) -> Result<Vec<RgbImage>, String> {
+        let mut images = Vec::with_capacity(styles.len());
+        for style in styles {
+            let image = self.decode(content, target, style)?;
+            let [_, c, h, w] = image.dims();
+            let values = catch(|| Ok(to_vec(image)))?;
+            self.counters
+                .export_readback_bytes
+                .fetch_add((values.len() * 4) as u64, Ordering::Relaxed);
+            images.push(image_from_chw(&values, c, h, w));
+        }
+        Ok(images)
+    }
+}
+
+/// Runs model code, turning a panic inside a backend (e.g. a driver failure) into an error so the
+/// worker and the app survive it.
+fn catch<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => Err(payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .map(|m| format!("the backend failed: {m}"))
+            .unwrap_or_else(|| "the backend failed".into())),
+    }
+}

@@ -1,0 +1,382 @@
+//! The explorer app, driven through egui_kittest: the real `StylespaceApp` with the munit-tiny
+//! model, burn on the harness's own wgpu device (lavapipe in CI), exactly as eframe's device is
+//! shared in the window.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use eframe::egui_wgpu;
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::wgpu::WgpuTestRenderer;
+
+use stylespace::app::session::View;
+use stylespace::app::{AppOptions, SaveTarget, StylespaceApp, wgpu_setup};
+use stylespace::engine::DeviceChoice;
+use stylespace::engine::worker::ModelSource;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/munit-tiny")
+        .join(name)
+}
+
+fn tiny_model() -> ModelSource {
+    ModelSource::Official {
+        config: fixture("config.yaml"),
+        checkpoint: fixture("gen.pt"),
+    }
+}
+
+/// One wgpu device for every test of this binary (burn registers a device once), with a fresh
+/// egui renderer per harness (kittest wants an unused one).
+fn render_state() -> egui_wgpu::RenderState {
+    static STATE: OnceLock<egui_wgpu::RenderState> = OnceLock::new();
+    let base = STATE
+        .get_or_init(|| {
+            egui_kittest::wgpu::create_render_state(
+                wgpu_setup(egui_kittest::wgpu::default_wgpu_setup()),
+                egui_wgpu::RendererOptions::PREDICTABLE,
+            )
+        })
+        .clone();
+    let renderer = egui_wgpu::Renderer::new(
+        &base.device,
+        base.target_format,
+        egui_wgpu::RendererOptions::PREDICTABLE,
+    );
+    egui_wgpu::RenderState {
+        renderer: std::sync::Arc::new(egui::mutex::RwLock::new(renderer)),
+        ..base
+    }
+}
+
+fn harness(options: AppOptions) -> Harness<'static, StylespaceApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1100.0, 720.0))
+        .renderer(WgpuTestRenderer::from_render_state(render_state()))
+        .build_eframe(move |cc| StylespaceApp::new(cc, options))
+}
+
+fn options(device: DeviceChoice, images: Vec<PathBuf>) -> AppOptions {
+    AppOptions {
+        device,
+        model: Some(tiny_model()),
+        images,
+        session_path: None,
+        screenshot_and_exit: None,
+        show_timings: false,
+    }
+}
+
+/// Steps the app until `done` holds (the worker runs on its own thread).
+fn wait(
+    h: &mut Harness<'static, StylespaceApp>,
+    what: &str,
+    done: impl Fn(&StylespaceApp) -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if done(h.state()) {
+            break;
+        }
+        assert!(
+            start.elapsed()
+                < Duration::from_secs(
+                    std::env::var("APP_TEST_TIMEOUT")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(240)
+                ),
+            "timed out waiting for {what}; {}",
+            h.state().summary()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn idle(h: &mut Harness<'static, StylespaceApp>) {
+    wait(h, "the worker to finish", |app| !app.busy());
+    h.step();
+}
+
+fn output(h: &Harness<'static, StylespaceApp>) -> Vec<u8> {
+    h.state().main_output_rgba().expect("a main output").2
+}
+
+/// A file dropped on the window, as eframe reports one.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+fn dropped(path: &Path) -> egui::DroppedFileHandle {
+    std::sync::Arc::new(Dropped(path.to_path_buf()))
+}
+
+/// Sets style slider `i` (1-based) as assistive technology would.
+fn set_slider(h: &Harness<'static, StylespaceApp>, i: usize, value: f64) {
+    h.get_by_role_and_label(Role::Slider, &format!("style {i}"))
+        .set_value_accesskit(value);
+}
+
+fn snapshot(h: &mut Harness<'static, StylespaceApp>, name: &str) {
+    h.state_mut().clear_toasts();
+    h.run_steps(2);
+    h.snapshot(name);
+}
+
+#[test]
+fn explorer_drop_slide_random_swap_undo_export() {
+    let mut h = harness(options(DeviceChoice::Wgpu, vec![fixture("a.png")]));
+    assert!(h.state().backend_description.contains("shared with the UI"));
+    wait(&mut h, "the first translation", |app| {
+        app.main_output_rgba().is_some()
+    });
+    idle(&mut h);
+    let first = output(&h);
+
+    // Drop a second image anywhere: it becomes the content image.
+    h.input_mut().dropped_files.push(dropped(&fixture("b.png")));
+    wait(&mut h, "the dropped image", |app| app.images.len() == 2);
+    idle(&mut h);
+    assert_eq!(h.state().content, Some(h.state().images[1].id));
+    let dropped_output = output(&h);
+    assert_ne!(
+        first, dropped_output,
+        "a new content image changes the output"
+    );
+    snapshot(&mut h, "translate");
+
+    // A slider move re-renders with the new code.
+    set_slider(&h, 1, 2.5);
+    wait(&mut h, "the slider render", |app| {
+        app.main_output_style()
+            .is_some_and(|s| (s[0] - 2.5).abs() < 1e-6)
+    });
+    idle(&mut h);
+    let slid = output(&h);
+    assert_ne!(
+        slid, dropped_output,
+        "moving a style slider changes the output"
+    );
+    let after_slider = h.state().style.clone();
+
+    // Random replaces the code.
+    h.get_by_label("Random").click();
+    h.run_steps(2);
+    idle(&mut h);
+    assert_ne!(h.state().style, after_slider);
+    assert_ne!(output(&h), slid);
+
+    // Undo brings the slider's code back (and its picture).
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    idle(&mut h);
+    assert_eq!(h.state().style, after_slider);
+    assert_eq!(output(&h), slid);
+
+    // The 2x2 swap grid: content of each image with the style of each.
+    h.state_mut().session.view = View::Swap;
+    wait(&mut h, "the swap grid", |app| {
+        app.rendered_swap_cells() == 4
+    });
+    idle(&mut h);
+    snapshot(&mut h, "swap_grid");
+    h.get_by_label("Swap roles").click();
+    h.run_steps(2);
+    assert!(h.state().images.iter().all(|e| e.in_rows && e.in_cols));
+
+    // Sample grid and interpolation views render too.
+    h.state_mut().session.view = View::Samples;
+    h.state_mut().session.sample_count = 4;
+    wait(&mut h, "the sample grid", |app| app.rendered_samples() == 4);
+    idle(&mut h);
+    snapshot(&mut h, "samples");
+    h.state_mut().session.view = View::Interpolate;
+    h.state_mut().interpolation_t = 0.5;
+    wait(&mut h, "the interpolation", |app| app.has_interpolation());
+    idle(&mut h);
+    snapshot(&mut h, "interpolate");
+
+    // Exports: the PNG and the GIF decode; an existing file is not replaced without asking.
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("out.png");
+    let gif = dir.path().join("interp.gif");
+    h.state_mut().session.export_scale = 2;
+    h.state_mut().export_to(SaveTarget::Png, png.clone(), false);
+    h.state_mut().session.interpolation.frames = 5;
+    h.state_mut().export_to(SaveTarget::Gif, gif.clone(), false);
+    wait(&mut h, "the exports", |_| png.is_file() && gif.is_file());
+    let decoded = image::open(&png).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (128, 128));
+    let frames = {
+        use image::AnimationDecoder;
+        let reader = std::io::BufReader::new(std::fs::File::open(&gif).unwrap());
+        image::codecs::gif::GifDecoder::new(reader)
+            .unwrap()
+            .into_frames()
+            .count()
+    };
+    assert_eq!(frames, 5);
+    let before = std::fs::read(&png).unwrap();
+    h.state_mut().export_to(SaveTarget::Png, png.clone(), false);
+    h.run_steps(3);
+    assert!(
+        h.state().asks_to_replace(),
+        "an existing file needs confirmation"
+    );
+    h.get_by_label("Cancel").click();
+    h.run_steps(3);
+    idle(&mut h);
+    assert_eq!(std::fs::read(&png).unwrap(), before);
+}
+
+#[test]
+fn slider_moves_run_no_encoder_and_read_nothing_back_on_wgpu() {
+    let mut h = harness(options(DeviceChoice::Wgpu, vec![fixture("a.png")]));
+    wait(&mut h, "the first translation", |app| {
+        app.main_output_rgba().is_some()
+    });
+    idle(&mut h);
+    let counters = h.state().counters();
+    let content_encodes = counters.content_encodes.load(Ordering::Relaxed);
+    let style_encodes = counters.style_encodes.load(Ordering::Relaxed);
+    let renders = counters.renders.load(Ordering::Relaxed);
+    assert_eq!(counters.display_readback_bytes.load(Ordering::Relaxed), 0);
+
+    for i in 0..100 {
+        let value = -2.0 + 4.0 * (i as f64) / 99.0;
+        set_slider(&h, 1 + i % 8, value);
+        h.step();
+    }
+    idle(&mut h);
+    let expected = h.state().style.clone();
+    assert_eq!(h.state().main_output_style(), Some(expected.as_slice()));
+
+    let counters = h.state().counters();
+    assert_eq!(
+        counters.content_encodes.load(Ordering::Relaxed),
+        content_encodes
+    );
+    assert_eq!(
+        counters.style_encodes.load(Ordering::Relaxed),
+        style_encodes
+    );
+    assert_eq!(counters.display_readback_bytes.load(Ordering::Relaxed), 0);
+    let new_renders = counters.renders.load(Ordering::Relaxed) - renders;
+    assert!(
+        (1..=100).contains(&new_renders),
+        "100 moves gave {new_renders} renders (coalesced, at most one per move)"
+    );
+
+    // The texture the shader wrote holds the same pixels as the CPU conversion (export path).
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("main.png");
+    h.state_mut().export_to(SaveTarget::Png, png.clone(), false);
+    wait(&mut h, "the export", |_| png.is_file());
+    let exported = image::open(&png).unwrap().to_rgba8();
+    let (w, hgt, shown) = h.state().main_output_rgba().unwrap();
+    assert_eq!((w as u32, hgt as u32), exported.dimensions());
+    let worst = shown
+        .iter()
+        .zip(exported.as_raw())
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .unwrap();
+    assert!(
+        worst <= 1,
+        "texture and exported pixels differ by {worst}/255"
+    );
+}
+
+#[test]
+fn cpu_backend_uploads_pixels_and_bad_drops_keep_the_state() {
+    let mut h = harness(options(DeviceChoice::Cpu, vec![fixture("a.png")]));
+    assert!(h.state().backend_description.starts_with("cpu"));
+    wait(&mut h, "the first translation", |app| {
+        app.main_output_rgba().is_some()
+    });
+    idle(&mut h);
+    let first = output(&h);
+    set_slider(&h, 3, -2.0);
+    wait(&mut h, "the slider render", |app| {
+        app.main_output_style()
+            .is_some_and(|s| (s[2] + 2.0).abs() < 1e-6)
+    });
+    idle(&mut h);
+    assert_ne!(output(&h), first);
+    assert!(
+        h.state()
+            .counters()
+            .display_readback_bytes
+            .load(Ordering::Relaxed)
+            > 0
+    );
+
+    // A file that is not an image: a toast, and nothing else changes.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.png");
+    std::fs::write(&bad, b"this is not a png").unwrap();
+    let style = h.state().style.clone();
+    let content = h.state().content;
+    h.input_mut().dropped_files.push(dropped(&bad));
+    h.run_steps(3);
+    assert_eq!(h.state().images.len(), 1);
+    assert_eq!(h.state().style, style);
+    assert_eq!(h.state().content, content);
+    assert!(
+        h.state()
+            .toast_texts()
+            .iter()
+            .any(|t| t.contains("broken.png"))
+    );
+}
+
+#[test]
+fn the_session_is_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("session.json");
+    let mut opts = options(DeviceChoice::Cpu, vec![fixture("b.png")]);
+    opts.session_path = Some(session.clone());
+    {
+        let mut h = harness(opts.clone());
+        wait(&mut h, "the first translation", |app| {
+            app.main_output_rgba().is_some()
+        });
+        set_slider(&h, 2, 1.25);
+        h.run_steps(3);
+        h.state_mut().session.view = View::Samples;
+        h.state_mut().save_current_code();
+        h.run_steps(2);
+        eframe::App::on_exit(h.state_mut());
+    }
+    assert!(session.is_file());
+    opts.images.clear();
+    opts.model = None;
+    let mut h = harness(opts);
+    wait(&mut h, "the restored translation", |app| {
+        app.main_output_rgba().is_some()
+    });
+    let app = h.state();
+    assert_eq!(app.images.len(), 1);
+    assert_eq!(
+        app.images[0].path.as_deref(),
+        Some(fixture("b.png").as_path())
+    );
+    assert!((app.style[1] - 1.25).abs() < 1e-6);
+    assert_eq!(app.session.view, View::Samples);
+    assert_eq!(app.session.saved_codes.len(), 1);
+    assert_eq!(app.session.model, Some(tiny_model()));
+}
