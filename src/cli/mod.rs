@@ -64,19 +64,10 @@ pub enum Command {
 
 #[derive(Args, Debug, Default)]
 pub struct AppArgs {
-    /// Native model folder or training run folder (default: the last session's model, else the
-    /// bundled one).
-    #[arg(long, conflicts_with_all = ["config", "checkpoint"])]
-    pub model: Option<PathBuf>,
-    /// Official YAML config (with --checkpoint).
-    #[arg(long, requires = "checkpoint")]
-    pub config: Option<PathBuf>,
-    /// Official gen_*.pt checkpoint (with --config).
-    #[arg(long, requires = "config")]
-    pub checkpoint: Option<PathBuf>,
-    /// Compute device (auto: a hardware GPU shared with the window, else the CPU).
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
+    /// The model (default: the last session's, else the bundled one); `--device auto` shares a
+    /// hardware GPU with the window, else uses the CPU.
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Content images to open.
     pub images: Vec<PathBuf>,
     /// Start fresh and do not remember this session.
@@ -210,7 +201,7 @@ pub struct LossesArgs {
 }
 
 /// Which model to use.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct ModelArgs {
     /// Native model folder (config.yaml + model.safetensors) or training run folder. Default:
     /// the bundled model (assets/models/openmoji64, or $STYLESPACE_MODEL).
@@ -367,7 +358,7 @@ pub struct BenchArgs {
 fn app(args: AppArgs) -> Result<()> {
     use stylespace::app::{AppOptions, session::Session};
     use stylespace::engine::worker::ModelSource;
-    let model = match (args.model, args.config, args.checkpoint) {
+    let model = match (args.model.model, args.model.config, args.model.checkpoint) {
         (Some(dir), _, _) => Some(ModelSource::Folder(dir)),
         (None, Some(config), Some(checkpoint)) => {
             Some(ModelSource::Official { config, checkpoint })
@@ -381,7 +372,7 @@ fn app(args: AppArgs) -> Result<()> {
     }
     let scripted = args.screenshot.is_some();
     let options = AppOptions {
-        device: args.device,
+        device: args.model.device,
         model,
         images: args.images,
         session_path: if args.no_session || scripted {
