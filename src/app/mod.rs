@@ -245,13 +245,15 @@ pub enum SaveTarget {
     Styles,
 }
 
-/// Latency and frame-time statistics, for the status bar and the performance notes.
+/// Latencies remembered (the status bar shows the median of the last 50).
+pub const LATENCIES_KEPT: usize = 1000;
+
+/// Latency statistics, for the status bar and the performance notes.
 #[derive(Default)]
 pub struct Stats {
-    /// Seconds from a main-slot request to its image being ready for display.
+    /// Seconds from a main-slot request to its image being ready for display (the most recent
+    /// [`LATENCIES_KEPT`]).
     pub latencies: Vec<f64>,
-    /// Seconds between frames while the pointer is held down (dragging).
-    pub drag_frame_times: Vec<f64>,
     pub last_render_seconds: f64,
 }
 
@@ -305,7 +307,6 @@ pub struct StylespaceApp {
     pub playing: bool,
     style_drop_rect: Option<egui::Rect>,
     pub stats: Stats,
-    last_frame: Option<Instant>,
     pub show_timings: bool,
     started: Instant,
 }
@@ -375,7 +376,6 @@ impl StylespaceApp {
             playing: false,
             style_drop_rect: None,
             stats: Stats::default(),
-            last_frame: None,
             show_timings: options.show_timings,
             started: Instant::now(),
         };
@@ -831,6 +831,9 @@ impl StylespaceApp {
                     seconds,
                 } => {
                     if let Some(sent) = self.sent_at.remove(&seq) {
+                        if self.stats.latencies.len() == LATENCIES_KEPT {
+                            self.stats.latencies.remove(0);
+                        }
                         self.stats.latencies.push(sent.elapsed().as_secs_f64());
                         self.sent_at.retain(|s, _| *s > seq);
                     }
@@ -1436,6 +1439,10 @@ impl StylespaceApp {
         let Some(path) = self.session_path.clone() else {
             return;
         };
+        if !force && now - self.last_session_save < 2.0 {
+            return;
+        }
+        self.last_session_save = now;
         self.session.images = self.images.iter().filter_map(|e| e.path.clone()).collect();
         self.session.content = self.content.and_then(|id| {
             self.images
@@ -1445,12 +1452,9 @@ impl StylespaceApp {
         });
         self.session.source = self.source;
         self.session.style = self.style.clone();
-        if self.session_saved.as_ref() == Some(&self.session)
-            || (!force && now - self.last_session_save < 2.0)
-        {
+        if self.session_saved.as_ref() == Some(&self.session) {
             return;
         }
-        self.last_session_save = now;
         match self.session.save(&path) {
             Ok(()) => self.session_saved = Some(self.session.clone()),
             Err(e) => log::warn!("cannot save the session to {}: {e}", path.display()),
@@ -1656,15 +1660,6 @@ impl eframe::App for StylespaceApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         let now = ctx.input(|i| i.time);
-        let frame_start = Instant::now();
-        if let Some(last) = self.last_frame
-            && ctx.egui_is_using_pointer()
-        {
-            self.stats
-                .drag_frame_times
-                .push(last.elapsed().as_secs_f64());
-        }
-        self.last_frame = Some(frame_start);
 
         self.handle_events(&ctx);
         self.handle_deferred(&ctx);
