@@ -1,7 +1,10 @@
 //! Encode and decode of the default MUNIT generator (dim 64, mlp_dim 256, style_dim 8,
 //! n_downsample 2, n_res 4) at 256x256 with random weights, on the CPU backend and on wgpu.
 //!
-//! `cargo bench --bench munit` (set STYLESPACE_BENCH_SIZE to change the size).
+//! Also DRIT++'s generator at its official size (content 256 x 54 x 54 from a 216 crop), both
+//! variants, on the CPU backend.
+//!
+//! `cargo bench --bench munit` (set STYLESPACE_BENCH_SIZE to change the MUNIT size).
 
 use burn::prelude::*;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -101,7 +104,48 @@ fn bench_upsample_conv(c: &mut Criterion) {
     group.finish();
 }
 
+/// DRIT++ at the official widths: decode of a 216-crop content code, and encode of the crop.
+fn bench_drit(c: &mut Criterion) {
+    use stylespace::Domain;
+    use stylespace::model::{Drit, DritArch};
+    let device = Device::flex();
+    for concat in [true, false] {
+        let model =
+            Drit::new(DritArch::official(concat), &mut RandomInit::new(0), &device).unwrap();
+        let x = Tensor::<4>::random(
+            [1, 3, 216, 216],
+            burn::tensor::Distribution::Uniform(-1.0, 1.0),
+            &device,
+        );
+        let z = Tensor::<2>::random(
+            [1, 8],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let content = model.encode_content(Domain::A, x.clone());
+        assert_eq!(content.dims(), [1, 256, 54, 54]);
+        let variant = if concat { "concat" } else { "noconcat" };
+        let mut group = c.benchmark_group(format!("drit_{variant}_216_cpu"));
+        group.sample_size(10);
+        group.bench_function("encode_content_and_attribute", |b| {
+            b.iter(|| {
+                let _c = model.encode_content(Domain::A, x.clone());
+                let _z = model.encode_attr(Domain::B, x.clone());
+                device.sync().unwrap();
+            })
+        });
+        group.bench_function("decode", |b| {
+            b.iter(|| {
+                let _y = model.decode(Domain::B, content.clone(), z.clone());
+                device.sync().unwrap();
+            })
+        });
+        group.finish();
+    }
+}
+
 fn benches(c: &mut Criterion) {
+    bench_drit(c);
     bench_upsample_conv(c);
     bench_device(c, DeviceChoice::Cpu);
     bench_device(c, DeviceChoice::Wgpu);

@@ -82,6 +82,7 @@ fn run(device: DeviceChoice, model: &ModelSource, rs: &egui_wgpu::RenderState) {
         session_path: None,
         screenshot_and_exit: None,
         show_timings: false,
+        ..AppOptions::default()
     };
     let mut h: Harness<'static, StylespaceApp> = Harness::builder()
         .with_size(egui::vec2(1100.0, 720.0))

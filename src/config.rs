@@ -1,8 +1,10 @@
-//! The official MUNIT YAML configuration, read as it is.
+//! The official MUNIT and UNIT YAML configurations (one layout: UNIT's master branch is built on
+//! MUNIT's code), read as they are, and the native config of an imported DRIT++ model.
 //!
 //! Every key of the official files has a typed field; options take enums, not strings. Unknown keys
 //! are reported (and logged as warnings) but never fatal; a wrong type or a missing required key is
-//! an error naming the key.
+//! an error naming the key. A UNIT file is told from a MUNIT file by its generator: no
+//! `style_dim` / `mlp_dim` (and its `recon_kl_w` loss weights).
 
 use std::path::Path;
 
@@ -98,10 +100,12 @@ pub enum LrPolicy {
 pub struct GenConfig {
     /// Width of the first conv layer.
     pub dim: usize,
-    /// Hidden width of the MLP that maps a style code to AdaIN parameters.
-    pub mlp_dim: usize,
-    /// Length of the style code.
-    pub style_dim: usize,
+    /// Hidden width of the MLP that maps a style code to AdaIN parameters (MUNIT only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlp_dim: Option<usize>,
+    /// Length of the style code (MUNIT only; a UNIT generator has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style_dim: Option<usize>,
     pub activ: Activation,
     /// Number of stride-2 stages of the content encoder (and upsamplings of the decoder).
     pub n_downsample: usize,
@@ -110,13 +114,25 @@ pub struct GenConfig {
     pub pad_type: PadType,
 }
 
+impl GenConfig {
+    /// Length of the style code (0 for a UNIT generator).
+    pub fn style_dim(&self) -> usize {
+        self.style_dim.unwrap_or(0)
+    }
+
+    /// Hidden width of the style MLP (0 for a UNIT generator).
+    pub fn mlp_dim(&self) -> usize {
+        self.mlp_dim.unwrap_or(0)
+    }
+}
+
 impl Default for GenConfig {
     /// The default MUNIT generator (edges2shoes and every shipped config).
     fn default() -> Self {
         Self {
             dim: 64,
-            mlp_dim: 256,
-            style_dim: 8,
+            mlp_dim: Some(256),
+            style_dim: Some(8),
             activ: Activation::Relu,
             n_downsample: 2,
             n_res: 4,
@@ -151,7 +167,25 @@ impl Default for DisConfig {
     }
 }
 
-/// A whole MUNIT configuration file.
+/// Which system an official YAML configures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigFamily {
+    /// `gen` has `style_dim` and `mlp_dim`.
+    Munit,
+    /// `gen` has neither (UNIT's `VAEGen`).
+    Unit,
+}
+
+impl std::fmt::Display for ConfigFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConfigFamily::Munit => "MUNIT",
+            ConfigFamily::Unit => "UNIT",
+        })
+    }
+}
+
+/// A whole MUNIT or UNIT configuration file.
 ///
 /// `gen`, `input_dim_a`, `input_dim_b` and `new_size` are required (inference needs them); the
 /// logger, optimisation and data options default to the official values when absent.
@@ -202,6 +236,13 @@ pub struct Config {
     pub recon_x_cyc_w: f64,
     #[serde(default)]
     pub vgg_w: f64,
+    /// UNIT's loss weights (absent from MUNIT configs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recon_kl_w: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recon_kl_cyc_w: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recon_h_w: Option<f64>,
 
     // model options
     #[serde(rename = "gen")]
@@ -325,6 +366,7 @@ impl Config {
 
     /// Parses YAML text; `origin` names the source in error messages.
     pub fn from_yaml(text: &str, origin: &str) -> Result<LoadedConfig, ConfigError> {
+        refuse_other_systems(text, origin)?;
         let mut unknown_keys = Vec::new();
         let de = serde_yaml_ng::Deserializer::from_str(text);
         let mut on_unknown = |path: serde_ignored::Path<'_>| unknown_keys.push(path.to_string());
@@ -385,6 +427,15 @@ impl Config {
         serde_yaml_ng::to_string(self).expect("config serialises")
     }
 
+    /// MUNIT or UNIT, from the generator's keys.
+    pub fn family(&self) -> ConfigFamily {
+        if self.generator.style_dim.is_some() {
+            ConfigFamily::Munit
+        } else {
+            ConfigFamily::Unit
+        }
+    }
+
     /// Input channels of a domain (`input_dim_a` / `input_dim_b`).
     pub fn input_dim(&self, domain: crate::Domain) -> usize {
         match domain {
@@ -407,10 +458,26 @@ impl Config {
             key: key.to_string(),
             message: message.to_string(),
         };
+        match (self.generator.style_dim, self.generator.mlp_dim) {
+            (Some(_), None) => {
+                return Err(bad(
+                    "gen.mlp_dim",
+                    "required key is missing (a MUNIT generator has style_dim and mlp_dim)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(bad(
+                    "gen.style_dim",
+                    "required key is missing (a MUNIT generator has style_dim and mlp_dim; a \
+                     UNIT generator has neither)",
+                ));
+            }
+            _ => {}
+        }
         let positive = [
             ("gen.dim", self.generator.dim),
-            ("gen.mlp_dim", self.generator.mlp_dim),
-            ("gen.style_dim", self.generator.style_dim),
+            ("gen.mlp_dim", self.generator.mlp_dim.unwrap_or(1)),
+            ("gen.style_dim", self.generator.style_dim.unwrap_or(1)),
             ("dis.dim", self.discriminator.dim),
             ("dis.num_scales", self.discriminator.num_scales),
             ("dis.n_layer", self.discriminator.n_layer),
@@ -446,6 +513,129 @@ impl Config {
     }
 }
 
+/// Refuses, by name, the YAML of systems whose networks this crate does not implement, before
+/// their keys turn into confusing "missing key" errors.
+fn refuse_other_systems(text: &str, origin: &str) -> Result<(), ConfigError> {
+    let Ok(serde_yaml_ng::Value::Mapping(map)) =
+        serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text)
+    else {
+        return Ok(()); // the typed parse reports what is wrong
+    };
+    let has = |k: &str| map.contains_key(serde_yaml_ng::Value::from(k));
+    let gen_type = map
+        .get(serde_yaml_ng::Value::from("gen"))
+        .and_then(|g| g.get("type"))
+        .and_then(|t| t.as_str())
+        .map(str::to_string);
+    let refuse = |what: String| {
+        Err(ConfigError::Invalid {
+            path: origin.to_string(),
+            message: format!(
+                "{what}; stylespace loads the official MUNIT and UNIT (NVlabs/MUNIT, \
+                 mingyuliutw/UNIT master) YAML configs and DRIT++ checkpoints"
+            ),
+        })
+    };
+    if let Some(t) = gen_type {
+        return refuse(format!(
+            "this is an imaginaire config (gen.type: {t}), not supported"
+        ));
+    }
+    if has("trainer") && !has("gen") {
+        return refuse(
+            "this looks like an imaginaire config (a `trainer:` section), not supported".into(),
+        );
+    }
+    if has("hyperparameters") && !has("gen") {
+        return refuse(
+            "this is a UNIT version_02 (COCOGAN, `hyperparameters:`) config, not supported".into(),
+        );
+    }
+    if let Some(family) = map
+        .get(serde_yaml_ng::Value::from("family"))
+        .and_then(|f| f.as_str())
+        && family != "munit"
+        && family != "unit"
+    {
+        return refuse(format!(
+            "this config is for family `{family}`, not a MUNIT/UNIT config"
+        ));
+    }
+    Ok(())
+}
+
+/// The native config of an imported DRIT++ model (`config.yaml` beside `model.safetensors`).
+/// DRIT's checkpoints carry no config: widths are read from the weights, the variant from their
+/// keys; this file records the input channels and the test-time preprocessing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DritConfig {
+    /// Always `drit`.
+    pub family: String,
+    /// `--concat 1` (attribute concatenated into the generator) or 0 (MLP + MisINSResBlocks).
+    pub concat: bool,
+    pub input_dim_a: usize,
+    pub input_dim_b: usize,
+    /// Test-time resize (square, bicubic); official default 256.
+    pub resize_size: usize,
+    /// Test-time centre crop; official default 216.
+    pub crop_size: usize,
+}
+
+impl DritConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: origin.clone(),
+            source,
+        })?;
+        let de = serde_yaml_ng::Deserializer::from_str(&text);
+        let config: Self =
+            serde_path_to_error::deserialize(de).map_err(|err| ConfigError::Key {
+                path: origin.clone(),
+                key: err.path().to_string(),
+                message: err.into_inner().to_string(),
+            })?;
+        if config.family != "drit" {
+            return Err(ConfigError::Key {
+                path: origin,
+                key: "family".into(),
+                message: format!("must be `drit`, found `{}`", config.family),
+            });
+        }
+        for (key, v) in [
+            ("input_dim_a", config.input_dim_a),
+            ("input_dim_b", config.input_dim_b),
+        ] {
+            if v != 1 && v != 3 {
+                return Err(ConfigError::Key {
+                    path: origin,
+                    key: key.into(),
+                    message: format!("must be 1 or 3, found {v}"),
+                });
+            }
+        }
+        Ok(config)
+    }
+
+    pub fn to_yaml(&self) -> String {
+        serde_yaml_ng::to_string(self).expect("config serialises")
+    }
+}
+
+/// Whether a native `config.yaml` belongs to a DRIT model (it says `family: drit`).
+pub fn is_drit_config(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&t).ok())
+        .and_then(|v| {
+            v.get("family")
+                .and_then(|f| f.as_str())
+                .map(|f| f == "drit")
+        })
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,12 +648,37 @@ mod tests {
         assert!(loaded.unknown_keys.is_empty(), "{:?}", loaded.unknown_keys);
         let c = loaded.config;
         assert_eq!(c.generator.dim, 16);
-        assert_eq!(c.generator.mlp_dim, 64);
+        assert_eq!(c.generator.mlp_dim, Some(64));
+        assert_eq!(c.family(), ConfigFamily::Munit);
         assert_eq!(c.generator.activ, Activation::Relu);
         assert_eq!(c.discriminator.activ, Activation::Lrelu);
         assert_eq!(c.discriminator.gan_type, GanType::Lsgan);
         assert_eq!(c.recon_x_cyc_w, 10.0);
         assert_eq!(c.new_size, 64);
+    }
+
+    #[test]
+    fn official_unit_config_parses_as_unit() {
+        let text = include_str!("../tests/fixtures/unit-tiny/config.yaml");
+        let loaded = Config::from_yaml(text, "unit").unwrap();
+        assert!(loaded.unknown_keys.is_empty(), "{:?}", loaded.unknown_keys);
+        assert_eq!(loaded.config.family(), ConfigFamily::Unit);
+        assert_eq!(loaded.config.recon_kl_w, Some(0.01));
+        let again = Config::from_yaml(&loaded.config.to_yaml(), "again").unwrap();
+        assert_eq!(again.config, loaded.config);
+    }
+
+    #[test]
+    fn other_systems_are_refused_by_name() {
+        let imaginaire = "gen:\n  type: imaginaire.generators.munit\n  num_filters: 64\n";
+        let err = Config::from_yaml(imaginaire, "x").unwrap_err().to_string();
+        assert!(err.contains("imaginaire"), "{err}");
+        let cocogan = "hyperparameters:\n  trainer: COCOGANTrainer\n";
+        let err = Config::from_yaml(cocogan, "x").unwrap_err().to_string();
+        assert!(err.contains("version_02"), "{err}");
+        let half = TINY.replace("  style_dim: 8\n", "");
+        let err = Config::from_yaml(&half, "x").unwrap_err().to_string();
+        assert!(err.contains("gen.style_dim"), "{err}");
     }
 
     #[test]

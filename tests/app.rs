@@ -69,6 +69,7 @@ fn options(device: DeviceChoice, images: Vec<PathBuf>) -> AppOptions {
         session_path: None,
         screenshot_and_exit: None,
         show_timings: false,
+        ..AppOptions::default()
     }
 }
 

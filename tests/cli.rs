@@ -510,7 +510,7 @@ fn with_checkpoint(bytes: &[u8], needle: &str) {
 
 fn real_dicts() -> (common::Dict, common::Dict) {
     use stylespace::checkpoint::{Kind, read_official};
-    let pair = read_official(&fixture("gen.pt"), Kind::Generators).unwrap();
+    let pair = read_official(&fixture("gen.pt"), Kind::MunitGenerators).unwrap();
     (pair.a, pair.b)
 }
 
@@ -522,9 +522,11 @@ fn crafted_checkpoints_round_trip_through_the_test_writer() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("gen.pt");
         std::fs::write(&path, common::torch_pair(&a, &b, legacy)).unwrap();
-        let back =
-            stylespace::checkpoint::read_official(&path, stylespace::checkpoint::Kind::Generators)
-                .unwrap();
+        let back = stylespace::checkpoint::read_official(
+            &path,
+            stylespace::checkpoint::Kind::MunitGenerators,
+        )
+        .unwrap();
         assert_eq!(back.a, a);
         assert_eq!(back.b, b);
     }
@@ -731,5 +733,534 @@ fn translate_without_a_model_uses_the_bundled_one() {
             diff(&images[0], &images[i]) > 2.0,
             "style {i} looks like style 0"
         );
+    }
+}
+
+// ---- DRIT++ and UNIT -------------------------------------------------------------------------
+
+/// Runs the CLI with `args`; returns (status, stdout, stderr) after asserting it did not panic.
+fn run_plain(args: &[String]) -> (i32, String, String) {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (status, stdout, stderr) = run_cli(&refs);
+    assert!(status != 101, "panicked: {stderr}");
+    (status, stdout, stderr)
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// A DRIT checkpoint's model arguments: the file alone, reference-sized inputs kept as they are.
+fn drit_args(dir: &str, file: &str) -> Vec<String> {
+    strings(&[
+        "--checkpoint",
+        &path_str(&common::fixture_in(dir, file)),
+        "--resize-size",
+        "0",
+        "--crop-size",
+        "0",
+        "--device",
+        "cpu",
+    ])
+}
+
+fn unit_args(file: &str) -> Vec<String> {
+    strings(&[
+        "--config",
+        &path_str(&common::fixture_in("unit-tiny", "config.yaml")),
+        "--checkpoint",
+        &path_str(&common::fixture_in("unit-tiny", file)),
+        "--device",
+        "cpu",
+    ])
+}
+
+/// Asserts a PNG equals a tensor of a fixture folder's reference within one 8-bit step.
+fn assert_png_matches_in(dir: &str, png: &Path, tensor: &str) {
+    let img = image::open(png).unwrap().to_rgb8();
+    let (_, values) = &common::expected_in(dir)[tensor];
+    let plane = (img.width() * img.height()) as usize;
+    assert_eq!(values.len(), 3 * plane, "{tensor}: size");
+    let worst = img
+        .pixels()
+        .enumerate()
+        .flat_map(|(i, px)| (0..3).map(move |c| (i, c, px.0[c])))
+        .map(|(i, c, v)| (v as i32 - to_u8(values[c * plane + i]) as i32).abs())
+        .max()
+        .unwrap();
+    assert!(
+        worst <= 1,
+        "{}: differs from {tensor} by {worst}/255",
+        png.display()
+    );
+}
+
+fn z_code(dir: &str, i: usize) -> String {
+    let (_, z) = &common::expected_in(dir)["z"];
+    z[i * 8..(i + 1) * 8]
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn translate_args(input: &str, out: &Path, extra: &[&str], model: &[String]) -> Vec<String> {
+    let mut args = strings(&[
+        "translate",
+        "--input",
+        &path_str(&fixture(input)),
+        "--output-dir",
+        &path_str(out),
+    ]);
+    args.extend(strings(extra));
+    args.extend(model.iter().cloned());
+    args
+}
+
+#[test]
+fn drit_translate_matches_pytorch_for_both_variants() {
+    for (dir, file) in [
+        ("drit-tiny", "drit.pth"),
+        ("drit-tiny-noconcat", "drit_legacy.pth"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = drit_args(dir, file);
+        let out = tmp.path().join("codes");
+        let z1 = z_code(dir, 1);
+        let (status, _, stderr) = run_plain(&translate_args(
+            "a.png",
+            &out,
+            &["--style-code", &z1],
+            &model,
+        ));
+        assert_eq!(status, 0, "{stderr}");
+        assert_png_matches_in(dir, &out.join("output_000.png"), "x_ab_1");
+        // Example-guided: the attribute mean of the reference (deterministic).
+        let out = tmp.path().join("ref");
+        let b = path_str(&fixture("b.png"));
+        let (status, _, stderr) =
+            run_plain(&translate_args("a.png", &out, &["--style", &b], &model));
+        assert_eq!(status, 0, "{stderr}");
+        assert_png_matches_in(dir, &out.join("output_000.png"), "x_ab_ref");
+        let out = tmp.path().join("b2a");
+        let z2 = z_code(dir, 2);
+        let (status, _, stderr) = run_plain(&translate_args(
+            "b.png",
+            &out,
+            &["--b2a", "--style-code", &z2],
+            &model,
+        ));
+        assert_eq!(status, 0, "{stderr}");
+        assert_png_matches_in(dir, &out.join("output_000.png"), "x_ba_2");
+    }
+}
+
+#[test]
+fn drit_default_preprocessing_resizes_and_crops() {
+    // The official 256 resize and 216 crop: a 64x64 input gives a 216x216 translation.
+    let tmp = tempfile::tempdir().unwrap();
+    let model = strings(&[
+        "--checkpoint",
+        &path_str(&common::fixture_in("drit-tiny", "drit.pth")),
+        "--device",
+        "cpu",
+    ]);
+    let out = tmp.path().join("out");
+    let (status, _, stderr) = run_plain(&translate_args(
+        "a.png",
+        &out,
+        &["--num-style", "2"],
+        &model,
+    ));
+    assert_eq!(status, 0, "{stderr}");
+    let first = image::open(out.join("output_000.png")).unwrap().to_rgb8();
+    let second = image::open(out.join("output_001.png")).unwrap().to_rgb8();
+    assert_eq!(first.dimensions(), (216, 216));
+    assert_ne!(first, second, "two random attributes give two translations");
+}
+
+#[test]
+fn unit_translate_is_deterministic_and_samples_on_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = unit_args("gen_legacy.pt");
+    let out = tmp.path().join("one");
+    let (status, _, stderr) = run_plain(&translate_args("a.png", &out, &[], &model));
+    assert_eq!(status, 0, "{stderr}");
+    assert_png_matches_in("unit-tiny", &out.join("output_000.png"), "x_ab");
+    assert!(
+        !out.join("output_001.png").exists(),
+        "one deterministic output"
+    );
+    let out = tmp.path().join("b2a");
+    let (status, _, stderr) = run_plain(&translate_args("b.png", &out, &["--b2a"], &model));
+    assert_eq!(status, 0, "{stderr}");
+    assert_png_matches_in("unit-tiny", &out.join("output_000.png"), "x_ba");
+    let samples = |name: &str| {
+        let out = tmp.path().join(name);
+        let (status, _, stderr) = run_plain(&translate_args(
+            "a.png",
+            &out,
+            &["--num-style", "3", "--seed", "4"],
+            &model,
+        ));
+        assert_eq!(status, 0, "{stderr}");
+        (0..3)
+            .map(|i| {
+                image::open(out.join(format!("output_{i:03}.png")))
+                    .unwrap()
+                    .to_rgb8()
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = samples("s1");
+    assert_eq!(first, samples("s2"), "seeded noise is reproducible");
+    assert_ne!(first[0], first[1]);
+    let out = tmp.path().join("bad");
+    let (status, _, stderr) = run_plain(&translate_args(
+        "a.png",
+        &out,
+        &["--style-code", "0,0,0,0,0,0,0,0"],
+        &model,
+    ));
+    assert_ne!(status, 0);
+    assert!(stderr.contains("no style space"), "{stderr}");
+}
+
+#[test]
+fn encode_json_names_the_family_and_its_code() {
+    let encode = |model: Vec<String>, domain: &str| {
+        let mut args = strings(&[
+            "encode",
+            "--input",
+            &path_str(&fixture("a.png")),
+            "--domain",
+            domain,
+            "--json",
+        ]);
+        args.extend(model);
+        let (status, stdout, stderr) = run_plain(&args);
+        assert_eq!(status, 0, "{stderr}");
+        serde_json::from_str::<serde_json::Value>(stdout.trim()).unwrap()
+    };
+    let close = |v: &serde_json::Value, dir: &str, name: &str| {
+        let got: Vec<f32> = serde_json::from_value(v.clone()).unwrap();
+        let (_, want) = &common::expected_in(dir)[name];
+        assert!(max_abs_diff(&got, want) <= 1e-4, "{name}");
+    };
+    let v = encode(drit_args("drit-tiny", "drit.pth"), "a");
+    assert_eq!(v["family"], "drit");
+    close(&v["style"], "drit-tiny", "mu_a");
+    close(&v["logvar"], "drit-tiny", "logvar_a");
+    let v = encode(drit_args("drit-tiny-noconcat", "drit.pth"), "a");
+    close(&v["style"], "drit-tiny-noconcat", "attr_a");
+    assert!(v.get("logvar").is_none());
+    let v = encode(unit_args("gen.pt"), "a");
+    assert_eq!(v["family"], "unit");
+    assert!(v["style"].is_null());
+    assert_eq!(v["content_shape"], serde_json::json!([1, 64, 16, 16]));
+    let v = encode(model_args(), "a");
+    assert_eq!(v["family"], "munit");
+}
+
+#[test]
+fn import_writes_native_folders_for_drit_and_unit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, Vec<String>, Vec<&str>, &str); 2] = [
+        (
+            "drit-tiny-noconcat",
+            strings(&[
+                "--checkpoint",
+                &path_str(&common::fixture_in("drit-tiny-noconcat", "drit_legacy.pth")),
+                "--resize-size",
+                "0",
+                "--crop-size",
+                "0",
+            ]),
+            vec!["--style-code"],
+            "x_ab_0",
+        ),
+        (
+            "unit-tiny",
+            unit_args("gen.pt")[..4].to_vec(),
+            vec![],
+            "x_ab",
+        ),
+    ];
+    for (dir, import_args, style_flag, tensor) in cases {
+        let model_dir = tmp.path().join(dir);
+        let mut args = strings(&["import", "--out", &path_str(&model_dir)]);
+        args.extend(import_args);
+        let (status, stdout, stderr) = run_plain(&args);
+        assert_eq!(status, 0, "{stderr}");
+        assert!(stdout.contains("model folder"), "{stdout}");
+        let out = tmp.path().join(format!("{dir}-out"));
+        let z = z_code("drit-tiny-noconcat", 0);
+        let mut extra: Vec<&str> = style_flag.clone();
+        if !style_flag.is_empty() {
+            extra.push(&z);
+        }
+        let model = strings(&["--model", &path_str(&model_dir), "--device", "cpu"]);
+        let (status, _, stderr) = run_plain(&translate_args("a.png", &out, &extra, &model));
+        assert_eq!(status, 0, "{stderr}");
+        assert_png_matches_in(dir, &out.join("output_000.png"), tensor);
+    }
+}
+
+fn assert_one_line_error(args: &[String], needle: &str) {
+    let (status, _, stderr) = run_plain(args);
+    assert_ne!(status, 0, "{args:?} should fail");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains(&needle.to_lowercase()),
+        "expected `{needle}` in: {stderr}"
+    );
+}
+
+fn encode_with(model: &[String]) -> Vec<String> {
+    let mut args = strings(&["encode", "--input", &path_str(&fixture("a.png"))]);
+    args.extend(model.iter().cloned());
+    args
+}
+
+#[test]
+fn family_mismatches_and_bad_drit_files_fail_cleanly() {
+    let unit_yaml = path_str(&common::fixture_in("unit-tiny", "config.yaml"));
+    let munit_yaml = path_str(&fixture("config.yaml"));
+    let cpu = |mut v: Vec<String>| {
+        v.extend(strings(&["--device", "cpu"]));
+        v
+    };
+    // A UNIT YAML with a MUNIT checkpoint, and the reverse.
+    assert_one_line_error(
+        &encode_with(&cpu(strings(&[
+            "--config",
+            &unit_yaml,
+            "--checkpoint",
+            &path_str(&fixture("gen.pt")),
+        ]))),
+        "this is a MUNIT generator checkpoint",
+    );
+    assert_one_line_error(
+        &encode_with(&cpu(strings(&[
+            "--config",
+            &munit_yaml,
+            "--checkpoint",
+            &path_str(&common::fixture_in("unit-tiny", "gen.pt")),
+        ]))),
+        "this is a UNIT generator checkpoint",
+    );
+    // A MUNIT checkpoint alone, a DRIT checkpoint with a config.
+    assert_one_line_error(
+        &encode_with(&cpu(strings(&[
+            "--checkpoint",
+            &path_str(&fixture("gen.pt")),
+        ]))),
+        "needs the YAML config",
+    );
+    let drit = common::fixture_in("drit-tiny", "drit.pth");
+    assert_one_line_error(
+        &encode_with(&cpu(strings(&[
+            "--config",
+            &munit_yaml,
+            "--checkpoint",
+            &path_str(&drit),
+        ]))),
+        "needs no config",
+    );
+
+    // Crafted DRIT files: the real weights with one key missing, one shape wrong.
+    let tmp = tempfile::tempdir().unwrap();
+    let parts = drit_parts(&drit);
+    let write = |name: &str, bytes: Vec<u8>| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        cpu(strings(&["--checkpoint", &path_str(&path)]))
+    };
+    let as_refs = |p: &[(String, common::Dict)]| -> Vec<u8> {
+        let refs: Vec<(&str, &common::Dict)> = p.iter().map(|(n, d)| (n.as_str(), d)).collect();
+        common::torch_dicts(&refs, false)
+    };
+    // Round trip through the writer first: the untouched parts load.
+    let (status, _, stderr) = run_plain(&encode_with(&write("ok.pth", as_refs(&parts))));
+    assert_eq!(status, 0, "{stderr}");
+    let mut missing = parts.clone();
+    missing[2].1.remove("decA3.0.model.1.bias");
+    assert_one_line_error(
+        &encode_with(&write("missing.pth", as_refs(&missing))),
+        "missing key `gen.decA3.0.model.1.bias`",
+    );
+    let mut wrong = parts.clone();
+    let (shape, values) = wrong[0].1.get_mut("convB.4.model.5.weight").unwrap();
+    shape[0] -= 1;
+    values.truncate(values.len() / (shape[0] + 1) * shape[0]);
+    assert_one_line_error(
+        &encode_with(&write("shape.pth", as_refs(&wrong))),
+        "enc_c.convB.4.model.5.weight",
+    );
+    let no_gen: Vec<_> = parts[..2].to_vec();
+    assert_one_line_error(
+        &encode_with(&write("nogen.pth", as_refs(&no_gen))),
+        "without its gen entry",
+    );
+    let bytes = std::fs::read(&drit).unwrap();
+    assert_one_line_error(
+        &encode_with(&write("cut.pth", bytes[..bytes.len() * 2 / 3].to_vec())),
+        "zip",
+    );
+    let legacy = std::fs::read(common::fixture_in("drit-tiny", "drit_legacy.pth")).unwrap();
+    assert_one_line_error(
+        &encode_with(&write(
+            "cut_legacy.pth",
+            legacy[..legacy.len() - 4000].to_vec(),
+        )),
+        "truncated",
+    );
+    // Nothing pickled runs from a .pth either.
+    let sentinel = tmp.path().join("pwned");
+    let pickle = common::malicious_pickle(&format!("touch {}", sentinel.display()));
+    assert_one_line_error(
+        &encode_with(&write("evil.pth", common::torch_legacy(&pickle, &[]))),
+        "posix.system",
+    );
+    assert!(!sentinel.exists());
+    // Optimizer states alone.
+    let opt: Vec<(String, common::Dict)> = vec![
+        ("gen_opt".into(), common::Dict::new()),
+        ("enc_c_opt".into(), common::Dict::new()),
+    ];
+    assert_one_line_error(
+        &encode_with(&write("opt.pth", as_refs(&opt))),
+        "optimizer state only",
+    );
+}
+
+/// `enc_c`, `enc_a`, `gen` of a DRIT checkpoint, read through the library.
+fn drit_parts(path: &Path) -> Vec<(String, common::Dict)> {
+    let bytes = std::fs::read(path).unwrap();
+    let root = stylespace::checkpoint::torch::read_torch(&bytes).unwrap();
+    ["enc_c", "enc_a", "gen"]
+        .iter()
+        .map(|part| {
+            let stylespace::checkpoint::torch::Object::Dict(items) = root.get(part).unwrap() else {
+                panic!("{part} is a dict");
+            };
+            let dict = items
+                .iter()
+                .map(|(k, v)| {
+                    let (
+                        stylespace::checkpoint::torch::Object::Str(k),
+                        stylespace::checkpoint::torch::Object::Tensor(t),
+                    ) = (k, v)
+                    else {
+                        panic!("tensor entries");
+                    };
+                    (k.clone(), (t.shape.clone(), t.data.clone()))
+                })
+                .collect();
+            (part.to_string(), dict)
+        })
+        .collect()
+}
+
+#[test]
+fn other_systems_configs_are_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("afhq.yaml");
+    std::fs::write(
+        &cfg,
+        "gen:\n  type: imaginaire.generators.munit\n  latent_dim: 8\ntrainer:\n  type: x\n",
+    )
+    .unwrap();
+    assert_one_line_error(
+        &encode_with(&strings(&[
+            "--config",
+            &path_str(&cfg),
+            "--checkpoint",
+            &path_str(&fixture("gen.pt")),
+            "--device",
+            "cpu",
+        ])),
+        "imaginaire",
+    );
+    // A torch file of something else.
+    let junk = tmp.path().join("model.pth");
+    std::fs::write(
+        &junk,
+        common::torch_dicts(&[("foo", &common::Dict::new())], false),
+    )
+    .unwrap();
+    assert_one_line_error(
+        &encode_with(&strings(&[
+            "--checkpoint",
+            &path_str(&junk),
+            "--device",
+            "cpu",
+        ])),
+        "not a MUNIT, UNIT or DRIT++ checkpoint",
+    );
+}
+
+/// DRIT++ at the official widths: exactly the official keys and shapes, through the torch-format
+/// writer and back, and `translate` runs on it (the official 256 resize, 216 crop).
+#[test]
+fn official_width_drit_has_the_official_keys_and_translates() {
+    use stylespace::model::{Drit, DritArch, NamedParams, RandomInit};
+    let device = burn::prelude::Device::flex();
+    for (concat, file) in [(true, "concat.json"), (false, "noconcat.json")] {
+        let model =
+            Drit::new(DritArch::official(concat), &mut RandomInit::new(7), &device).unwrap();
+        let mut parts: Vec<(String, common::Dict)> = ["enc_c", "enc_a", "gen"]
+            .iter()
+            .map(|p| (p.to_string(), common::Dict::new()))
+            .collect();
+        model.visit_params("", &mut |key, shape, values| {
+            let (part, rest) = key.split_once('.').unwrap();
+            let slot = parts.iter_mut().find(|(p, _)| p == part).unwrap();
+            slot.1.insert(rest.to_string(), (shape, values));
+        });
+        let text = std::fs::read_to_string(common::fixture_in("drit-full-keys", file)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for (part, dict) in &parts {
+            let want: std::collections::BTreeMap<String, Vec<usize>> =
+                serde_json::from_value(json["keys"][part].clone()).unwrap();
+            let got: std::collections::BTreeMap<String, Vec<usize>> = dict
+                .iter()
+                .map(|(k, (s, _))| (k.clone(), s.clone()))
+                .collect();
+            assert_eq!(got, want, "{file}: {part}");
+            let count: usize = dict
+                .values()
+                .map(|(s, _)| s.iter().product::<usize>())
+                .sum();
+            assert_eq!(
+                count as u64,
+                json["params"][part].as_u64().unwrap(),
+                "{part}"
+            );
+        }
+        if !concat {
+            continue; // one full-size file is enough for the round trip
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("full.pth");
+        let refs: Vec<(&str, &common::Dict)> = parts.iter().map(|(n, d)| (n.as_str(), d)).collect();
+        std::fs::write(&path, common::torch_dicts(&refs, true)).unwrap();
+        let out = tmp.path().join("out");
+        let model = strings(&["--checkpoint", &path_str(&path), "--device", "cpu"]);
+        let (status, _, stderr) = run_plain(&translate_args(
+            "a.png",
+            &out,
+            &["--num-style", "1"],
+            &model,
+        ));
+        assert_eq!(status, 0, "{stderr}");
+        let img = image::open(out.join("output_000.png")).unwrap();
+        assert_eq!((img.width(), img.height()), (216, 216));
     }
 }

@@ -47,6 +47,9 @@ pub struct AppOptions {
     pub screenshot_and_exit: Option<PathBuf>,
     /// Show decode and latency timings in the status bar (off for stable test snapshots).
     pub show_timings: bool,
+    /// DRIT++ models: test-time resize and crop replacing the model's (`--resize-size`,
+    /// `--crop-size`); ignored by other families.
+    pub drit_resize_crop: (Option<usize>, Option<usize>),
 }
 
 impl Default for AppOptions {
@@ -58,6 +61,7 @@ impl Default for AppOptions {
             session_path: None,
             screenshot_and_exit: None,
             show_timings: true,
+            drit_resize_crop: (None, None),
         }
     }
 }
@@ -381,6 +385,10 @@ impl StylespaceApp {
         };
         if let Some(note) = note {
             app.toast(note, false);
+        }
+        let (resize, crop) = options.drit_resize_crop;
+        if resize.is_some() || crop.is_some() {
+            app.worker.send(Job::DritResizeCrop { resize, crop });
         }
         if let Some(warning) = session_warning {
             app.toast(warning, true);
@@ -1388,6 +1396,9 @@ impl StylespaceApp {
                     }
                 }
                 Deferred::OpenModelFolder(dir) => self.load_model(ModelSource::Folder(dir)),
+                Deferred::OpenOfficial(checkpoint) if is_drit_checkpoint(&checkpoint) => {
+                    self.load_model(ModelSource::Checkpoint(checkpoint))
+                }
                 Deferred::OpenOfficial(checkpoint) => match official_config_for(&checkpoint) {
                     Some(config) => self.load_model(ModelSource::Official { config, checkpoint }),
                     None => self.toast(
@@ -1550,6 +1561,9 @@ fn model_source_for(path: &Path) -> Option<ModelSource> {
     if path.is_dir() {
         return Some(ModelSource::Folder(path.to_path_buf()));
     }
+    if is_drit_checkpoint(path) {
+        return Some(ModelSource::Checkpoint(path.to_path_buf()));
+    }
     let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
     if ext == "pt" || ext == "pth" {
         let config = official_config_for(path)?;
@@ -1559,6 +1573,12 @@ fn model_source_for(path: &Path) -> Option<ModelSource> {
         });
     }
     None
+}
+
+/// A DRIT++ checkpoint (`.pth`, as its trainer names them) loads without a config.
+fn is_drit_checkpoint(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("pth"))
 }
 
 /// The YAML config belonging to an official checkpoint: `config.yaml` beside it (as the official

@@ -162,12 +162,25 @@ fn status_bar(app: &mut StylespaceApp, ui: &mut Ui) {
                 ui.label(format!("loading {}...", source.label()));
             }
             ModelState::Ready(info) => {
-                ui.label(format!(
-                    "model {} ({} px, style_dim {})",
-                    info.source.label(),
-                    info.config.new_size_for(app.source),
-                    info.style_dim
-                ));
+                use crate::engine::Family;
+                use crate::io::image::Preprocess;
+                let d = &info.description;
+                let label = match (d.family, d.preprocess_for(app.source), d.style) {
+                    (Family::Munit, Preprocess::ShorterSide { new_size }, Some(s)) => format!(
+                        "model {} ({new_size} px, style_dim {})",
+                        info.source.label(),
+                        s.dim
+                    ),
+                    (family, how, style) => format!(
+                        "{family} model {} ({how}, {})",
+                        info.source.label(),
+                        style.map_or("no style space".into(), |s| format!(
+                            "{} {}-d",
+                            s.name, s.dim
+                        ))
+                    ),
+                };
+                ui.label(label);
             }
             ModelState::Failed(source, _) => {
                 ui.colored_label(

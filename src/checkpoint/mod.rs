@@ -1,10 +1,19 @@
-//! Loading and saving MUNIT weights.
+//! Loading and saving weights of the three model families.
 //!
-//! - Official checkpoints (`gen_XXXXXXXX.pt`, released `edges2shoes.pt`, `dis_XXXXXXXX.pt`):
-//!   `{'a': state_dict, 'b': state_dict}` in PyTorch's zip or legacy pickle format, read by a
-//!   restricted pickle interpreter that never runs code ([`pickle`]).
-//! - The native model folder: `model.safetensors` (keys `a.<official key>`, `b.<official key>`)
-//!   next to the `config.yaml` it was trained with.
+//! - MUNIT and UNIT official checkpoints (`gen_XXXXXXXX.pt`, released `edges2shoes.pt`,
+//!   `dis_XXXXXXXX.pt`): `{'a': state_dict, 'b': state_dict}`, with the YAML config they were
+//!   trained with. The family is read from the keys (`enc_style`/`enc_content`/`mlp` vs
+//!   `enc`/`dec`) and must match the config's.
+//! - DRIT++ checkpoints (`NNNNN.pth`, `last.pth`, released `example.pth`): the whole training
+//!   state `DRIT.save` writes (`enc_c`, `enc_a`, `gen`, five discriminators, eight Adam states,
+//!   `ep`, `total_it`), loaded with no config: the variant comes from the keys, the widths from
+//!   the shapes. Only `enc_c`, `enc_a` and `gen` are materialised; the rest is parsed (by the same
+//!   restricted reader) and dropped.
+//! - All in PyTorch's zip or legacy pickle format, read by a restricted pickle interpreter that
+//!   never runs code ([`pickle`]).
+//! - The native model folder: `model.safetensors` (MUNIT/UNIT: keys `a.<official key>`,
+//!   `b.<official key>`; DRIT: `enc_c.…`, `enc_a.…`, `gen.…`) next to a `config.yaml` (the
+//!   official YAML, or [`DritConfig`] for DRIT).
 
 pub mod pickle;
 pub mod run;
@@ -16,9 +25,11 @@ use std::path::{Path, PathBuf};
 use burn::prelude::Device;
 
 use crate::Domain;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ConfigFamily, DritConfig, is_drit_config};
 use crate::io::atomic::write_atomic;
-use crate::model::{Generator, MsImageDis, NamedParams, NamedTensors, ParamError};
+use crate::model::{
+    Drit, DritArch, Generator, MsImageDis, NamedParams, NamedTensors, ParamError, UnitGenerator,
+};
 use torch::{Object, TorchError};
 
 /// File name of the weights inside a native model folder.
@@ -55,6 +66,8 @@ pub enum CheckpointError {
     Config(#[from] ConfigError),
     #[error("{path} already exists; choose another folder or remove it first")]
     Exists { path: PathBuf },
+    #[error("{path}: {source}")]
+    Drit { path: PathBuf, source: ParamError },
 }
 
 /// A state dict: official key -> (shape, row-major values).
@@ -67,49 +80,107 @@ pub struct DomainPair {
     pub b: StateDict,
 }
 
-/// What kind of MUNIT file a checkpoint is, judged from its keys.
+/// What kind of file a checkpoint is, judged from its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    Generators,
+    /// MUNIT `{'a', 'b'}` generators (`enc_style`, `enc_content`, `dec`, `mlp`).
+    MunitGenerators,
+    /// UNIT `{'a', 'b'}` generators (`enc`, `dec`).
+    UnitGenerators,
+    /// MUNIT / UNIT `{'a', 'b'}` discriminators (`cnns`).
     Discriminators,
+    /// A DRIT++ training state (`enc_c`, `enc_a`, `gen`, ...).
+    Drit,
 }
 
 impl Kind {
-    fn describe(self) -> &'static str {
+    pub fn describe(self) -> &'static str {
         match self {
-            Kind::Generators => "a generator checkpoint (gen_XXXXXXXX.pt)",
+            Kind::MunitGenerators => {
+                "a MUNIT generator checkpoint (gen_XXXXXXXX.pt: enc_style, enc_content, dec, mlp)"
+            }
+            Kind::UnitGenerators => "a UNIT generator checkpoint (gen_XXXXXXXX.pt: enc, dec)",
             Kind::Discriminators => "a discriminator checkpoint (dis_XXXXXXXX.pt)",
+            Kind::Drit => "a DRIT++ checkpoint (.pth: enc_c, enc_a, gen, ...)",
         }
     }
+
+    /// The generator kind a config of `family` needs.
+    pub fn generators_of(family: ConfigFamily) -> Self {
+        match family {
+            ConfigFamily::Munit => Kind::MunitGenerators,
+            ConfigFamily::Unit => Kind::UnitGenerators,
+        }
+    }
+}
+
+/// Top-level entries of a DRIT training state that inference never reads: the discriminators
+/// and the Adam states. They are parsed (restricted reader) but their tensors are not read.
+fn is_unused_drit_entry(key: &str) -> bool {
+    key.ends_with("_opt") || matches!(key, "disA" | "disA2" | "disB" | "disB2" | "disContent")
+}
+
+/// Reads and classifies an official checkpoint file.
+fn read_classified(path: &Path) -> Result<(Object, Kind), CheckpointError> {
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let root = torch::read_torch_filtered(&bytes, &|key| !is_unused_drit_entry(key)).map_err(
+        |source| CheckpointError::Torch {
+            path: path.to_path_buf(),
+            source,
+        },
+    )?;
+    drop(bytes);
+    let kind = classify(&root).map_err(|message| CheckpointError::Layout {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok((root, kind))
+}
+
+/// The message for a file of kind `found` where `expected` is needed.
+fn mismatch(found: Kind, expected: Kind) -> String {
+    let hint = match (found, expected) {
+        (Kind::UnitGenerators, Kind::MunitGenerators) => {
+            "; the config is a MUNIT config (its gen has style_dim and mlp_dim): pass the UNIT \
+             YAML the model was trained with"
+        }
+        (Kind::MunitGenerators, Kind::UnitGenerators) => {
+            "; the config is a UNIT config (its gen has no style_dim / mlp_dim): pass the MUNIT \
+             YAML the model was trained with"
+        }
+        (Kind::Drit, _) => "; a DRIT++ checkpoint needs no config: pass it alone (--checkpoint)",
+        _ => "",
+    };
+    format!(
+        "this is {}, but {} is needed here{hint}",
+        found.describe(),
+        expected.describe()
+    )
 }
 
 /// Reads an official `.pt` file and returns both domains' state dicts, after checking that it
 /// is a file of the `expected` kind. PyTorch-0.3-era instance-norm statistics and AdaIN's unused
 /// running buffers are dropped here.
 pub fn read_official(path: &Path, expected: Kind) -> Result<DomainPair, CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let root = torch::read_torch(&bytes).map_err(|source| CheckpointError::Torch {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let (mut root, found) = read_classified(path)?;
     let layout = |message: String| CheckpointError::Layout {
         path: path.to_path_buf(),
         message,
     };
-    let found = classify(&root).map_err(layout)?;
     if found != expected {
-        return Err(layout(format!(
-            "this is {}, but {} is needed here",
-            found.describe(),
-            expected.describe()
-        )));
+        return Err(layout(mismatch(found, expected)));
     }
-    let domain = |name: &str| -> Result<StateDict, CheckpointError> {
-        let dict = root.get(name).expect("classified");
-        state_dict(dict).map_err(|m| layout(format!("domain {name}: {m}")))
+    pair_of(&mut root).map_err(layout)
+}
+
+/// Takes both domains' state dicts out of a classified `{'a', 'b'}` object.
+fn pair_of(root: &mut Object) -> Result<DomainPair, String> {
+    let mut domain = |name: &str| -> Result<StateDict, String> {
+        let dict = root.remove(name).expect("classified");
+        state_dict(dict).map_err(|m| format!("domain {name}: {m}"))
     };
     Ok(DomainPair {
         a: domain("a")?,
@@ -121,11 +192,34 @@ pub fn read_official(path: &Path, expected: Kind) -> Result<DomainPair, Checkpoi
 fn classify(root: &Object) -> Result<Kind, String> {
     let Some(keys) = root.dict_keys() else {
         return Err(format!(
-            "holds {}, not the {{'a': ..., 'b': ...}} dict of a MUNIT checkpoint",
+            "holds {}, not the {{'a': ..., 'b': ...}} dict of a MUNIT/UNIT checkpoint or the \
+             training state of a DRIT++ checkpoint",
             root.describe()
         ));
     };
     let has = |k: &str| keys.iter().any(|x| x == k);
+    let drit_parts = ["enc_c", "enc_a", "gen"];
+    let drit_found: Vec<&str> = drit_parts.iter().copied().filter(|k| has(k)).collect();
+    if has("enc_c") || has("enc_a") {
+        if drit_found.len() < drit_parts.len() {
+            let missing: Vec<&str> = drit_parts.iter().copied().filter(|k| !has(k)).collect();
+            return Err(format!(
+                "a DRIT++ checkpoint without its {} entr{}",
+                missing.join(", "),
+                if missing.len() == 1 { "y" } else { "ies" }
+            ));
+        }
+        if drit_parts
+            .iter()
+            .any(|k| root.get(k).and_then(|o| o.dict_keys()).is_none())
+        {
+            return Err("a DRIT++ checkpoint whose enc_c / enc_a / gen are not state dicts".into());
+        }
+        return Ok(Kind::Drit);
+    }
+    if has("gen_opt") || has("enc_c_opt") {
+        return Err("this is DRIT++ optimizer state only, without the networks".into());
+    }
     let is_optimizer = |o: &Object| o.get("state").is_some() && o.get("param_groups").is_some();
     if is_optimizer(root) {
         return Err("this is an optimizer state, not model weights".into());
@@ -143,12 +237,12 @@ fn classify(root: &Object) -> Result<Kind, String> {
     }
     let kind_of = |o: &Object| -> Option<Kind> {
         let keys = o.dict_keys()?;
-        if keys
-            .iter()
-            .any(|k| k.starts_with("enc_style.") || k.starts_with("dec."))
-        {
-            Some(Kind::Generators)
-        } else if keys.iter().any(|k| k.starts_with("cnns.")) {
+        let any = |p: &str| keys.iter().any(|k| k.starts_with(p));
+        if any("enc_style.") || any("enc_content.") || any("mlp.") {
+            Some(Kind::MunitGenerators)
+        } else if any("enc.") || any("dec.") {
+            Some(Kind::UnitGenerators)
+        } else if any("cnns.") {
             Some(Kind::Discriminators)
         } else {
             None
@@ -158,23 +252,25 @@ fn classify(root: &Object) -> Result<Kind, String> {
         (Some(a), Some(b)) => match (kind_of(a), kind_of(b)) {
             (Some(ka), Some(kb)) if ka == kb => Ok(ka),
             _ => Err(format!(
-                "entries 'a' and 'b' hold {} and {}, not MUNIT generator or discriminator weights",
+                "entries 'a' and 'b' hold {} and {}, not MUNIT/UNIT generator or discriminator \
+                 weights",
                 a.describe(),
                 b.describe()
             )),
         },
         (Some(_), None) | (None, Some(_)) => Err(format!(
-            "holds only domain '{}'; a MUNIT checkpoint holds both domains' networks ('a' and 'b')",
+            "holds only domain '{}'; a MUNIT/UNIT checkpoint holds both domains' networks ('a' \
+             and 'b')",
             if has("a") { "a" } else { "b" }
         )),
         (None, None) => match kind_of(root) {
             Some(kind) => Err(format!(
-                "holds a single network's state_dict ({}); a MUNIT checkpoint is a dict of both \
-                 domains' networks, {{'a': ..., 'b': ...}}",
+                "holds a single network's state_dict ({}); a MUNIT/UNIT checkpoint is a dict of \
+                 both domains' networks, {{'a': ..., 'b': ...}}",
                 kind.describe()
             )),
             None => Err(format!(
-                "not a MUNIT checkpoint: its top-level keys are {}",
+                "not a MUNIT, UNIT or DRIT++ checkpoint: its top-level keys are {}",
                 preview(&keys)
             )),
         },
@@ -200,7 +296,8 @@ fn is_ignored_key(key: &str) -> bool {
     buffer && key.contains(".norm.") && (key.starts_with("enc_content.") || key.starts_with("dec."))
 }
 
-fn state_dict(dict: &Object) -> Result<StateDict, String> {
+/// Moves the tensors of a state dict out of the decoded object (no copies).
+fn state_dict(dict: Object) -> Result<StateDict, String> {
     let Object::Dict(items) = dict else {
         return Err(format!("holds {}, not a state_dict", dict.describe()));
     };
@@ -209,12 +306,12 @@ fn state_dict(dict: &Object) -> Result<StateDict, String> {
         let Object::Str(key) = k else {
             return Err(format!("has a non-string key {k:?}"));
         };
-        if is_ignored_key(key) {
+        if is_ignored_key(&key) {
             continue;
         }
         match v {
             Object::Tensor(t) => {
-                out.insert(key.clone(), (t.shape.clone(), t.data.clone()));
+                out.insert(key, (t.shape, t.data));
             }
             other => return Err(format!("`{key}` holds {}, not a tensor", other.describe())),
         }
@@ -272,15 +369,15 @@ pub fn discriminator_from_state_dict(
     Ok(dis)
 }
 
-/// Both generators of a model.
+/// One network per domain.
 #[derive(Debug)]
-pub struct GeneratorPair {
-    pub a: Generator,
-    pub b: Generator,
+pub struct Pair<G> {
+    pub a: G,
+    pub b: G,
 }
 
-impl GeneratorPair {
-    pub fn get(&self, domain: Domain) -> &Generator {
+impl<G> Pair<G> {
+    pub fn get(&self, domain: Domain) -> &G {
         match domain {
             Domain::A => &self.a,
             Domain::B => &self.b,
@@ -288,20 +385,283 @@ impl GeneratorPair {
     }
 }
 
-/// Loads both generators from an official `.pt` file or a native `.safetensors` file.
+/// Both MUNIT generators of a model.
+pub type GeneratorPair = Pair<Generator>;
+
+/// Loads both MUNIT generators from an official `.pt` file or a native `.safetensors` file.
 pub fn load_generators(
     config: &Config,
     path: &Path,
     device: &Device,
 ) -> Result<GeneratorPair, CheckpointError> {
-    let pair = if is_safetensors(path)? {
-        read_native(path)?
-    } else {
-        read_official(path, Kind::Generators)?
+    match load_networks(Some(config), path, device)? {
+        Networks::Munit { gens, .. } => Ok(gens),
+        other => Err(CheckpointError::Layout {
+            path: path.to_path_buf(),
+            message: mismatch(other.kind(), Kind::MunitGenerators),
+        }),
+    }
+}
+
+/// The loaded networks of a model of any family.
+#[derive(Debug)]
+pub enum Networks {
+    Munit {
+        config: Config,
+        gens: Pair<Generator>,
+    },
+    Unit {
+        config: Config,
+        gens: Pair<UnitGenerator>,
+    },
+    /// DRIT++, with the test-time preprocessing to use (official: 256 / 216).
+    Drit {
+        model: Drit,
+        resize_size: usize,
+        crop_size: usize,
+    },
+}
+
+/// DRIT's test-time resize and crop (`--resize_size`, `--crop_size`).
+pub const DRIT_RESIZE: usize = 256;
+pub const DRIT_CROP: usize = 216;
+
+impl Networks {
+    /// Networks with random weights (official initialisation) of a MUNIT or UNIT config's
+    /// architecture (benchmarks, tests).
+    pub fn random_from_config(
+        config: &Config,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, ParamError> {
+        let init = &mut crate::model::RandomInit::new(seed);
+        Ok(match config.family() {
+            ConfigFamily::Munit => Networks::Munit {
+                config: config.clone(),
+                gens: Pair {
+                    a: Generator::new(&config.generator, config.input_dim_a, init, device)?,
+                    b: Generator::new(&config.generator, config.input_dim_b, init, device)?,
+                },
+            },
+            ConfigFamily::Unit => Networks::Unit {
+                config: config.clone(),
+                gens: Pair {
+                    a: UnitGenerator::new(&config.generator, config.input_dim_a, init, device)?,
+                    b: UnitGenerator::new(&config.generator, config.input_dim_b, init, device)?,
+                },
+            },
+        })
+    }
+
+    /// DRIT++ networks with random weights at the given widths.
+    pub fn random_drit(arch: DritArch, seed: u64, device: &Device) -> Result<Self, ParamError> {
+        let init = &mut crate::model::RandomInit::new(seed);
+        Ok(Networks::Drit {
+            model: Drit::new(arch, init, device)?,
+            resize_size: DRIT_RESIZE,
+            crop_size: DRIT_CROP,
+        })
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Networks::Munit { .. } => Kind::MunitGenerators,
+            Networks::Unit { .. } => Kind::UnitGenerators,
+            Networks::Drit { .. } => Kind::Drit,
+        }
+    }
+
+    /// The native model folder's files: config YAML and the weights under their native keys.
+    pub fn native(&self) -> (String, StateDict, &'static str) {
+        let mut dict = StateDict::new();
+        let mut put = |prefix: &str, m: &dyn NamedParams| {
+            m.visit_params("", &mut |key, shape, values| {
+                dict.insert(format!("{prefix}{key}"), (shape, values));
+            });
+        };
+        match self {
+            Networks::Munit { config, gens } => {
+                put("a.", &gens.a);
+                put("b.", &gens.b);
+                (config.to_yaml(), dict, "stylespace-munit")
+            }
+            Networks::Unit { config, gens } => {
+                put("a.", &gens.a);
+                put("b.", &gens.b);
+                (config.to_yaml(), dict, "stylespace-unit")
+            }
+            Networks::Drit {
+                model,
+                resize_size,
+                crop_size,
+            } => {
+                put("", model);
+                let config = DritConfig {
+                    family: "drit".into(),
+                    concat: model.arch.concat,
+                    input_dim_a: model.arch.input_dim_a,
+                    input_dim_b: model.arch.input_dim_b,
+                    resize_size: *resize_size,
+                    crop_size: *crop_size,
+                };
+                (config.to_yaml(), dict, "stylespace-drit")
+            }
+        }
+    }
+}
+
+/// Loads a model of any family from an official checkpoint (`.pt` / `.pth`) or a native
+/// `.safetensors` file. MUNIT and UNIT need their YAML `config` (its family must match the
+/// checkpoint's); DRIT++ needs none.
+pub fn load_networks(
+    config: Option<&Config>,
+    path: &Path,
+    device: &Device,
+) -> Result<Networks, CheckpointError> {
+    let layout = |message: String| CheckpointError::Layout {
+        path: path.to_path_buf(),
+        message,
     };
-    Ok(GeneratorPair {
-        a: generator_from_state_dict(config, Domain::A, pair.a, device, path)?,
-        b: generator_from_state_dict(config, Domain::B, pair.b, device, path)?,
+    if is_safetensors(path)? {
+        let (flat, _) = read_native_flat(path)?;
+        if flat.keys().any(|k| k.starts_with("enc_c.")) {
+            if config.is_some() {
+                return Err(layout(mismatch(Kind::Drit, Kind::MunitGenerators)));
+            }
+            return drit_from_state_dict(flat, DRIT_RESIZE, DRIT_CROP, device, path);
+        }
+        let config = config.ok_or_else(|| {
+            layout("native MUNIT/UNIT weights need their config.yaml (--config)".into())
+        })?;
+        let pair = split_domains(flat).map_err(|m| CheckpointError::Safetensors {
+            path: path.to_path_buf(),
+            message: m,
+        })?;
+        let found = pair_kind(&pair);
+        let expected = Kind::generators_of(config.family());
+        if found != Some(expected) {
+            return Err(layout(mismatch(
+                found.unwrap_or(Kind::Discriminators),
+                expected,
+            )));
+        }
+        return pair_networks(config, pair, device, path);
+    }
+    let (mut root, kind) = read_classified(path)?;
+    match (kind, config) {
+        (Kind::Drit, None) => {
+            let mut flat = StateDict::new();
+            for part in ["enc_c", "enc_a", "gen"] {
+                let dict = root.remove(part).expect("classified");
+                let dict = state_dict(dict).map_err(|m| layout(format!("{part}: {m}")))?;
+                for (key, value) in dict {
+                    flat.insert(format!("{part}.{key}"), value);
+                }
+            }
+            drop(root);
+            drit_from_state_dict(flat, DRIT_RESIZE, DRIT_CROP, device, path)
+        }
+        (Kind::Drit, Some(config)) => Err(layout(mismatch(
+            Kind::Drit,
+            Kind::generators_of(config.family()),
+        ))),
+        (Kind::MunitGenerators | Kind::UnitGenerators, None) => Err(layout(format!(
+            "this is {}; it needs the YAML config the model was trained with (--config)",
+            kind.describe()
+        ))),
+        (Kind::MunitGenerators | Kind::UnitGenerators, Some(config)) => {
+            let expected = Kind::generators_of(config.family());
+            if kind != expected {
+                return Err(layout(mismatch(kind, expected)));
+            }
+            let pair = pair_of(&mut root).map_err(layout)?;
+            drop(root);
+            pair_networks(config, pair, device, path)
+        }
+        (Kind::Discriminators, _) => Err(layout(mismatch(
+            kind,
+            config.map_or(Kind::MunitGenerators, |c| Kind::generators_of(c.family())),
+        ))),
+    }
+}
+
+/// The generator kind of a native `{a, b}` pair, from its keys.
+fn pair_kind(pair: &DomainPair) -> Option<Kind> {
+    let any = |p: &str| pair.a.keys().any(|k| k.starts_with(p));
+    if any("enc_style.") || any("mlp.") {
+        Some(Kind::MunitGenerators)
+    } else if any("enc.") {
+        Some(Kind::UnitGenerators)
+    } else {
+        None
+    }
+}
+
+fn pair_networks(
+    config: &Config,
+    pair: DomainPair,
+    device: &Device,
+    path: &Path,
+) -> Result<Networks, CheckpointError> {
+    Ok(match config.family() {
+        ConfigFamily::Munit => Networks::Munit {
+            config: config.clone(),
+            gens: Pair {
+                a: generator_from_state_dict(config, Domain::A, pair.a, device, path)?,
+                b: generator_from_state_dict(config, Domain::B, pair.b, device, path)?,
+            },
+        },
+        ConfigFamily::Unit => {
+            let build = |domain: Domain, dict: StateDict| {
+                let err = |source| CheckpointError::Param {
+                    path: path.to_path_buf(),
+                    domain,
+                    source,
+                };
+                let mut source = NamedTensors::new(dict);
+                let generator = UnitGenerator::new(
+                    &config.generator,
+                    config.input_dim(domain),
+                    &mut source,
+                    device,
+                )
+                .map_err(err)?;
+                source.finish().map_err(err)?;
+                Ok::<_, CheckpointError>(generator)
+            };
+            Networks::Unit {
+                config: config.clone(),
+                gens: Pair {
+                    a: build(Domain::A, pair.a)?,
+                    b: build(Domain::B, pair.b)?,
+                },
+            }
+        }
+    })
+}
+
+/// Builds a DRIT++ model from its flat state dict (`enc_c.…`, `enc_a.…`, `gen.…`), reading the
+/// variant and widths from the keys and shapes and checking every other key and shape.
+pub fn drit_from_state_dict(
+    flat: StateDict,
+    resize_size: usize,
+    crop_size: usize,
+    device: &Device,
+    path: &Path,
+) -> Result<Networks, CheckpointError> {
+    let err = |source| CheckpointError::Drit {
+        path: path.to_path_buf(),
+        source,
+    };
+    let arch =
+        DritArch::infer(&|key| flat.get(key).map(|(shape, _)| shape.clone())).map_err(err)?;
+    let mut source = NamedTensors::new(flat);
+    let model = Drit::new(arch, &mut source, device).map_err(err)?;
+    source.finish().map_err(err)?;
+    Ok(Networks::Drit {
+        model,
+        resize_size,
+        crop_size,
     })
 }
 
@@ -359,11 +719,33 @@ impl ModelFiles {
         Ok(files)
     }
 
-    /// Loads the config and both generators.
-    pub fn load(&self, device: &Device) -> Result<(Config, GeneratorPair), CheckpointError> {
+    /// Loads the model, of whichever family the config says.
+    pub fn load(&self, device: &Device) -> Result<Networks, CheckpointError> {
+        if is_drit_config(&self.config) {
+            let config = DritConfig::load(&self.config)?;
+            let (flat, _) = read_native_flat(&self.weights)?;
+            let networks = drit_from_state_dict(
+                flat,
+                config.resize_size,
+                config.crop_size,
+                device,
+                &self.weights,
+            )?;
+            if let Networks::Drit { model, .. } = &networks
+                && model.arch.concat != config.concat
+            {
+                return Err(CheckpointError::Layout {
+                    path: self.config.clone(),
+                    message: format!(
+                        "says concat: {}, but the weights are of the other variant",
+                        config.concat
+                    ),
+                });
+            }
+            return Ok(networks);
+        }
         let config = Config::load(&self.config)?.config;
-        let gens = load_generators(&config, &self.weights, device)?;
-        Ok((config, gens))
+        load_networks(Some(&config), &self.weights, device)
     }
 }
 
@@ -381,8 +763,40 @@ fn is_safetensors(path: &Path) -> Result<bool, CheckpointError> {
     Ok(false)
 }
 
-/// Reads a native weights file: keys `a.<official key>` and `b.<official key>`, f32 or f16.
+/// Reads a native weights file with `a.*` / `b.*` keys (MUNIT, UNIT, training checkpoints).
 pub fn read_native(path: &Path) -> Result<DomainPair, CheckpointError> {
+    let (flat, _) = read_native_flat(path)?;
+    split_domains(flat).map_err(|message| CheckpointError::Safetensors {
+        path: path.to_path_buf(),
+        message,
+    })
+}
+
+/// Splits `a.<key>` / `b.<key>` names into both domains' state dicts.
+fn split_domains(flat: StateDict) -> Result<DomainPair, String> {
+    let mut pair = DomainPair {
+        a: StateDict::new(),
+        b: StateDict::new(),
+    };
+    for (name, entry) in flat {
+        if let Some(key) = name.strip_prefix("a.") {
+            pair.a.insert(key.to_string(), entry);
+        } else if let Some(key) = name.strip_prefix("b.") {
+            pair.b.insert(key.to_string(), entry);
+        } else {
+            return Err(format!("`{name}` belongs to neither domain a nor b"));
+        }
+    }
+    if pair.a.is_empty() || pair.b.is_empty() {
+        return Err("it must hold both domains' generators (a.* and b.*)".into());
+    }
+    Ok(pair)
+}
+
+/// Reads every tensor of a native safetensors file (f32 or f16) and its metadata.
+pub fn read_native_flat(
+    path: &Path,
+) -> Result<(StateDict, HashMap<String, String>), CheckpointError> {
     let bytes = std::fs::read(path).map_err(|source| CheckpointError::Read {
         path: path.to_path_buf(),
         source,
@@ -391,11 +805,11 @@ pub fn read_native(path: &Path) -> Result<DomainPair, CheckpointError> {
         path: path.to_path_buf(),
         message,
     };
+    let (_, meta) =
+        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
+    let metadata = meta.metadata().clone().unwrap_or_default();
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
-    let mut pair = DomainPair {
-        a: StateDict::new(),
-        b: StateDict::new(),
-    };
+    let mut flat = StateDict::new();
     for (name, view) in st.tensors() {
         let values: Vec<f32> = match view.dtype() {
             safetensors::Dtype::F32 => view
@@ -410,21 +824,12 @@ pub fn read_native(path: &Path) -> Result<DomainPair, CheckpointError> {
                 .collect(),
             other => return Err(bad(format!("`{name}` has unsupported dtype {other:?}"))),
         };
-        let entry = (view.shape().to_vec(), values);
-        if let Some(key) = name.strip_prefix("a.") {
-            pair.a.insert(key.to_string(), entry);
-        } else if let Some(key) = name.strip_prefix("b.") {
-            pair.b.insert(key.to_string(), entry);
-        } else {
-            return Err(bad(format!("`{name}` belongs to neither domain a nor b")));
-        }
+        flat.insert(name, (view.shape().to_vec(), values));
     }
-    if pair.a.is_empty() || pair.b.is_empty() {
-        return Err(bad(
-            "it must hold both domains' generators (a.* and b.*)".into()
-        ));
+    if flat.is_empty() {
+        return Err(bad("it holds no tensors".into()));
     }
-    Ok(pair)
+    Ok((flat, metadata))
 }
 
 /// Storage precision of native weights.
@@ -434,20 +839,30 @@ pub enum Precision {
     F16,
 }
 
-/// Serialises both domains' state dicts to safetensors bytes.
+/// Serialises both domains' state dicts to safetensors bytes (keys `a.…`, `b.…`).
 pub fn native_bytes(pair: &DomainPair, precision: Precision) -> Vec<u8> {
+    let entries = [("a", &pair.a), ("b", &pair.b)]
+        .into_iter()
+        .flat_map(|(prefix, dict)| dict.iter().map(move |(k, v)| (format!("{prefix}.{k}"), v)));
+    flat_bytes(entries, precision, "stylespace-munit")
+}
+
+/// Serialises named tensors to safetensors bytes with a `format` metadata tag.
+pub fn flat_bytes<'a>(
+    entries: impl Iterator<Item = (String, &'a (Vec<usize>, Vec<f32>))>,
+    precision: Precision,
+    format: &str,
+) -> Vec<u8> {
     let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    for (prefix, dict) in [("a", &pair.a), ("b", &pair.b)] {
-        for (key, (shape, values)) in dict {
-            let bytes = match precision {
-                Precision::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                Precision::F16 => values
-                    .iter()
-                    .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
-                    .collect(),
-            };
-            buffers.push((format!("{prefix}.{key}"), shape.clone(), bytes));
-        }
+    for (name, (shape, values)) in entries {
+        let bytes = match precision {
+            Precision::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            Precision::F16 => values
+                .iter()
+                .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                .collect(),
+        };
+        buffers.push((name, shape.clone(), bytes));
     }
     let dtype = match precision {
         Precision::F32 => safetensors::Dtype::F32,
@@ -461,7 +876,7 @@ pub fn native_bytes(pair: &DomainPair, precision: Precision) -> Vec<u8> {
             (name.clone(), view)
         })
         .collect();
-    let metadata = HashMap::from([("format".to_string(), "stylespace-munit".to_string())]);
+    let metadata = HashMap::from([("format".to_string(), format.to_string())]);
     safetensors::serialize(views, Some(metadata)).expect("serialisable")
 }
 
@@ -482,6 +897,24 @@ pub fn save_native(
     pair: &DomainPair,
     precision: Precision,
 ) -> Result<(), CheckpointError> {
+    save_native_files(dir, &config.to_yaml(), &native_bytes(pair, precision))
+}
+
+/// Writes a native model folder for networks of any family.
+pub fn save_networks(
+    dir: &Path,
+    networks: &Networks,
+    precision: Precision,
+) -> Result<(), CheckpointError> {
+    let (yaml, dict, format) = networks.native();
+    save_native_files(
+        dir,
+        &yaml,
+        &flat_bytes(dict.iter().map(|(k, v)| (k.clone(), v)), precision, format),
+    )
+}
+
+fn save_native_files(dir: &Path, yaml: &str, weights_bytes: &[u8]) -> Result<(), CheckpointError> {
     let write_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| CheckpointError::Write { path, source }
@@ -498,9 +931,8 @@ pub fn save_native(
     }
     std::fs::create_dir_all(dir).map_err(write_err(dir))?;
     let weights = dir.join(NATIVE_WEIGHTS);
-    write_atomic(&weights, &native_bytes(pair, precision), false).map_err(write_err(&weights))?;
+    write_atomic(&weights, weights_bytes, false).map_err(write_err(&weights))?;
     let config_path = dir.join(NATIVE_CONFIG);
-    write_atomic(&config_path, config.to_yaml().as_bytes(), false)
-        .map_err(write_err(&config_path))?;
+    write_atomic(&config_path, yaml.as_bytes(), false).map_err(write_err(&config_path))?;
     Ok(())
 }

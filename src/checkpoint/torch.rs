@@ -47,6 +47,17 @@ impl Object {
         }
     }
 
+    /// Takes the value stored under a string key of a dict out of it (leaving `None`).
+    pub fn remove(&mut self, key: &str) -> Option<Object> {
+        match self {
+            Object::Dict(items) => items
+                .iter_mut()
+                .find(|(k, _)| matches!(k, Object::Str(s) if s == key))
+                .map(|(_, v)| std::mem::replace(v, Object::None)),
+            _ => None,
+        }
+    }
+
     /// The value stored under a string key of a dict.
     pub fn get(&self, key: &str) -> Option<&Object> {
         match self {
@@ -111,15 +122,41 @@ const LEGACY_MAGIC: i128 = 0x1950a86a20f9469cfc6c;
 
 /// Reads a `torch.save` file from bytes. Nothing in it is executed.
 pub fn read_torch(bytes: &[u8]) -> Result<Object, TorchError> {
+    read_torch_filtered(bytes, &|_| true)
+}
+
+/// [`read_torch`], but the tensors under top-level dict entries whose key `keep` rejects are
+/// neither read nor converted (the entry stays, holding `None`): a DRIT training state's
+/// discriminators and optimizer states are never materialised.
+pub fn read_torch_filtered(
+    bytes: &[u8],
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Object, TorchError> {
     match bytes {
         [] => Err(TorchError::Empty),
-        [b'P', b'K', 3, 4, ..] => read_zip(bytes),
-        [0x80, ..] => read_legacy(bytes),
+        [b'P', b'K', 3, 4, ..] => read_zip(bytes, keep),
+        [0x80, ..] => read_legacy(bytes, keep),
         _ => Err(TorchError::NotTorch),
     }
 }
 
-fn read_zip(bytes: &[u8]) -> Result<Object, TorchError> {
+/// Replaces the values of rejected top-level entries by `None`.
+fn prune(root: Value, keep: &dyn Fn(&str) -> bool) -> Value {
+    match root {
+        Value::Dict(items) => Value::Dict(
+            items
+                .into_iter()
+                .map(|(k, v)| {
+                    let drop = matches!(&k, Value::Str(s) if !keep(s));
+                    (k, if drop { Value::None } else { v })
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn read_zip(bytes: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Object, TorchError> {
     let zip_err = |e: zip::result::ZipError| TorchError::Zip(e.to_string());
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_err)?;
     let pkl_name = archive
@@ -136,6 +173,8 @@ fn read_zip(bytes: &[u8]) -> Result<Object, TorchError> {
     }
     let pkl = read_entry(&mut archive, &pkl_name, bytes.len())?;
     let (root, _) = read_pickle(&pkl)?;
+    drop(pkl);
+    let root = prune(root, keep);
     let mut storages: HashMap<String, Vec<u8>> = HashMap::new();
     for (key, dtype, numel) in storage_refs(&root) {
         if storages.contains_key(&key) {
@@ -178,7 +217,7 @@ fn read_entry<R: Read + Seek>(
 
 /// The legacy format: magic number, protocol version and system info pickles, the object pickle,
 /// the list of storage keys, then each storage as `i64 numel` + raw little-endian elements.
-fn read_legacy(bytes: &[u8]) -> Result<Object, TorchError> {
+fn read_legacy(bytes: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Object, TorchError> {
     let mut pos = 0;
     let mut next = |what: &str| -> Result<Value, TorchError> {
         let (value, used) = read_pickle(&bytes[pos..]).map_err(|e| match e {
@@ -213,11 +252,16 @@ fn read_legacy(bytes: &[u8]) -> Result<Object, TorchError> {
         Value::List(keys) => keys,
         _ => return Err(TorchError::Legacy("storage key list missing".into())),
     };
+    // Every storage is laid out in the file (the full tree says its element type); only those
+    // the kept entries use are read, as slices of the file (no copy until converted).
     let dtypes: HashMap<String, StorageType> = storage_refs(&root)
         .into_iter()
         .map(|(k, d, _)| (k, d))
         .collect();
-    let mut storages = HashMap::new();
+    let root = prune(root, keep);
+    let needed: std::collections::HashSet<String> =
+        storage_refs(&root).into_iter().map(|(k, _, _)| k).collect();
+    let mut storages: HashMap<String, &[u8]> = HashMap::new();
     for key in keys {
         let key = match key {
             Value::Str(s) => s,
@@ -245,7 +289,9 @@ fn read_legacy(bytes: &[u8]) -> Result<Object, TorchError> {
                     found: bytes.len().saturating_sub(pos),
                 })?;
         pos += len;
-        storages.insert(key, data.to_vec());
+        if needed.contains(&key) {
+            storages.insert(key, data);
+        }
     }
     materialise(root, &storages)
 }
@@ -291,7 +337,10 @@ fn view_extent(t: &TensorRef) -> usize {
             .sum::<usize>()
 }
 
-fn materialise(value: Value, storages: &HashMap<String, Vec<u8>>) -> Result<Object, TorchError> {
+fn materialise<S: AsRef<[u8]>>(
+    value: Value,
+    storages: &HashMap<String, S>,
+) -> Result<Object, TorchError> {
     Ok(match value {
         Value::None => Object::None,
         Value::Bool(b) => Object::Bool(b),
@@ -317,13 +366,14 @@ fn materialise(value: Value, storages: &HashMap<String, Vec<u8>>) -> Result<Obje
     })
 }
 
-fn read_tensor(
+fn read_tensor<S: AsRef<[u8]>>(
     t: &TensorRef,
-    storages: &HashMap<String, Vec<u8>>,
+    storages: &HashMap<String, S>,
 ) -> Result<TorchTensor, TorchError> {
     let bytes = storages
         .get(&t.storage_key)
-        .ok_or_else(|| TorchError::MissingStorage(t.storage_key.clone()))?;
+        .ok_or_else(|| TorchError::MissingStorage(t.storage_key.clone()))?
+        .as_ref();
     let size = t.dtype.size();
     let needed = view_extent(t) * size;
     if bytes.len() < needed {

@@ -45,11 +45,18 @@ pub(super) fn translate(args: TranslateArgs) -> Result<()> {
         Some(load_image(&files[0])?)
     };
     let mut model = args.model.load()?;
+    if model.description().style.is_none() {
+        return translate_unit(args, model, &files, first);
+    }
     let style_dim = model.style_dim();
+    let num_style = args.num_style.unwrap_or(10);
     let fixed_styles: Option<Vec<Vec<f32>>> = if let Some(reference) = &args.style {
         let img = load_image(reference)?;
         let prepared = model.prepare(&img, target, &reference.display().to_string())?;
-        Some(vec![model.style(target, &prepared)])
+        let code = model
+            .style(target, &prepared)
+            .expect("the model has a style space");
+        Some(vec![code.code])
     } else if !args.style_code.is_empty() {
         let codes = args
             .style_code
@@ -58,11 +65,10 @@ pub(super) fn translate(args: TranslateArgs) -> Result<()> {
             .collect::<Result<Vec<_>>>()?;
         Some(codes)
     } else {
-        if args.num_style == 0 {
+        if num_style == 0 {
             bail!("--num-style must be at least 1");
         }
-        (args.synchronized || !folder_input)
-            .then(|| sample_styles(args.num_style, style_dim, args.seed))
+        (args.synchronized || !folder_input).then(|| sample_styles(num_style, style_dim, args.seed))
     };
     let mut failed = 0usize;
     for (index, path) in files.iter().enumerate() {
@@ -80,36 +86,109 @@ pub(super) fn translate(args: TranslateArgs) -> Result<()> {
         let styles = match &fixed_styles {
             Some(styles) => styles.clone(),
             // Fresh styles per input, reproducible from the seed.
-            None => sample_styles(
-                args.num_style,
-                style_dim,
-                args.seed.wrapping_add(index as u64),
-            ),
+            None => sample_styles(num_style, style_dim, args.seed.wrapping_add(index as u64)),
         };
-        let out_dir = if folder_input {
-            let stem = path
-                .file_stem()
-                .map_or("image".into(), |s| s.to_string_lossy().into_owned());
-            args.output_dir.join(stem)
-        } else {
-            args.output_dir.clone()
-        };
-        std::fs::create_dir_all(&out_dir)
-            .with_context(|| format!("cannot create {}", out_dir.display()))?;
+        let out_dir = output_dir_for(&args, path, folder_input)?;
         let outputs = model.translate(target, &content, &styles)?;
-        for (i, out) in outputs.iter().enumerate() {
-            let file = out_dir.join(format!("output_{i:03}.png"));
-            save_png(&file, out, args.overwrite).map_err(|e| {
-                if file.exists() && !args.overwrite {
-                    anyhow!(
-                        "{} already exists; pass --overwrite to replace it",
-                        file.display()
-                    )
+        write_outputs(&out_dir, &outputs, args.overwrite)?;
+        println!(
+            "{} -> {} ({} images)",
+            name,
+            out_dir.display(),
+            outputs.len()
+        );
+    }
+    if failed > 0 {
+        bail!(
+            "{failed} of {} inputs could not be read (see the warnings above)",
+            files.len()
+        );
+    }
+    Ok(())
+}
+
+/// Where one input's outputs go: the output folder, or a subfolder per input for a folder.
+fn output_dir_for(args: &TranslateArgs, path: &Path, folder_input: bool) -> Result<PathBuf> {
+    let out_dir = if folder_input {
+        let stem = path
+            .file_stem()
+            .map_or("image".into(), |s| s.to_string_lossy().into_owned());
+        args.output_dir.join(stem)
+    } else {
+        args.output_dir.clone()
+    };
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    Ok(out_dir)
+}
+
+/// Writes `output_000.png`, ... atomically; never replaces a file without `overwrite`.
+fn write_outputs(out_dir: &Path, outputs: &[image::RgbImage], overwrite: bool) -> Result<()> {
+    for (i, out) in outputs.iter().enumerate() {
+        let file = out_dir.join(format!("output_{i:03}.png"));
+        save_png(&file, out, overwrite).map_err(|e| {
+            if file.exists() && !overwrite {
+                anyhow!(
+                    "{} already exists; pass --overwrite to replace it",
+                    file.display()
+                )
+            } else {
+                e.into()
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// UNIT: the deterministic translation, or with `--num-style N` N samples of the latent plus
+/// unit Gaussian noise (seeded, per input unless --synchronized).
+fn translate_unit(
+    args: TranslateArgs,
+    mut model: Model,
+    files: &[PathBuf],
+    mut first: Option<image::DynamicImage>,
+) -> Result<()> {
+    let family = model.family();
+    if args.style.is_some() || !args.style_code.is_empty() {
+        bail!("a {family} model has no style space: --style and --style-code do not apply");
+    }
+    if args.num_style == Some(0) {
+        bail!("--num-style must be at least 1");
+    }
+    let source = if args.b2a { Domain::B } else { Domain::A };
+    let target = source.other();
+    let folder_input = args.input.is_dir();
+    let mut failed = 0usize;
+    for (index, path) in files.iter().enumerate() {
+        let name = path.display().to_string();
+        let img = match first.take().map_or_else(|| load_image(path), Ok) {
+            Ok(img) => img,
+            Err(e) => {
+                eprintln!("warning: skipped: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        let prepared = model.prepare(&img, source, &name)?;
+        let latent = model.content(source, &prepared);
+        let outputs = match args.num_style {
+            None => vec![model.translate_one(target, latent, None)?],
+            Some(n) => {
+                let base = if args.synchronized || !folder_input {
+                    args.seed
                 } else {
-                    e.into()
-                }
-            })?;
-        }
+                    args.seed.wrapping_add((index as u64) << 32)
+                };
+                (0..n as u64)
+                    .map(|i| {
+                        let noisy = model.noisy_latent(&latent, base.wrapping_add(i));
+                        model.translate_one(target, noisy, None)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        let out_dir = output_dir_for(&args, path, folder_input)?;
+        write_outputs(&out_dir, &outputs, args.overwrite)?;
         println!(
             "{} -> {} ({} images)",
             name,
@@ -134,24 +213,53 @@ pub(super) fn encode(args: EncodeArgs) -> Result<()> {
     let content = model.content(domain, &prepared);
     let style = model.style(domain, &prepared);
     let shape = content.dims();
+    let description = model.description();
     if args.json {
-        let out = serde_json::json!({ "style": style, "content_shape": shape });
+        let mut out = serde_json::json!({
+            "family": description.family,
+            "style": style.as_ref().map(|s| &s.code),
+            "content_shape": shape,
+        });
+        if let Some(logvar) = style.as_ref().and_then(|s| s.logvar.as_ref()) {
+            out["logvar"] = serde_json::json!(logvar);
+        }
         println!("{out}");
+        return Ok(());
+    }
+    let fmt = |v: &[f32]| {
+        v.iter()
+            .map(|v| format!("{v:.4}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("family: {}", description.family);
+    let what = if description.family == Family::Unit {
+        "latent"
     } else {
-        let (norm, percentile) = prior_percentile(&style);
-        println!("content code shape: {shape:?}");
-        println!(
-            "style code: [{}]",
-            style
-                .iter()
-                .map(|v| format!("{v:.4}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        println!(
-            "style norm {norm:.3}: larger than {:.1}% of N(0, I) samples",
-            100.0 * percentile
-        );
+        "content code"
+    };
+    println!("{what} shape: {shape:?}");
+    match (style, description.style) {
+        (Some(style), Some(space)) => {
+            let label = match description.family {
+                Family::Drit => "attribute (mean)",
+                _ => "style code",
+            };
+            println!("{label}: [{}]", fmt(&style.code));
+            if let Some(logvar) = &style.logvar {
+                println!("attribute log-variance: [{}]", fmt(logvar));
+            }
+            let (norm, percentile) = prior_percentile(&style.code);
+            println!(
+                "{} norm {norm:.3}: larger than {:.1}% of N(0, I) samples",
+                space.name,
+                100.0 * percentile
+            );
+        }
+        _ => println!(
+            "no style code: a {} model translates deterministically",
+            description.family
+        ),
     }
     Ok(())
 }

@@ -11,22 +11,23 @@ use burn::prelude::*;
 use clap::{Args, Parser, Subcommand};
 
 use stylespace::Domain;
-use stylespace::checkpoint::{self, DomainPair, Kind, ModelFiles, Precision};
+use stylespace::checkpoint::{self, ModelFiles, Precision};
 use stylespace::config::Config;
 use stylespace::engine::styles::{parse_style_code, prior_percentile, sample_styles};
-use stylespace::engine::{DeviceChoice, Model, select_device};
+use stylespace::engine::{DeviceChoice, Family, Model, select_device};
 use stylespace::io::image::{load_image, save_png};
-use stylespace::model::{Generator, RandomInit};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "stylespace",
     version,
-    about = "Explore the style space of MUNIT image-to-image translation models",
-    long_about = "Explore the style space of MUNIT image-to-image translation models.\n\n\
+    about = "Explore the style space of image-to-image translation models (MUNIT, DRIT++, UNIT)",
+    long_about = "Explore the style space of multimodal image-to-image translation models: \
+                  MUNIT, DRIT++ and UNIT.\n\n\
                   Models are given as a native model folder (--model DIR, as written by \
-                  `stylespace import`) or as an official YAML config plus a gen_*.pt \
-                  checkpoint (--config C --checkpoint G)."
+                  `stylespace import`), as an official MUNIT/UNIT YAML config plus a gen_*.pt \
+                  checkpoint (--config C --checkpoint G), or as a DRIT++ .pth checkpoint alone \
+                  (--checkpoint D.pth)."
 )]
 pub struct Cli {
     /// Without a command, the explorer window opens.
@@ -43,7 +44,8 @@ pub enum Command {
     Translate(TranslateArgs),
     /// Encode an image into its content and style codes.
     Encode(EncodeArgs),
-    /// Convert an official config + gen_*.pt checkpoint into a native model folder.
+    /// Convert an official checkpoint (MUNIT/UNIT config + gen_*.pt, or a DRIT++ .pth) into a
+    /// native model folder.
     Import(ImportArgs),
     /// Time encode and decode of an architecture (random weights) on this machine.
     Bench(BenchArgs),
@@ -207,12 +209,19 @@ pub struct ModelArgs {
     /// the bundled model (assets/models/openmoji64, or $STYLESPACE_MODEL).
     #[arg(long, conflicts_with_all = ["config", "checkpoint"])]
     pub model: Option<PathBuf>,
-    /// Official YAML config (with --checkpoint).
+    /// Official MUNIT/UNIT YAML config (with --checkpoint).
     #[arg(long, requires = "checkpoint")]
     pub config: Option<PathBuf>,
-    /// Official gen_*.pt checkpoint (zip or legacy format) or a .safetensors file (with --config).
-    #[arg(long, requires = "config")]
+    /// Official checkpoint: a MUNIT/UNIT gen_*.pt (with --config) or a DRIT++ .pth (alone); zip
+    /// or legacy format. Also a native .safetensors file.
+    #[arg(long)]
     pub checkpoint: Option<PathBuf>,
+    /// DRIT++ only: resize images to this square size first (official 256; 0 keeps their size).
+    #[arg(long, value_name = "PX")]
+    pub resize_size: Option<usize>,
+    /// DRIT++ only: then take the centred square of this size (official 216; 0: no crop).
+    #[arg(long, value_name = "PX")]
+    pub crop_size: Option<usize>,
     /// Compute device.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
@@ -224,6 +233,7 @@ impl ModelArgs {
         let (config, folder) = match (&self.model, &self.config, &self.checkpoint) {
             (Some(dir), _, _) => (None, Some(dir.clone())),
             (None, Some(config), Some(_)) => (Some(Config::load(config)?.config), None),
+            (None, None, Some(_)) => (None, None),
             _ => {
                 let bundled = bundled_model();
                 if !bundled.join(checkpoint::NATIVE_WEIGHTS).is_file() {
@@ -241,13 +251,13 @@ impl ModelArgs {
             eprintln!("note: {reason}");
         }
         log::info!("device: {}", compute.description);
-        Ok(match (config, folder, &self.checkpoint) {
-            (Some(config), _, Some(checkpoint)) => {
-                Model::load(config, checkpoint, &compute.device)?
-            }
+        let mut model = match (config, folder, &self.checkpoint) {
             (_, Some(dir), _) => Model::load_folder(&dir, &compute.device)?,
+            (config, None, Some(checkpoint)) => Model::load(config, checkpoint, &compute.device)?,
             _ => unreachable!("checked above"),
-        })
+        };
+        model.set_resize_crop(self.resize_size, self.crop_size)?;
+        Ok(model)
     }
 }
 
@@ -266,7 +276,8 @@ pub struct TranslateArgs {
     /// Translate from domain b to a (default: a to b).
     #[arg(long)]
     pub b2a: bool,
-    /// Take the style from this reference image of the target domain.
+    /// Take the style from this reference image of the target domain (DRIT++: the attribute
+    /// mean, deterministic).
     #[arg(long, conflicts_with_all = ["style_code", "num_style"])]
     pub style: Option<PathBuf>,
     /// An explicit style code, comma-separated (repeat for several).
@@ -277,10 +288,11 @@ pub struct TranslateArgs {
         conflicts_with = "num_style"
     )]
     pub style_code: Vec<String>,
-    /// Number of random styles drawn from N(0, I).
-    #[arg(long, default_value_t = 10)]
-    pub num_style: usize,
-    /// Seed of the random styles.
+    /// Number of random styles drawn from N(0, I) [default: 10]. UNIT: without it, the one
+    /// deterministic translation; with it, N samples of latent + unit Gaussian noise.
+    #[arg(long)]
+    pub num_style: Option<usize>,
+    /// Seed of the random styles (UNIT: of the noise).
     #[arg(long, default_value_t = 10)]
     pub seed: u64,
     /// With a folder input: use the same random styles for every image.
@@ -301,9 +313,20 @@ pub struct EncodeArgs {
     /// Domain whose encoders to use.
     #[arg(long, value_enum, default_value = "a")]
     pub domain: DomainArg,
-    /// Print JSON: {"style": [...], "content_shape": [n, c, h, w]}.
+    /// Print JSON: {"family", "style" (MUNIT style, DRIT attribute mean, null for UNIT),
+    /// "logvar" (DRIT concat), "content_shape": [n, c, h, w]}.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchFamily {
+    Munit,
+    Unit,
+    /// DRIT++ --concat 1.
+    Drit,
+    /// DRIT++ --concat 0.
+    DritNoconcat,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
@@ -323,12 +346,18 @@ impl From<DomainArg> for Domain {
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// Official YAML config.
+    /// Official MUNIT/UNIT YAML config (not for DRIT++).
     #[arg(long)]
-    pub config: PathBuf,
-    /// Official gen_*.pt checkpoint.
+    pub config: Option<PathBuf>,
+    /// Official gen_*.pt (MUNIT/UNIT) or .pth (DRIT++) checkpoint.
     #[arg(long)]
     pub checkpoint: PathBuf,
+    /// DRIT++: the resize the model folder records (default 256).
+    #[arg(long, value_name = "PX")]
+    pub resize_size: Option<usize>,
+    /// DRIT++: the crop the model folder records (default 216).
+    #[arg(long, value_name = "PX")]
+    pub crop_size: Option<usize>,
     /// New model folder (must not exist or be empty).
     #[arg(long)]
     pub out: PathBuf,
@@ -339,7 +368,10 @@ pub struct ImportArgs {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Config whose architecture to time (default: the standard MUNIT generator).
+    /// Family whose official architecture to time (random weights).
+    #[arg(long, value_enum, default_value_t = BenchFamily::Munit)]
+    pub family: BenchFamily,
+    /// MUNIT/UNIT config whose architecture to time instead of the default one.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Square input size in pixels.
@@ -363,6 +395,7 @@ fn app(args: AppArgs) -> Result<()> {
         (None, Some(config), Some(checkpoint)) => {
             Some(ModelSource::Official { config, checkpoint })
         }
+        (None, None, Some(checkpoint)) => Some(ModelSource::Checkpoint(checkpoint)),
         _ => None,
     };
     for image in &args.images {
@@ -382,6 +415,7 @@ fn app(args: AppArgs) -> Result<()> {
         },
         screenshot_and_exit: args.screenshot.clone(),
         show_timings: true,
+        drit_resize_crop: (args.model.resize_size, args.model.crop_size),
     };
     stylespace::app::run(options).map_err(|e| anyhow!("the window could not open: {e}"))?;
     if let Some(path) = args.screenshot

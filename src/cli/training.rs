@@ -3,38 +3,56 @@
 use super::*;
 
 pub(super) fn import(args: ImportArgs) -> Result<()> {
-    let config = Config::load(&args.config)?.config;
-    let pair = checkpoint::read_official(&args.checkpoint, Kind::Generators)?;
-    // Build both generators once to validate every key and shape before writing anything.
-    let device = Device::flex();
-    let check = |domain, dict| {
-        checkpoint::generator_from_state_dict(&config, domain, dict, &device, &args.checkpoint)
+    let config = match &args.config {
+        Some(path) => Some(Config::load(path)?.config),
+        None => None,
     };
-    check(Domain::A, pair.a.clone())?;
-    check(Domain::B, pair.b.clone())?;
+    if args.out.exists() && std::fs::read_dir(&args.out)?.next().is_some() {
+        bail!(
+            "{} already exists and is not empty; choose another folder or remove it first",
+            args.out.display()
+        );
+    }
+    // Building the networks validates every key and shape before anything is written.
+    let device = Device::flex();
+    let mut networks = checkpoint::load_networks(config.as_ref(), &args.checkpoint, &device)?;
+    if let checkpoint::Networks::Drit {
+        resize_size,
+        crop_size,
+        ..
+    } = &mut networks
+    {
+        *resize_size = args.resize_size.unwrap_or(*resize_size);
+        *crop_size = args.crop_size.unwrap_or(*crop_size);
+    } else if args.resize_size.is_some() || args.crop_size.is_some() {
+        bail!("--resize-size and --crop-size apply to DRIT++ checkpoints");
+    }
     let precision = if args.f16 {
         Precision::F16
     } else {
         Precision::F32
     };
-    checkpoint::save_native(
-        &args.out,
-        &config,
-        &DomainPair {
-            a: pair.a,
-            b: pair.b,
-        },
-        precision,
-    )?;
-    ModelFiles::from_folder(&args.out)?;
-    println!("wrote model folder {}", args.out.display());
+    checkpoint::save_networks(&args.out, &networks, precision)?;
+    // Read it back: the folder must load as what was imported.
+    ModelFiles::from_folder(&args.out)?.load(&device)?;
+    println!(
+        "wrote {} model folder {}",
+        Model::new(networks, &device).family(),
+        args.out.display()
+    );
     Ok(())
 }
 
 pub(super) fn losses(args: LossesArgs) -> Result<()> {
     use stylespace::train::losses::{LossWeights, Networks, dis_losses, gen_losses, grad_sq_sum};
     let config = Config::load(&args.config)?.config;
-    let dim = config.generator.style_dim;
+    if config.family() != stylespace::config::ConfigFamily::Munit {
+        bail!(
+            "the losses command computes MUNIT's losses; this is a {} config",
+            config.family()
+        );
+    }
+    let dim = config.generator.style_dim();
     let s_a = parse_style_code(&args.style_a, dim).map_err(|e| anyhow!("--style-a: {e}"))?;
     let s_b = parse_style_code(&args.style_b, dim).map_err(|e| anyhow!("--style-b: {e}"))?;
     let device = Device::flex().autodiff();
@@ -116,6 +134,13 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use stylespace::train::trainer::{TrainOptions, train};
     let config = Config::load(&args.config)?.config;
+    if config.family() != stylespace::config::ConfigFamily::Munit {
+        bail!(
+            "the trainer trains MUNIT; {} is a {} config",
+            args.config.display(),
+            config.family()
+        );
+    }
     if !args.resume && args.out.join("checkpoints").exists() {
         bail!(
             "{} already holds a run; pass --resume to continue it or choose another --out",

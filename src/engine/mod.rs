@@ -1,4 +1,6 @@
-//! The engine: picks the compute device, holds a loaded model, encodes images (caching content
+//! The engine: picks the compute device, holds a loaded model of any family (MUNIT, DRIT++,
+//! UNIT) behind one interface ([`Model`]: encode content, encode style, decode; [`Description`]:
+//! family, channels, preprocessing, optional style space), encodes images (caching content
 //! codes), samples styles and decodes translations.
 
 pub mod device;
@@ -15,10 +17,11 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 
 use crate::Domain;
-use crate::checkpoint::{CheckpointError, GeneratorPair, ModelFiles, load_generators};
+use crate::checkpoint::{CheckpointError, ModelFiles, Networks, load_networks};
 use crate::config::Config;
-use crate::io::image::{ImageError, ModelImage, image_from_chw, preprocess};
+use crate::io::image::{ImageError, ModelImage, Preprocess, image_from_chw, preprocess_with};
 use crate::model::params::to_vec;
+use styles::sample_styles;
 
 pub use device::{BackendKind, ComputeDevice, DeviceChoice, DeviceError, select_device};
 
@@ -29,8 +32,8 @@ pub fn bundled_model() -> std::path::PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/openmoji64"))
 }
 
-/// Smallest image side the generator accepts (the style encoder's four stride-2 stages and
-/// reflection padding need at least 16 px).
+/// Smallest image side the models accept (MUNIT's style encoder has four stride-2 stages and
+/// reflection padding; DRIT's attribute encoder likewise).
 pub const MIN_SIDE: usize = 16;
 
 /// Content codes kept in memory (one is about 4 MB at 256 px with the default architecture).
@@ -53,8 +56,28 @@ pub enum EngineError {
         width: usize,
         height: usize,
     },
-    #[error("style code has {found} values, the model's style_dim is {expected}")]
-    StyleDim { expected: usize, found: usize },
+    #[error(
+        "{name}: a DRIT model needs sides that are multiples of 4, the image is {width}x{height} \
+         after preprocessing; choose --resize-size / --crop-size accordingly"
+    )]
+    NotMultipleOf4 {
+        name: String,
+        width: usize,
+        height: usize,
+    },
+    #[error("{what} has {found} values, the model's {name} has {expected} dimensions")]
+    StyleDim {
+        what: &'static str,
+        name: &'static str,
+        expected: usize,
+        found: usize,
+    },
+    #[error("this {family} model has no style space; it translates deterministically")]
+    NoStyleSpace { family: Family },
+    #[error("a {family} model needs a {name} code to decode")]
+    StyleNeeded { family: Family, name: &'static str },
+    #[error("{0}")]
+    Option(String),
 }
 
 /// Counters of work done, for tests and diagnostics (e.g. "slider moves never run encoders").
@@ -72,6 +95,70 @@ pub struct Counters {
     pub export_readback_bytes: AtomicU64,
 }
 
+/// The model families the engine serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Munit,
+    Drit,
+    Unit,
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Family::Munit => "MUNIT",
+            Family::Drit => "DRIT++",
+            Family::Unit => "UNIT",
+        })
+    }
+}
+
+/// A low-dimensional code space whose prior is N(0, I): MUNIT's style, DRIT's attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct StyleSpace {
+    pub dim: usize,
+    /// What the family calls it: "style" (MUNIT) or "attribute" (DRIT).
+    pub name: &'static str,
+}
+
+/// What the app and the command line need to know about a loaded model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Description {
+    pub family: Family,
+    /// The family's variant, e.g. DRIT's "concat" / "noconcat".
+    pub variant: Option<&'static str>,
+    /// Image channels of domain a and b (1 or 3).
+    pub input_channels: [usize; 2],
+    /// How images of domain a and b are prepared.
+    pub preprocess: [Preprocess; 2],
+    /// `None` for UNIT (deterministic translation; samples add noise to the latent).
+    pub style: Option<StyleSpace>,
+}
+
+impl Description {
+    pub fn channels(&self, domain: Domain) -> usize {
+        self.input_channels[domain as usize]
+    }
+
+    pub fn preprocess_for(&self, domain: Domain) -> Preprocess {
+        self.preprocess[domain as usize]
+    }
+
+    /// Length of a style code (0 without a style space).
+    pub fn style_dim(&self) -> usize {
+        self.style.map_or(0, |s| s.dim)
+    }
+}
+
+/// An image's code in the style space: the style (MUNIT), the attribute mean (DRIT) with the
+/// log-variance of DRIT's concat variant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StyleCode {
+    pub code: Vec<f32>,
+    pub logvar: Option<Vec<f32>>,
+}
+
 /// An image encoded by one domain's generator.
 #[derive(Debug, Clone)]
 pub struct Encoded {
@@ -81,10 +168,10 @@ pub struct Encoded {
     pub style: Vec<f32>,
 }
 
-/// A loaded model on a device.
+/// A loaded model on a device, whatever its family: encode content, encode style, decode.
 pub struct Model {
-    pub config: Config,
-    pub gens: GeneratorPair,
+    pub networks: Networks,
+    description: Description,
     pub device: Device,
     /// Shared, so a worker can keep one set of counters across the models it loads.
     pub counters: Arc<Counters>,
@@ -93,47 +180,108 @@ pub struct Model {
 }
 
 impl Model {
-    /// Loads a native model folder.
+    /// Loads a native model folder (or a MUNIT training run folder).
     pub fn load_folder(dir: &Path, device: &Device) -> Result<Self, EngineError> {
-        let (config, gens) = ModelFiles::from_folder(dir)?.load(device)?;
-        Ok(Self::new(config, gens, device))
+        let networks = ModelFiles::from_folder(dir)?.load(device)?;
+        Ok(Self::new(networks, device))
     }
 
-    /// Loads a config and an official (or native) checkpoint.
-    pub fn load(config: Config, checkpoint: &Path, device: &Device) -> Result<Self, EngineError> {
-        let gens = load_generators(&config, checkpoint, device)?;
-        Ok(Self::new(config, gens, device))
+    /// Loads an official (or native) checkpoint; MUNIT and UNIT need their YAML config, DRIT++
+    /// none.
+    pub fn load(
+        config: Option<Config>,
+        checkpoint: &Path,
+        device: &Device,
+    ) -> Result<Self, EngineError> {
+        let networks = load_networks(config.as_ref(), checkpoint, device)?;
+        Ok(Self::new(networks, device))
     }
 
-    pub fn new(config: Config, gens: GeneratorPair, device: &Device) -> Self {
+    pub fn new(networks: Networks, device: &Device) -> Self {
+        let description = describe(&networks);
         Self {
-            config,
-            gens,
+            networks,
+            description,
             device: device.clone(),
             counters: Arc::default(),
             content_cache: VecDeque::new(),
         }
     }
 
-    pub fn style_dim(&self) -> usize {
-        self.config.generator.style_dim
+    pub fn description(&self) -> &Description {
+        &self.description
     }
 
-    /// Loads and preprocesses an image for encoding by `domain`'s generator.
+    pub fn family(&self) -> Family {
+        self.description.family
+    }
+
+    /// Length of a style code (0 for UNIT).
+    pub fn style_dim(&self) -> usize {
+        self.description.style_dim()
+    }
+
+    /// Replaces DRIT's test-time resize and crop (0 skips the step). Refused for other
+    /// families, whose preprocessing comes from their config.
+    pub fn set_resize_crop(
+        &mut self,
+        resize: Option<usize>,
+        crop: Option<usize>,
+    ) -> Result<(), EngineError> {
+        if resize.is_none() && crop.is_none() {
+            return Ok(());
+        }
+        let Networks::Drit {
+            resize_size,
+            crop_size,
+            ..
+        } = &mut self.networks
+        else {
+            return Err(EngineError::Option(format!(
+                "--resize-size and --crop-size apply to DRIT++ models; this {} model resizes \
+                 images as its config says (new_size)",
+                self.description.family
+            )));
+        };
+        if let Some(r) = resize {
+            *resize_size = r;
+        }
+        if let Some(c) = crop {
+            *crop_size = c;
+        }
+        if *resize_size != 0 && *crop_size > *resize_size {
+            return Err(EngineError::Option(format!(
+                "--crop-size {} is larger than --resize-size {}",
+                crop_size, resize_size
+            )));
+        }
+        self.description = describe(&self.networks);
+        self.content_cache.clear();
+        Ok(())
+    }
+
+    /// Loads and preprocesses an image for encoding by `domain`'s encoders.
     pub fn prepare(
         &self,
         img: &image::DynamicImage,
         domain: Domain,
         name: &str,
     ) -> Result<ModelImage, EngineError> {
-        let prepared = preprocess(
+        let prepared = preprocess_with(
             img,
-            self.config.new_size_for(domain),
-            self.config.input_dim(domain),
+            self.description.preprocess_for(domain),
+            self.description.channels(domain),
             name,
         )?;
         if prepared.width < MIN_SIDE || prepared.height < MIN_SIDE {
             return Err(EngineError::TooSmall {
+                name: name.into(),
+                width: prepared.width,
+                height: prepared.height,
+            });
+        }
+        if self.family() == Family::Drit && (prepared.width % 4 != 0 || prepared.height % 4 != 0) {
+            return Err(EngineError::NotMultipleOf4 {
                 name: name.into(),
                 width: prepared.width,
                 height: prepared.height,
@@ -165,7 +313,7 @@ impl Model {
         self.counters
             .content_encodes
             .fetch_add(1, Ordering::Relaxed);
-        let content = self.gens.get(domain).encode_content(self.tensor(img));
+        let content = self.encode_content(domain, self.tensor(img));
         if self.content_cache.len() >= CONTENT_CACHE_SIZE {
             self.content_cache.pop_front();
         }
@@ -173,10 +321,92 @@ impl Model {
         content
     }
 
-    /// Style code of an image under `domain`'s style encoder.
-    pub fn style(&self, domain: Domain, img: &ModelImage) -> Vec<f32> {
+    /// Content code (MUNIT, DRIT) or latent (UNIT), uncached.
+    ///
+    /// # Shapes
+    /// `x`: `[b, channels, h, w]` in [-1, 1] -> `[b, c, h', w']`.
+    pub fn encode_content(&self, domain: Domain, x: Tensor<4>) -> Tensor<4> {
+        match &self.networks {
+            Networks::Munit { gens, .. } => gens.get(domain).encode_content(x),
+            Networks::Unit { gens, .. } => gens.get(domain).encode(x),
+            Networks::Drit { model, .. } => model.encode_content(domain, x),
+        }
+    }
+
+    /// Style code of an image under `domain`'s style (attribute) encoder; `None` for UNIT.
+    pub fn style(&self, domain: Domain, img: &ModelImage) -> Option<StyleCode> {
+        let x = self.tensor(img);
+        let code = match &self.networks {
+            Networks::Munit { gens, .. } => StyleCode {
+                code: to_vec(gens.get(domain).encode_style(x)),
+                logvar: None,
+            },
+            Networks::Drit { model, .. } => {
+                let (mean, logvar) = model.encode_attr(domain, x);
+                StyleCode {
+                    code: to_vec(mean),
+                    logvar: logvar.map(to_vec),
+                }
+            }
+            Networks::Unit { .. } => return None,
+        };
         self.counters.style_encodes.fetch_add(1, Ordering::Relaxed);
-        to_vec(self.gens.get(domain).encode_style(self.tensor(img)))
+        Some(code)
+    }
+
+    /// Decodes a content code into `target` with a style code (required exactly when the model
+    /// has a style space).
+    ///
+    /// # Shapes
+    /// `content`: `[1, c, h, w]` -> `[1, channels(target), H, W]` in (-1, 1).
+    pub fn decode(
+        &self,
+        target: Domain,
+        content: Tensor<4>,
+        style: Option<&[f32]>,
+    ) -> Result<Tensor<4>, EngineError> {
+        let family = self.family();
+        let style = match (self.description.style, style) {
+            (Some(space), Some(code)) => {
+                if code.len() != space.dim {
+                    return Err(EngineError::StyleDim {
+                        what: "the code",
+                        name: space.name,
+                        expected: space.dim,
+                        found: code.len(),
+                    });
+                }
+                Some(Tensor::<2>::from_data(
+                    TensorData::new(code.to_vec(), [1, code.len()]),
+                    &self.device,
+                ))
+            }
+            (Some(space), None) => {
+                return Err(EngineError::StyleNeeded {
+                    family,
+                    name: space.name,
+                });
+            }
+            (None, Some(code)) if !code.is_empty() => {
+                return Err(EngineError::NoStyleSpace { family });
+            }
+            (None, _) => None,
+        };
+        self.counters.decodes.fetch_add(1, Ordering::Relaxed);
+        Ok(match (&self.networks, style) {
+            (Networks::Munit { gens, .. }, Some(s)) => gens.get(target).decode_style(content, s),
+            (Networks::Drit { model, .. }, Some(s)) => model.decode(target, content, s),
+            (Networks::Unit { gens, .. }, None) => gens.get(target).decode(content),
+            _ => unreachable!("style presence checked against the style space"),
+        })
+    }
+
+    /// A UNIT latent plus unit Gaussian noise drawn from `seed` (the reduced VAE's sampling).
+    pub fn noisy_latent(&self, latent: &Tensor<4>, seed: u64) -> Tensor<4> {
+        let dims = latent.dims();
+        let n = dims.iter().product();
+        let noise = sample_styles(1, n, seed).remove(0);
+        latent.clone() + Tensor::<4>::from_data(TensorData::new(noise, dims), &self.device)
     }
 
     /// Decodes `content` with each style code through `target`'s decoder, one image per code.
@@ -188,46 +418,77 @@ impl Model {
         content: &Tensor<4>,
         styles: &[Vec<f32>],
     ) -> Result<Vec<Vec<f32>>, EngineError> {
-        let generator = self.gens.get(target);
-        let mut out = Vec::with_capacity(styles.len());
-        for style in styles {
-            if style.len() != self.style_dim() {
-                return Err(EngineError::StyleDim {
-                    expected: self.style_dim(),
-                    found: style.len(),
-                });
-            }
-            let style = Tensor::<2>::from_data(
-                TensorData::new(style.clone(), [1, style.len()]),
-                &self.device,
-            );
-            self.counters.decodes.fetch_add(1, Ordering::Relaxed);
-            let image = generator.decode_style(content.clone(), style);
-            out.push(to_vec(image));
-        }
-        Ok(out)
+        styles
+            .iter()
+            .map(|style| Ok(to_vec(self.decode(target, content.clone(), Some(style))?)))
+            .collect()
     }
 
-    /// Output geometry of decoding a content code: (channels, height, width).
-    pub fn output_shape(&self, target: Domain, content: &Tensor<4>) -> (usize, usize, usize) {
-        let [_, _, h, w] = content.dims();
-        let scale = 1 << self.config.generator.n_downsample;
-        (self.config.input_dim(target), h * scale, w * scale)
+    /// Decodes and converts to an RGB image.
+    pub fn translate_one(
+        &self,
+        target: Domain,
+        content: Tensor<4>,
+        style: Option<&[f32]>,
+    ) -> Result<image::RgbImage, EngineError> {
+        let image = self.decode(target, content, style)?;
+        let [_, c, h, w] = image.dims();
+        Ok(image_from_chw(&to_vec(image), c, h, w))
     }
 
-    /// Decodes and converts to RGB images.
+    /// Decodes with each style code and converts to RGB images.
     pub fn translate(
         &self,
         target: Domain,
         content: &Tensor<4>,
         styles: &[Vec<f32>],
     ) -> Result<Vec<image::RgbImage>, EngineError> {
-        let (c, h, w) = self.output_shape(target, content);
-        Ok(self
-            .decode_styles(target, content, styles)?
+        styles
             .iter()
-            .map(|values| image_from_chw(values, c, h, w))
-            .collect())
+            .map(|style| self.translate_one(target, content.clone(), Some(style)))
+            .collect()
+    }
+}
+
+/// The description of loaded networks.
+fn describe(networks: &Networks) -> Description {
+    match networks {
+        Networks::Munit { config, .. } | Networks::Unit { config, .. } => {
+            let unit = matches!(networks, Networks::Unit { .. });
+            Description {
+                family: if unit { Family::Unit } else { Family::Munit },
+                variant: None,
+                input_channels: [config.input_dim_a, config.input_dim_b],
+                preprocess: [Domain::A, Domain::B].map(|d| Preprocess::ShorterSide {
+                    new_size: config.new_size_for(d),
+                }),
+                style: (!unit).then(|| StyleSpace {
+                    dim: config.generator.style_dim(),
+                    name: "style",
+                }),
+            }
+        }
+        Networks::Drit {
+            model,
+            resize_size,
+            crop_size,
+        } => Description {
+            family: Family::Drit,
+            variant: Some(if model.arch.concat {
+                "concat"
+            } else {
+                "noconcat"
+            }),
+            input_channels: [model.arch.input_dim_a, model.arch.input_dim_b],
+            preprocess: [Preprocess::ResizeCrop {
+                resize: *resize_size,
+                crop: *crop_size,
+            }; 2],
+            style: Some(StyleSpace {
+                dim: model.arch.nz,
+                name: "attribute",
+            }),
+        },
     }
 }
 
@@ -252,7 +513,7 @@ fn fingerprint(img: &ModelImage) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::GeneratorPair;
+    use crate::checkpoint::Pair;
     use crate::model::{Generator, RandomInit};
 
     #[test]
@@ -260,16 +521,16 @@ mod tests {
         let device = Device::flex();
         let mut config = Config::munit_default();
         config.generator.dim = 2;
-        config.generator.mlp_dim = 4;
+        config.generator.mlp_dim = Some(4);
         config.generator.n_res = 1;
         let make = |seed| {
             Generator::new(&config.generator, 3, &mut RandomInit::new(seed), &device).unwrap()
         };
-        let gens = GeneratorPair {
+        let gens = Pair {
             a: make(1),
             b: make(2),
         };
-        let mut model = Model::new(config, gens, &device);
+        let mut model = Model::new(Networks::Munit { config, gens }, &device);
         let image = |i: usize| ModelImage {
             channels: 3,
             height: 16,

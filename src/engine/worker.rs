@@ -12,12 +12,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use burn::prelude::*;
-use burn::tensor::TensorData;
 use burn::tensor::wgpu::wgpu;
 use image::{DynamicImage, RgbImage};
 
 use super::texture::TextureConverter;
-use super::{Counters, EngineError, Model};
+use super::{Counters, Description, Model};
 use crate::Domain;
 use crate::config::Config;
 use crate::io::image::image_from_chw;
@@ -32,11 +31,13 @@ pub type ImageId = u64;
 pub enum ModelSource {
     /// A native model folder (config.yaml + model.safetensors) or a training run folder.
     Folder(PathBuf),
-    /// An official YAML config and a `gen_*.pt` checkpoint.
+    /// An official YAML config and a `gen_*.pt` checkpoint (MUNIT, UNIT).
     Official {
         config: PathBuf,
         checkpoint: PathBuf,
     },
+    /// A checkpoint that needs no config (a DRIT++ `.pth`).
+    Checkpoint(PathBuf),
 }
 
 impl ModelSource {
@@ -49,19 +50,22 @@ impl ModelSource {
         };
         match self {
             ModelSource::Folder(dir) => name(dir),
-            ModelSource::Official { checkpoint, .. } => name(checkpoint),
+            ModelSource::Official { checkpoint, .. } | ModelSource::Checkpoint(checkpoint) => {
+                name(checkpoint)
+            }
         }
     }
 
-    fn load(&self, device: &Device) -> Result<Model, EngineError> {
+    fn load(&self, device: &Device) -> Result<Model, super::EngineError> {
         match self {
             ModelSource::Folder(dir) => Model::load_folder(dir, device),
             ModelSource::Official { config, checkpoint } => {
                 let config = Config::load(config)
-                    .map_err(|e| EngineError::Checkpoint(e.into()))?
+                    .map_err(|e| super::EngineError::Checkpoint(e.into()))?
                     .config;
-                Model::load(config, checkpoint, device)
+                Model::load(Some(config), checkpoint, device)
             }
+            ModelSource::Checkpoint(checkpoint) => Model::load(None, checkpoint, device),
         }
     }
 }
@@ -117,13 +121,19 @@ impl Output {
 #[derive(Debug, Clone)]
 pub struct ModelInfo {
     pub source: ModelSource,
+    /// Length of a style code (0 when the model has no style space).
     pub style_dim: usize,
-    pub config: Config,
+    pub description: Description,
 }
 
 /// Work that runs in order.
 pub enum Job {
     Load(ModelSource),
+    /// Test-time resize and crop for DRIT++ models loaded from now on (0 skips the step).
+    DritResizeCrop {
+        resize: Option<usize>,
+        crop: Option<usize>,
+    },
     /// Content code under `source` (cached for renders) and style code under the other domain's
     /// encoder (the image as a style reference for translations into that domain).
     Encode {
@@ -224,6 +234,7 @@ impl Worker {
                         display,
                         counters,
                         model: None,
+                        drit_resize_crop: (None, None),
                         contents: HashMap::new(),
                         tx,
                         notify: Box::new(notify),
@@ -314,6 +325,7 @@ struct WorkerState {
     display: Display,
     counters: Arc<Counters>,
     model: Option<Model>,
+    drit_resize_crop: (Option<usize>, Option<usize>),
     /// Content codes by image, with the domain they were encoded from.
     contents: HashMap<ImageId, (Domain, Tensor<4>)>,
     tx: Sender<Event>,
@@ -356,7 +368,16 @@ impl WorkerState {
         match job {
             Job::Load(source) => {
                 let device = self.device.clone();
-                let loaded = catch(|| source.load(&device).map_err(|e| e.to_string()));
+                let (resize, crop) = self.drit_resize_crop;
+                let loaded = catch(|| {
+                    let mut model = source.load(&device).map_err(|e| e.to_string())?;
+                    if model.family() == super::Family::Drit {
+                        model
+                            .set_resize_crop(resize, crop)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Ok(model)
+                });
                 Some(match loaded {
                     Ok(mut model) => {
                         model.counters = self.counters.clone();
@@ -364,7 +385,7 @@ impl WorkerState {
                         let info = ModelInfo {
                             source,
                             style_dim: model.style_dim(),
-                            config: model.config.clone(),
+                            description: model.description().clone(),
                         };
                         self.model = Some(model);
                         Event::Loaded(Box::new(info))
@@ -388,6 +409,10 @@ impl WorkerState {
             }),
             Job::Forget(id) => {
                 self.contents.remove(&id);
+                None
+            }
+            Job::DritResizeCrop { resize, crop } => {
+                self.drit_resize_crop = (resize, crop);
                 None
             }
             Job::Pixels {
@@ -421,10 +446,19 @@ impl WorkerState {
                 .prepare(image, source, name)
                 .map_err(|e| e.to_string())?;
             let content = model.content(source, &as_content);
-            let as_style = model
-                .prepare(image, source.other(), name)
-                .map_err(|e| e.to_string())?;
-            let style = model.style(source.other(), &as_style);
+            // The image as a style reference for the other domain; a model without a style
+            // space (UNIT) has none to give.
+            let style = if model.description().style.is_some() {
+                let as_style = model
+                    .prepare(image, source.other(), name)
+                    .map_err(|e| e.to_string())?;
+                model
+                    .style(source.other(), &as_style)
+                    .map(|s| s.code)
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             Ok((content, style, [as_content.width, as_content.height]))
         })?;
         let (content, style, size) = result;
@@ -449,19 +483,9 @@ impl WorkerState {
                 "image {content} was encoded from domain {source}; it cannot be decoded into the same domain"
             ));
         }
-        let device = self.device.clone();
         let model = self.model()?;
-        if style.len() != model.style_dim() {
-            return Err(EngineError::StyleDim {
-                expected: model.style_dim(),
-                found: style.len(),
-            }
-            .to_string());
-        }
-        model.counters.decodes.fetch_add(1, Ordering::Relaxed);
-        let style =
-            Tensor::<2>::from_data(TensorData::new(style.to_vec(), [1, style.len()]), &device);
-        catch(|| Ok(model.gens.get(target).decode_style(code, style)))
+        let style = model.description().style.is_some().then_some(style);
+        catch(|| model.decode(target, code, style).map_err(|e| e.to_string()))
     }
 
     fn render_event(&mut self, request: RenderRequest) -> Event {

@@ -177,7 +177,13 @@ pub fn preprocess(
         img.resize_exact(rw as u32, rh as u32, FilterType::Triangle)
             .to_rgb32f()
     };
-    let plane = rw * rh;
+    Ok(to_model_image(&rgb, channels))
+}
+
+/// Maps float RGB in [0, 1] to the model's [-1, 1] with 1 (PIL "L" luma) or 3 channels.
+fn to_model_image(rgb: &image::Rgb32FImage, channels: usize) -> ModelImage {
+    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+    let plane = w * h;
     let mut data = vec![0f32; channels * plane];
     for (i, px) in rgb.pixels().enumerate() {
         let [r, g, b] = px.0;
@@ -191,12 +197,108 @@ pub fn preprocess(
             data[2 * plane + i] = (b - 0.5) / 0.5;
         }
     }
-    Ok(ModelImage {
+    ModelImage {
         channels,
-        height: rh,
-        width: rw,
+        height: h,
+        width: w,
         data,
-    })
+    }
+}
+
+/// How images are brought to the model's input size, per model family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Preprocess {
+    /// MUNIT / UNIT `test.py`: the shorter side resized to `new_size` (bilinear, aspect ratio
+    /// kept), no crop.
+    ShorterSide { new_size: usize },
+    /// DRIT's test loader: resized to `resize` x `resize` (bicubic, aspect ratio not kept), then
+    /// a centred `crop` x `crop` window. 0 skips that step (the image keeps its own size).
+    ResizeCrop { resize: usize, crop: usize },
+}
+
+impl std::fmt::Display for Preprocess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Preprocess::ShorterSide { new_size } => write!(f, "shorter side {new_size} px"),
+            Preprocess::ResizeCrop { resize, crop } => {
+                match resize {
+                    0 => write!(f, "own size")?,
+                    r => write!(f, "resize {r}x{r}")?,
+                }
+                match crop {
+                    0 => Ok(()),
+                    c => write!(f, ", centre crop {c}x{c}"),
+                }
+            }
+        }
+    }
+}
+
+/// Why an image does not fit a [`Preprocess::ResizeCrop`] window.
+fn crop_error(name: &str, width: u32, height: u32, crop: usize) -> ImageError {
+    ImageError::Decode {
+        path: name.into(),
+        detail: format!(
+            "{width}x{height} is smaller than the {crop}x{crop} crop; pass a larger --resize-size \
+             or a smaller --crop-size"
+        ),
+    }
+}
+
+/// Prepares an image for a model with `channels` (1 or 3) input channels.
+pub fn preprocess_with(
+    img: &DynamicImage,
+    how: Preprocess,
+    channels: usize,
+    name: &str,
+) -> Result<ModelImage, ImageError> {
+    let (resize, crop) = match how {
+        Preprocess::ShorterSide { new_size } => return preprocess(img, new_size, channels, name),
+        Preprocess::ResizeCrop { resize, crop } => (resize, crop),
+    };
+    if resize > MAX_MODEL_SIDE {
+        return Err(ImageError::AspectRatio {
+            path: name.into(),
+            width: img.width(),
+            height: img.height(),
+            new_size: resize,
+            rw: resize,
+            rh: resize,
+        });
+    }
+    let resized =
+        if resize == 0 || (img.width() as usize, img.height() as usize) == (resize, resize) {
+            img.to_rgb32f()
+        } else {
+            // CatmullRom is the a = -0.5 cubic of PIL's BICUBIC, widened when downscaling like PIL.
+            img.resize_exact(resize as u32, resize as u32, FilterType::CatmullRom)
+                .to_rgb32f()
+        };
+    let (w, h) = resized.dimensions();
+    let cropped = if crop == 0 {
+        resized
+    } else {
+        if (w as usize) < crop || (h as usize) < crop {
+            return Err(crop_error(name, w, h, crop));
+        }
+        // torchvision's CenterCrop: offsets round((side - crop) / 2).
+        let left = ((w as f64 - crop as f64) / 2.0).round() as u32;
+        let top = ((h as f64 - crop as f64) / 2.0).round() as u32;
+        image::imageops::crop_imm(&resized, left, top, crop as u32, crop as u32).to_image()
+    };
+    let (w, h) = (cropped.width() as usize, cropped.height() as usize);
+    if w.max(h) > MAX_MODEL_SIDE {
+        return Err(ImageError::AspectRatio {
+            path: name.into(),
+            width: img.width(),
+            height: img.height(),
+            new_size: w.min(h),
+            rw: w,
+            rh: h,
+        });
+    }
+    Ok(to_model_image(&cropped, channels))
 }
 
 /// Quantises one output value in [-1, 1] to 8 bits: `round(clamp((y + 1) / 2) * 255)`.
@@ -256,6 +358,25 @@ mod tests {
         assert_eq!(to_u8(0.0), 128); // 127.5 rounds half away from zero
         assert_eq!(to_u8(5.0), 255);
         assert_eq!(to_u8(f32::NAN), 0);
+    }
+
+    #[test]
+    fn resize_crop_takes_the_centre_window() {
+        // A 6x4 image whose pixel value encodes its column; crop 2 of a 4x4 resize keeps the
+        // middle; resize 0 keeps the image and crops its centre.
+        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(6, 4, |x, _| {
+            image::Rgb([x as u8 * 40, 0, 0])
+        }));
+        let own =
+            preprocess_with(&img, Preprocess::ResizeCrop { resize: 0, crop: 2 }, 3, "x").unwrap();
+        assert_eq!((own.width, own.height), (2, 2));
+        assert_eq!(own.data[0], (80.0f32 / 255.0 - 0.5) / 0.5);
+        let square =
+            preprocess_with(&img, Preprocess::ResizeCrop { resize: 4, crop: 0 }, 1, "x").unwrap();
+        assert_eq!((square.width, square.height, square.channels), (4, 4, 1));
+        let err = preprocess_with(&img, Preprocess::ResizeCrop { resize: 0, crop: 5 }, 3, "x")
+            .unwrap_err();
+        assert!(err.to_string().contains("5x5 crop"), "{err}");
     }
 
     #[test]

@@ -1,11 +1,15 @@
-//! burn modules of the models (backend-agnostic, no UI, no files).
+//! burn modules of the models (backend-agnostic, no UI, no files): MUNIT, UNIT and DRIT++.
 
 pub mod discriminator;
+pub mod drit;
 pub mod layers;
 pub mod munit;
 pub mod params;
+pub mod unit;
 pub mod upsample;
 
 pub use discriminator::MsImageDis;
+pub use drit::{Drit, DritArch};
 pub use munit::Generator;
 pub use params::{Init, NamedParams, NamedTensors, ParamError, ParamSource, RandomInit};
+pub use unit::UnitGenerator;

@@ -69,7 +69,7 @@ impl StyleEncoder {
         // Index len() is the pooling layer (no parameters); the 1x1 conv follows it.
         let out = Conv::new(
             dim,
-            cfg.style_dim,
+            cfg.style_dim(),
             1,
             1,
             kaiming(dim, 1),
@@ -115,9 +115,12 @@ pub struct ContentEncoder {
 }
 
 impl ContentEncoder {
+    /// Builds the encoder with its parameters under `prefix` (`enc_content` in MUNIT's
+    /// generator, `enc` in UNIT's).
     pub fn new(
         cfg: &GenConfig,
         input_dim: usize,
+        prefix: &str,
         source: &mut dyn ParamSource,
         device: &Device,
     ) -> Result<Self, ParamError> {
@@ -135,7 +138,7 @@ impl ContentEncoder {
         let mut blocks = vec![ConvBlock::new(
             spec(input_dim, cfg.dim, 7, 1, 3),
             source,
-            "enc_content.model.0",
+            &format!("{prefix}.model.0"),
             device,
         )?];
         let mut dim = cfg.dim;
@@ -143,12 +146,12 @@ impl ContentEncoder {
             blocks.push(ConvBlock::new(
                 spec(dim, dim * 2, 4, 2, 1),
                 source,
-                &format!("enc_content.model.{}", i + 1),
+                &format!("{prefix}.model.{}", i + 1),
                 device,
             )?);
             dim *= 2;
         }
-        let res_prefix = format!("enc_content.model.{}", cfg.n_downsample + 1);
+        let res_prefix = format!("{prefix}.model.{}", cfg.n_downsample + 1);
         let res = (0..cfg.n_res)
             .map(|r| {
                 ResBlock::new(
@@ -191,8 +194,8 @@ impl NamedParams for ContentEncoder {
     }
 }
 
-/// Decoder: `n_res` AdaIN residual blocks, then `n_downsample` x (nearest x2, conv 5x5, LN),
-/// then conv 7x7 with tanh.
+/// Decoder: `n_res` residual blocks (AdaIN in MUNIT, instance norm in UNIT), then
+/// `n_downsample` x (nearest x2, conv 5x5, LN), then conv 7x7 with tanh.
 #[derive(Module, Debug)]
 pub struct Decoder {
     pub res: Vec<ResBlock>,
@@ -200,12 +203,18 @@ pub struct Decoder {
     pub out: ConvBlock,
     #[module(skip)]
     pub content_dim: usize,
+    #[module(skip)]
+    pub res_norm: Norm,
 }
 
 impl Decoder {
+    /// Builds the decoder with its parameters under `prefix` (`dec` in both MUNIT and UNIT);
+    /// `res_norm` is [`Norm::Adain`] (MUNIT) or [`Norm::In`] (UNIT).
     pub fn new(
         cfg: &GenConfig,
         output_dim: usize,
+        res_norm: Norm,
+        prefix: &str,
         source: &mut dyn ParamSource,
         device: &Device,
     ) -> Result<Self, ParamError> {
@@ -214,11 +223,11 @@ impl Decoder {
             .map(|r| {
                 ResBlock::new(
                     content_dim,
-                    Norm::Adain,
+                    res_norm,
                     cfg.activ,
                     cfg.pad_type,
                     source,
-                    &format!("dec.model.0.model.{r}"),
+                    &format!("{prefix}.model.0.model.{r}"),
                     device,
                 )
             })
@@ -241,7 +250,7 @@ impl Decoder {
             up.push(ConvBlock::new(
                 spec,
                 source,
-                &format!("dec.model.{}", 2 + 2 * i),
+                &format!("{prefix}.model.{}", 2 + 2 * i),
                 device,
             )?);
             dim /= 2;
@@ -260,7 +269,7 @@ impl Decoder {
         let out = ConvBlock::new(
             out_spec,
             source,
-            &format!("dec.model.{}", 1 + 2 * cfg.n_downsample),
+            &format!("{prefix}.model.{}", 1 + 2 * cfg.n_downsample),
             device,
         )?;
         Ok(Self {
@@ -268,12 +277,17 @@ impl Decoder {
             up,
             out,
             content_dim,
+            res_norm,
         })
     }
 
-    /// Number of AdaIN parameters the decoder consumes per sample.
+    /// Number of AdaIN parameters the decoder consumes per sample (0 without AdaIN).
     pub fn num_adain_params(&self) -> usize {
-        self.res.len() * 2 * 2 * self.content_dim
+        if self.res_norm == Norm::Adain {
+            self.res.len() * 2 * 2 * self.content_dim
+        } else {
+            0
+        }
     }
 
     /// # Shapes
@@ -281,13 +295,21 @@ impl Decoder {
     /// layer (res0.conv0, res0.conv1, res1.conv0, ...) as `[beta (c) | gamma (c)]`.
     /// Returns `[b, output_dim, h * 2^n, w * 2^n]` in (-1, 1).
     pub fn forward(&self, content: Tensor<4>, adain_params: Tensor<2>) -> Tensor<4> {
+        self.forward_with(content, Some(&adain_params))
+    }
+
+    /// [`Decoder::forward`] for either kind of residual norm: `adain_params` must be given
+    /// exactly when the residual blocks use AdaIN.
+    ///
+    /// # Shapes
+    /// `content`: `[b, c, h, w]` -> `[b, output_dim, h * 2^n, w * 2^n]` in (-1, 1).
+    pub fn forward_with(&self, content: Tensor<4>, adain_params: Option<&Tensor<2>>) -> Tensor<4> {
         let c = self.content_dim;
-        let [b, _] = adain_params.dims();
         let layer = |k: usize| {
-            let beta = adain_params
-                .clone()
-                .slice([0..b, 2 * k * c..(2 * k + 1) * c]);
-            let gamma = adain_params
+            let params = adain_params?;
+            let [b, _] = params.dims();
+            let beta = params.clone().slice([0..b, 2 * k * c..(2 * k + 1) * c]);
+            let gamma = params
                 .clone()
                 .slice([0..b, (2 * k + 1) * c..(2 * k + 2) * c]);
             Some((beta, gamma))
@@ -330,9 +352,9 @@ impl Mlp {
         device: &Device,
     ) -> Result<Self, ParamError> {
         let dims = [
-            (cfg.style_dim, cfg.mlp_dim, cfg.activ),
-            (cfg.mlp_dim, cfg.mlp_dim, cfg.activ),
-            (cfg.mlp_dim, output_dim, Activation::None),
+            (cfg.style_dim(), cfg.mlp_dim(), cfg.activ),
+            (cfg.mlp_dim(), cfg.mlp_dim(), cfg.activ),
+            (cfg.mlp_dim(), output_dim, Activation::None),
         ];
         let blocks = dims
             .iter()
@@ -381,8 +403,8 @@ impl Generator {
     ) -> Result<Self, ParamError> {
         // State-dict order of the official module: enc_style, enc_content, dec, mlp.
         let enc_style = StyleEncoder::new(cfg, input_dim, source, device)?;
-        let enc_content = ContentEncoder::new(cfg, input_dim, source, device)?;
-        let dec = Decoder::new(cfg, input_dim, source, device)?;
+        let enc_content = ContentEncoder::new(cfg, input_dim, "enc_content", source, device)?;
+        let dec = Decoder::new(cfg, input_dim, Norm::Adain, "dec", source, device)?;
         let mlp = Mlp::new(cfg, dec.num_adain_params(), source, device)?;
         Ok(Self {
             enc_style,
@@ -463,8 +485,8 @@ mod tests {
     fn tiny(activ: Activation, pad_type: PadType) -> GenConfig {
         GenConfig {
             dim: 4,
-            mlp_dim: 8,
-            style_dim: 3,
+            mlp_dim: Some(8),
+            style_dim: Some(3),
             activ,
             n_downsample: 2,
             n_res: 2,

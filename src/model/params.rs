@@ -96,28 +96,21 @@ impl ParamSource for RandomInit {
     }
 }
 
-/// Serves parameters from a map of named tensors (a checkpoint), checking shapes and recording
-/// which keys were used so that leftovers can be reported.
+/// Serves parameters from a map of named tensors (a checkpoint), checking shapes. Each value is
+/// moved out when asked for (a checkpoint's tensors are never held twice), so what is left at
+/// the end are the keys no parameter asked for.
 pub struct NamedTensors {
     tensors: std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)>,
-    used: std::collections::BTreeSet<String>,
 }
 
 impl NamedTensors {
     pub fn new(tensors: std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)>) -> Self {
-        Self {
-            tensors,
-            used: Default::default(),
-        }
+        Self { tensors }
     }
 
     /// Fails with the keys that no parameter asked for.
     pub fn finish(self) -> Result<(), ParamError> {
-        let unused: Vec<String> = self
-            .tensors
-            .into_keys()
-            .filter(|k| !self.used.contains(k))
-            .collect();
+        let unused: Vec<String> = self.tensors.into_keys().collect();
         if unused.is_empty() {
             Ok(())
         } else {
@@ -128,16 +121,19 @@ impl NamedTensors {
 
 impl ParamSource for NamedTensors {
     fn values(&mut self, key: &str, shape: &[usize], _init: Init) -> Result<Vec<f32>, ParamError> {
-        let (found, values) = self.tensors.get(key).ok_or_else(|| ParamError::Missing {
-            key: key.to_string(),
-            expected: shape.to_vec(),
-        })?;
+        let (found, values) = self
+            .tensors
+            .remove(key)
+            .ok_or_else(|| ParamError::Missing {
+                key: key.to_string(),
+                expected: shape.to_vec(),
+            })?;
         // PyTorch stores 0-d/1-element parameters (PReLU) as [1]; compare element layouts.
         if found.as_slice() != shape {
             return Err(ParamError::Shape {
                 key: key.to_string(),
                 expected: shape.to_vec(),
-                found: found.clone(),
+                found,
             });
         }
         if values.iter().any(|v| !v.is_finite()) {
@@ -145,8 +141,7 @@ impl ParamSource for NamedTensors {
                 key: key.to_string(),
             });
         }
-        self.used.insert(key.to_string());
-        Ok(values.clone())
+        Ok(values)
     }
 }
 

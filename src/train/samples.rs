@@ -42,7 +42,7 @@ impl Display {
                 .take(n)
                 .collect()
         };
-        let dim = options.config.generator.style_dim;
+        let dim = options.config.generator.style_dim();
         let draw = |purpose| {
             let mut rng = rng_for(options.seed, &[0xD15, purpose]);
             (0..n)

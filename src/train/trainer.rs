@@ -358,7 +358,7 @@ pub fn train(
     let weights = LossWeights::from(c);
     let csv_path = run_dir.join("losses.csv");
     let mut csv = open_log(&csv_path, start).map_err(write_err(&csv_path))?;
-    let style_dim = c.generator.style_dim;
+    let style_dim = c.generator.style_dim();
     let display = Display::new(
         options,
         &test_a,

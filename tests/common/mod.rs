@@ -12,6 +12,14 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A file of another fixture folder (`drit-tiny`, `drit-tiny-noconcat`, `unit-tiny`, ...).
+pub fn fixture_in(dir: &str, name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir)
+        .join(name)
+}
+
 pub fn image_fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/images")
@@ -20,7 +28,12 @@ pub fn image_fixture(name: &str) -> PathBuf {
 
 /// Every tensor of `expected.safetensors`: name -> (shape, values).
 pub fn expected() -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
-    let bytes = std::fs::read(fixture("expected.safetensors")).unwrap();
+    expected_in("munit-tiny")
+}
+
+/// Every tensor of a fixture folder's `expected.safetensors`.
+pub fn expected_in(dir: &str) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+    let bytes = std::fs::read(fixture_in(dir, "expected.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     st.tensors()
         .into_iter()
@@ -220,6 +233,17 @@ pub fn torch_legacy(pickle: &[u8], storages: &[(String, Vec<f32>)]) -> Vec<u8> {
 /// A generator-style `.pt` with domains `a` and `b`.
 pub fn torch_pair(a: &Dict, b: &Dict, legacy: bool) -> Vec<u8> {
     let (pickle, storages) = pickle_pair(&[("a", a), ("b", b)], legacy);
+    if legacy {
+        torch_legacy(&pickle, &storages)
+    } else {
+        torch_zip(&pickle, &storages)
+    }
+}
+
+/// A `.pth` whose top-level dict holds the given state dicts by name (a DRIT training state's
+/// `enc_c`, `enc_a`, `gen`, ...).
+pub fn torch_dicts(parts: &[(&str, &Dict)], legacy: bool) -> Vec<u8> {
+    let (pickle, storages) = pickle_pair(parts, legacy);
     if legacy {
         torch_legacy(&pickle, &storages)
     } else {
