@@ -319,7 +319,26 @@ fn state_dict(dict: Object) -> Result<StateDict, String> {
     Ok(out)
 }
 
-/// Builds one domain's generator from its state dict, checking every key and shape.
+/// Builds one domain's network from its state dict with `build`, checking every key and shape
+/// (a key `build` never asks for is an error too).
+fn build_checked<T>(
+    tensors: StateDict,
+    domain: Domain,
+    path: &Path,
+    build: impl FnOnce(&mut dyn crate::model::ParamSource) -> Result<T, ParamError>,
+) -> Result<T, CheckpointError> {
+    let err = |source| CheckpointError::Param {
+        path: path.to_path_buf(),
+        domain,
+        source,
+    };
+    let mut source = NamedTensors::new(tensors);
+    let built = build(&mut source).map_err(err)?;
+    source.finish().map_err(err)?;
+    Ok(built)
+}
+
+/// Builds one domain's MUNIT generator from its state dict, checking every key and shape.
 pub fn generator_from_state_dict(
     config: &Config,
     domain: Domain,
@@ -327,21 +346,9 @@ pub fn generator_from_state_dict(
     device: &Device,
     path: &Path,
 ) -> Result<Generator, CheckpointError> {
-    let err = |source| CheckpointError::Param {
-        path: path.to_path_buf(),
-        domain,
-        source,
-    };
-    let mut source = NamedTensors::new(tensors);
-    let generator = Generator::new(
-        &config.generator,
-        config.input_dim(domain),
-        &mut source,
-        device,
-    )
-    .map_err(err)?;
-    source.finish().map_err(err)?;
-    Ok(generator)
+    build_checked(tensors, domain, path, |source| {
+        Generator::new(&config.generator, config.input_dim(domain), source, device)
+    })
 }
 
 /// Builds one domain's discriminator from its state dict, checking every key and shape.
@@ -352,21 +359,14 @@ pub fn discriminator_from_state_dict(
     device: &Device,
     path: &Path,
 ) -> Result<MsImageDis, CheckpointError> {
-    let err = |source| CheckpointError::Param {
-        path: path.to_path_buf(),
-        domain,
-        source,
-    };
-    let mut source = NamedTensors::new(tensors);
-    let dis = MsImageDis::new(
-        &config.discriminator,
-        config.input_dim(domain),
-        &mut source,
-        device,
-    )
-    .map_err(err)?;
-    source.finish().map_err(err)?;
-    Ok(dis)
+    build_checked(tensors, domain, path, |source| {
+        MsImageDis::new(
+            &config.discriminator,
+            config.input_dim(domain),
+            source,
+            device,
+        )
+    })
 }
 
 /// One network per domain.
@@ -404,6 +404,8 @@ pub fn load_generators(
 }
 
 /// The loaded networks of a model of any family.
+// One value per loaded model, moved a handful of times: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Networks {
     Munit {
@@ -613,21 +615,9 @@ fn pair_networks(
         },
         ConfigFamily::Unit => {
             let build = |domain: Domain, dict: StateDict| {
-                let err = |source| CheckpointError::Param {
-                    path: path.to_path_buf(),
-                    domain,
-                    source,
-                };
-                let mut source = NamedTensors::new(dict);
-                let generator = UnitGenerator::new(
-                    &config.generator,
-                    config.input_dim(domain),
-                    &mut source,
-                    device,
-                )
-                .map_err(err)?;
-                source.finish().map_err(err)?;
-                Ok::<_, CheckpointError>(generator)
+                build_checked(dict, domain, path, |source| {
+                    UnitGenerator::new(&config.generator, config.input_dim(domain), source, device)
+                })
             };
             Networks::Unit {
                 config: config.clone(),

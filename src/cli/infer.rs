@@ -32,6 +32,18 @@ pub(super) fn inputs(input: &Path) -> Result<Vec<PathBuf>> {
     }
 }
 
+/// What each input is decoded with.
+enum Plan {
+    /// MUNIT / DRIT: these codes for every input, or `count` fresh random codes per input.
+    Styles {
+        fixed: Option<Vec<Vec<f32>>>,
+        count: usize,
+        dim: usize,
+    },
+    /// UNIT: the deterministic translation, or `samples` noisy-latent samples.
+    Latent { samples: Option<usize> },
+}
+
 pub(super) fn translate(args: TranslateArgs) -> Result<()> {
     let source = if args.b2a { Domain::B } else { Domain::A };
     let target = source.other();
@@ -45,30 +57,49 @@ pub(super) fn translate(args: TranslateArgs) -> Result<()> {
         Some(load_image(&files[0])?)
     };
     let mut model = args.model.load()?;
-    if model.description().style.is_none() {
-        return translate_unit(args, model, &files, first);
+    if args.num_style == Some(0) {
+        bail!("--num-style must be at least 1");
     }
-    let style_dim = model.style_dim();
-    let num_style = args.num_style.unwrap_or(10);
-    let fixed_styles: Option<Vec<Vec<f32>>> = if let Some(reference) = &args.style {
-        let img = load_image(reference)?;
-        let prepared = model.prepare(&img, target, &reference.display().to_string())?;
-        let code = model
-            .style(target, &prepared)
-            .expect("the model has a style space");
-        Some(vec![code.code])
-    } else if !args.style_code.is_empty() {
-        let codes = args
-            .style_code
-            .iter()
-            .map(|c| parse_style_code(c, style_dim).map_err(|e| anyhow!("--style-code {c}: {e}")))
-            .collect::<Result<Vec<_>>>()?;
-        Some(codes)
-    } else {
-        if num_style == 0 {
-            bail!("--num-style must be at least 1");
+    let plan = if model.description().style.is_none() {
+        if args.style.is_some() || !args.style_code.is_empty() {
+            bail!(
+                "a {} model has no style space: --style and --style-code do not apply",
+                model.family()
+            );
         }
-        (args.synchronized || !folder_input).then(|| sample_styles(num_style, style_dim, args.seed))
+        Plan::Latent {
+            samples: args.num_style,
+        }
+    } else {
+        let dim = model.style_dim();
+        let count = args.num_style.unwrap_or(10);
+        let fixed = if let Some(reference) = &args.style {
+            let img = load_image(reference)?;
+            let prepared = model.prepare(&img, target, &reference.display().to_string())?;
+            let code = model
+                .style(target, &prepared)
+                .expect("the model has a style space");
+            Some(vec![code.code])
+        } else if !args.style_code.is_empty() {
+            let codes = args
+                .style_code
+                .iter()
+                .map(|c| parse_style_code(c, dim).map_err(|e| anyhow!("--style-code {c}: {e}")))
+                .collect::<Result<Vec<_>>>()?;
+            Some(codes)
+        } else {
+            (args.synchronized || !folder_input).then(|| sample_styles(count, dim, args.seed))
+        };
+        Plan::Styles { fixed, count, dim }
+    };
+    // Random draws per input are reproducible from the seed (the same for all with
+    // --synchronized or a single input).
+    let seed_for = |index: usize| {
+        if args.synchronized || !folder_input {
+            args.seed
+        } else {
+            args.seed.wrapping_add(index as u64)
+        }
     };
     let mut failed = 0usize;
     for (index, path) in files.iter().enumerate() {
@@ -83,13 +114,27 @@ pub(super) fn translate(args: TranslateArgs) -> Result<()> {
         };
         let prepared = model.prepare(&img, source, &name)?;
         let content = model.content(source, &prepared);
-        let styles = match &fixed_styles {
-            Some(styles) => styles.clone(),
-            // Fresh styles per input, reproducible from the seed.
-            None => sample_styles(num_style, style_dim, args.seed.wrapping_add(index as u64)),
+        let outputs = match &plan {
+            Plan::Styles { fixed, count, dim } => {
+                let styles = match fixed {
+                    Some(styles) => styles.clone(),
+                    None => sample_styles(*count, *dim, seed_for(index)),
+                };
+                model.translate(target, &content, &styles)?
+            }
+            Plan::Latent { samples: None } => vec![model.translate_one(target, content, None)?],
+            Plan::Latent { samples: Some(n) } => {
+                // One noise draw per sample: seeds spaced so inputs never share a draw.
+                let base = seed_for(index).wrapping_mul(1 << 32);
+                (0..*n as u64)
+                    .map(|i| {
+                        let noisy = model.noisy_latent(&content, base.wrapping_add(i));
+                        model.translate_one(target, noisy, None)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
         };
         let out_dir = output_dir_for(&args, path, folder_input)?;
-        let outputs = model.translate(target, &content, &styles)?;
         write_outputs(&out_dir, &outputs, args.overwrite)?;
         println!(
             "{} -> {} ({} images)",
@@ -136,71 +181,6 @@ fn write_outputs(out_dir: &Path, outputs: &[image::RgbImage], overwrite: bool) -
                 e.into()
             }
         })?;
-    }
-    Ok(())
-}
-
-/// UNIT: the deterministic translation, or with `--num-style N` N samples of the latent plus
-/// unit Gaussian noise (seeded, per input unless --synchronized).
-fn translate_unit(
-    args: TranslateArgs,
-    mut model: Model,
-    files: &[PathBuf],
-    mut first: Option<image::DynamicImage>,
-) -> Result<()> {
-    let family = model.family();
-    if args.style.is_some() || !args.style_code.is_empty() {
-        bail!("a {family} model has no style space: --style and --style-code do not apply");
-    }
-    if args.num_style == Some(0) {
-        bail!("--num-style must be at least 1");
-    }
-    let source = if args.b2a { Domain::B } else { Domain::A };
-    let target = source.other();
-    let folder_input = args.input.is_dir();
-    let mut failed = 0usize;
-    for (index, path) in files.iter().enumerate() {
-        let name = path.display().to_string();
-        let img = match first.take().map_or_else(|| load_image(path), Ok) {
-            Ok(img) => img,
-            Err(e) => {
-                eprintln!("warning: skipped: {e}");
-                failed += 1;
-                continue;
-            }
-        };
-        let prepared = model.prepare(&img, source, &name)?;
-        let latent = model.content(source, &prepared);
-        let outputs = match args.num_style {
-            None => vec![model.translate_one(target, latent, None)?],
-            Some(n) => {
-                let base = if args.synchronized || !folder_input {
-                    args.seed
-                } else {
-                    args.seed.wrapping_add((index as u64) << 32)
-                };
-                (0..n as u64)
-                    .map(|i| {
-                        let noisy = model.noisy_latent(&latent, base.wrapping_add(i));
-                        model.translate_one(target, noisy, None)
-                    })
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-        };
-        let out_dir = output_dir_for(&args, path, folder_input)?;
-        write_outputs(&out_dir, &outputs, args.overwrite)?;
-        println!(
-            "{} -> {} ({} images)",
-            name,
-            out_dir.display(),
-            outputs.len()
-        );
-    }
-    if failed > 0 {
-        bail!(
-            "{failed} of {} inputs could not be read (see the warnings above)",
-            files.len()
-        );
     }
     Ok(())
 }

@@ -144,7 +144,8 @@ impl DritArch {
         let bad_width = [arch.content_base, arch.attr_base, arch.nz, arch.gen_dim]
             .iter()
             .any(|&w| w == 0 || w > 1 << 14);
-        let odd = arch.gen_dim % 4 != 0 || (concat && (arch.gen_dim + 2 * arch.nz) % 4 != 0);
+        let odd = !arch.gen_dim.is_multiple_of(4)
+            || (concat && !(arch.gen_dim + 2 * arch.nz).is_multiple_of(4));
         if bad_width || odd {
             return Err(ParamError::Unsupported(format!(
                 "implausible DRIT widths {arch:?}"
@@ -594,6 +595,8 @@ impl AttrBranch {
 }
 
 /// The attribute encoder of either variant.
+// Built once per model and never moved on a hot path: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum AttrEncoder {
     Concat {
@@ -966,6 +969,7 @@ impl MisDecoder {
 }
 
 /// The generator of either variant.
+#[allow(clippy::large_enum_variant)] // built once per model, like `AttrEncoder`
 #[derive(Debug)]
 pub enum DritGenerator {
     Concat {
