@@ -381,3 +381,45 @@ fn the_session_is_restored() {
     assert_eq!(app.session.saved_codes.len(), 1);
     assert_eq!(app.session.model, Some(tiny_model()));
 }
+
+/// DRIT++ (a `.pth` alone) and UNIT (YAML + `gen.pt`) open in the window and translate on the
+/// CPU backend; DRIT's attribute sliders change the picture, UNIT has no style code.
+#[test]
+fn drit_and_unit_models_translate_in_the_window() {
+    let family_fixture = |dir: &str, name: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(dir)
+            .join(name)
+    };
+    let drit = ModelSource::Checkpoint(family_fixture("drit-tiny", "drit.pth"));
+    let unit = ModelSource::Official {
+        config: family_fixture("unit-tiny", "config.yaml"),
+        checkpoint: family_fixture("unit-tiny", "gen.pt"),
+    };
+    for (model, has_style) in [(drit, true), (unit, false)] {
+        let mut opts = options(DeviceChoice::Cpu, vec![fixture("a.png")]);
+        opts.model = Some(model.clone());
+        let mut h = harness(opts);
+        wait(&mut h, "the first translation", |app| {
+            app.main_output_rgba().is_some()
+        });
+        idle(&mut h);
+        assert_eq!(
+            h.state().style.len(),
+            if has_style { 8 } else { 0 },
+            "{model:?}"
+        );
+        if !has_style {
+            continue;
+        }
+        let first = output(&h);
+        set_slider(&h, 3, -2.0);
+        wait(&mut h, "the slider render", |app| {
+            app.main_output_style()
+                .is_some_and(|s| (s[2] + 2.0).abs() < 1e-6)
+        });
+        idle(&mut h);
+        assert_ne!(output(&h), first, "the attribute changes the translation");
+    }
+}

@@ -120,19 +120,22 @@ fn is_unused_drit_entry(key: &str) -> bool {
     key.ends_with("_opt") || matches!(key, "disA" | "disA2" | "disB" | "disB2" | "disContent")
 }
 
-/// Reads and classifies an official checkpoint file.
+/// Reads and classifies an official checkpoint file (streamed: only the tensors a model needs
+/// are read into memory).
 fn read_classified(path: &Path) -> Result<(Object, Kind), CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let root = torch::read_torch_filtered(&bytes, &|key| !is_unused_drit_entry(key)).map_err(
-        |source| CheckpointError::Torch {
+    if let Err(source) = std::fs::metadata(path) {
+        return Err(CheckpointError::Read {
             path: path.to_path_buf(),
             source,
-        },
-    )?;
-    drop(bytes);
+        });
+    }
+    let root =
+        torch::read_torch_file(path, &|key| !is_unused_drit_entry(key)).map_err(|source| {
+            CheckpointError::Torch {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     let kind = classify(&root).map_err(|message| CheckpointError::Layout {
         path: path.to_path_buf(),
         message,

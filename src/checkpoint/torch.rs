@@ -2,6 +2,7 @@
 //! released MUNIT checkpoints use. Both decode to a [`Value`] tree whose tensors are materialised
 //! as `f32` [`TorchTensor`]s.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{Read, Seek};
 
@@ -134,9 +135,80 @@ pub fn read_torch_filtered(
 ) -> Result<Object, TorchError> {
     match bytes {
         [] => Err(TorchError::Empty),
-        [b'P', b'K', 3, 4, ..] => read_zip(bytes, keep),
-        [0x80, ..] => read_legacy(bytes, keep),
+        [b'P', b'K', 3, 4, ..] => read_zip(std::io::Cursor::new(bytes), bytes.len(), keep),
+        [0x80, ..] => read_legacy(&mut SliceBlob(bytes), keep),
         _ => Err(TorchError::NotTorch),
+    }
+}
+
+/// [`read_torch_filtered`] straight from a file: only the pickles and the kept tensors' storages
+/// are read into memory (the rest is skipped with seeks), so loading a large training state
+/// never holds the whole file.
+pub fn read_torch_file(
+    path: &std::path::Path,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Object, TorchError> {
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len() as usize;
+    let mut head = [0u8; 4];
+    let got = read_up_to(&mut file, &mut head)?;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    match &head[..got] {
+        [] => Err(TorchError::Empty),
+        [b'P', b'K', 3, 4] => read_zip(std::io::BufReader::new(file), len, keep),
+        [0x80, ..] => read_legacy(&mut FileBlob { file, len }, keep),
+        _ => Err(TorchError::NotTorch),
+    }
+}
+
+/// Fills `buf` as far as the reader allows; returns how many bytes were read.
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Random access to a legacy file's bytes: in memory, or read from disk on demand.
+trait Blob {
+    fn len(&self) -> usize;
+    /// Up to `len` bytes from `pos` (fewer at the end of the data).
+    fn read_at(&mut self, pos: usize, len: usize) -> std::io::Result<Cow<'_, [u8]>>;
+}
+
+struct SliceBlob<'a>(&'a [u8]);
+
+impl Blob for SliceBlob<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn read_at(&mut self, pos: usize, len: usize) -> std::io::Result<Cow<'_, [u8]>> {
+        let start = pos.min(self.0.len());
+        let end = pos.saturating_add(len).min(self.0.len());
+        Ok(Cow::Borrowed(&self.0[start..end]))
+    }
+}
+
+struct FileBlob {
+    file: std::fs::File,
+    len: usize,
+}
+
+impl Blob for FileBlob {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn read_at(&mut self, pos: usize, len: usize) -> std::io::Result<Cow<'_, [u8]>> {
+        let len = len.min(self.len.saturating_sub(pos));
+        let mut buf = vec![0u8; len];
+        self.file.seek(std::io::SeekFrom::Start(pos as u64))?;
+        let got = read_up_to(&mut self.file, &mut buf)?;
+        buf.truncate(got);
+        Ok(Cow::Owned(buf))
     }
 }
 
@@ -156,9 +228,13 @@ fn prune(root: Value, keep: &dyn Fn(&str) -> bool) -> Value {
     }
 }
 
-fn read_zip(bytes: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Object, TorchError> {
+fn read_zip<R: Read + Seek>(
+    reader: R,
+    total_len: usize,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Object, TorchError> {
     let zip_err = |e: zip::result::ZipError| TorchError::Zip(e.to_string());
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_err)?;
+    let mut archive = zip::ZipArchive::new(reader).map_err(zip_err)?;
     let pkl_name = archive
         .file_names()
         .filter_map(|n| n.ok().map(|n| n.into_owned()))
@@ -171,7 +247,7 @@ fn read_zip(bytes: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Object, TorchEr
     {
         return Err(TorchError::BigEndian);
     }
-    let pkl = read_entry(&mut archive, &pkl_name, bytes.len())?;
+    let pkl = read_entry(&mut archive, &pkl_name, total_len)?;
     let (root, _) = read_pickle(&pkl)?;
     drop(pkl);
     let root = prune(root, keep);
@@ -217,43 +293,27 @@ fn read_entry<R: Read + Seek>(
 
 /// The legacy format: magic number, protocol version and system info pickles, the object pickle,
 /// the list of storage keys, then each storage as `i64 numel` + raw little-endian elements.
-fn read_legacy(bytes: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Object, TorchError> {
-    let mut pos = 0;
-    let mut next = |what: &str| -> Result<Value, TorchError> {
-        let (value, used) = read_pickle(&bytes[pos..]).map_err(|e| match e {
-            PickleError::ForbiddenGlobal(_) => TorchError::Pickle(e),
-            other => TorchError::Legacy(format!("{what}: {other}")),
-        })?;
-        pos += used;
-        Ok(value)
-    };
-    match next("magic number")? {
-        Value::Int(LEGACY_MAGIC) => {}
-        _ => {
-            return Err(TorchError::Legacy(
-                "a pickle, but without torch.save's magic number".into(),
-            ));
+fn read_legacy(blob: &mut dyn Blob, keep: &dyn Fn(&str) -> bool) -> Result<Object, TorchError> {
+    // The pickles come first and are small next to the storages: read a prefix, and more of the
+    // file only if a pickle runs past it.
+    let mut prefix_len = (1usize << 20).min(blob.len());
+    let (root, keys, mut pos) = loop {
+        let prefix = blob.read_at(0, prefix_len)?;
+        match legacy_pickles(&prefix) {
+            Err(LegacyHead::Truncated) if prefix_len < blob.len() => {
+                prefix_len = prefix_len.saturating_mul(4).min(blob.len());
+            }
+            Err(LegacyHead::Truncated) => {
+                return Err(TorchError::Legacy(
+                    "the pickle ends early (truncated file?)".into(),
+                ));
+            }
+            Err(LegacyHead::Error(e)) => return Err(e),
+            Ok(head) => break head,
         }
-    }
-    match next("protocol version")? {
-        Value::Int(1001) => {}
-        other => return Err(TorchError::Legacy(format!("protocol {other:?}"))),
-    }
-    if let Value::Dict(info) = next("system info")? {
-        let big = info.iter().any(|(k, v)| {
-            matches!(k, Value::Str(s) if s == "little_endian") && *v == Value::Bool(false)
-        });
-        if big {
-            return Err(TorchError::BigEndian);
-        }
-    }
-    let root = next("object")?;
-    let keys = match next("storage keys")? {
-        Value::List(keys) => keys,
-        _ => return Err(TorchError::Legacy("storage key list missing".into())),
     };
     // Every storage is laid out in the file (the full tree says its element type); only those
-    // the kept entries use are read, as slices of the file (no copy until converted).
+    // the kept entries use are read, the others are skipped.
     let dtypes: HashMap<String, StorageType> = storage_refs(&root)
         .into_iter()
         .map(|(k, d, _)| (k, d))
@@ -261,7 +321,7 @@ fn read_legacy(bytes: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Object, Torc
     let root = prune(root, keep);
     let needed: std::collections::HashSet<String> =
         storage_refs(&root).into_iter().map(|(k, _, _)| k).collect();
-    let mut storages: HashMap<String, &[u8]> = HashMap::new();
+    let mut storages: HashMap<String, Vec<u8>> = HashMap::new();
     for key in keys {
         let key = match key {
             Value::Str(s) => s,
@@ -271,29 +331,81 @@ fn read_legacy(bytes: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Object, Torc
         let dtype = *dtypes
             .get(&key)
             .ok_or_else(|| TorchError::Legacy(format!("storage {key} is never used")))?;
-        let header = bytes
-            .get(pos..pos + 8)
-            .ok_or_else(|| TorchError::MissingStorage(key.clone()))?;
-        let numel = i64::from_le_bytes(header.try_into().unwrap());
+        let header = blob.read_at(pos, 8)?;
+        let header: [u8; 8] = header
+            .as_ref()
+            .try_into()
+            .map_err(|_| TorchError::MissingStorage(key.clone()))?;
+        let numel = i64::from_le_bytes(header);
         pos += 8;
         let len = usize::try_from(numel)
             .ok()
             .and_then(|n| n.checked_mul(dtype.size()))
             .ok_or_else(|| TorchError::Legacy(format!("storage {key} has a bad size")))?;
-        let data =
-            bytes
-                .get(pos..pos.saturating_add(len))
-                .ok_or_else(|| TorchError::StorageSize {
-                    key: key.clone(),
-                    expected: len,
-                    found: bytes.len().saturating_sub(pos),
-                })?;
-        pos += len;
+        let available = blob.len().saturating_sub(pos);
+        if len > available {
+            return Err(TorchError::StorageSize {
+                key,
+                expected: len,
+                found: available,
+            });
+        }
         if needed.contains(&key) {
+            let data = blob.read_at(pos, len)?.into_owned();
             storages.insert(key, data);
         }
+        pos += len;
     }
     materialise(root, &storages)
+}
+
+/// Why the pickles at the start of a legacy file could not be read.
+enum LegacyHead {
+    /// A pickle runs past the bytes given.
+    Truncated,
+    Error(TorchError),
+}
+
+/// The legacy file's pickles: magic number, protocol, system info, the object, the storage keys.
+/// Returns the object, the keys and the offset of the first storage.
+fn legacy_pickles(bytes: &[u8]) -> Result<(Value, Vec<Value>, usize), LegacyHead> {
+    let mut pos = 0;
+    let mut next = |what: &str| -> Result<Value, LegacyHead> {
+        let (value, used) = read_pickle(&bytes[pos..]).map_err(|e| match e {
+            PickleError::Truncated => LegacyHead::Truncated,
+            PickleError::ForbiddenGlobal(_) => LegacyHead::Error(TorchError::Pickle(e)),
+            other => LegacyHead::Error(TorchError::Legacy(format!("{what}: {other}"))),
+        })?;
+        pos += used;
+        Ok(value)
+    };
+    let fail = |m: String| LegacyHead::Error(TorchError::Legacy(m));
+    match next("magic number")? {
+        Value::Int(LEGACY_MAGIC) => {}
+        _ => {
+            return Err(fail(
+                "a pickle, but without torch.save's magic number".into(),
+            ));
+        }
+    }
+    match next("protocol version")? {
+        Value::Int(1001) => {}
+        other => return Err(fail(format!("protocol {other:?}"))),
+    }
+    if let Value::Dict(info) = next("system info")? {
+        let big = info.iter().any(|(k, v)| {
+            matches!(k, Value::Str(s) if s == "little_endian") && *v == Value::Bool(false)
+        });
+        if big {
+            return Err(LegacyHead::Error(TorchError::BigEndian));
+        }
+    }
+    let root = next("object")?;
+    let keys = match next("storage keys")? {
+        Value::List(keys) => keys,
+        _ => return Err(fail("storage key list missing".into())),
+    };
+    Ok((root, keys, pos))
 }
 
 fn storage_refs(value: &Value) -> Vec<(String, StorageType, usize)> {
