@@ -414,7 +414,9 @@ fn drit_and_unit_models_translate_in_the_window() {
             continue;
         }
         let first = output(&h);
-        set_slider(&h, 3, -2.0);
+        // DRIT's sliders are named after its code: the attribute.
+        h.get_by_role_and_label(Role::Slider, "attribute 3")
+            .set_value_accesskit(-2.0);
         wait(&mut h, "the slider render", |app| {
             app.main_output_style()
                 .is_some_and(|s| (s[2] + 2.0).abs() < 1e-6)

@@ -534,6 +534,17 @@ impl StylespaceApp {
         }
     }
 
+    /// What the loaded model calls its code ("style", "attribute") and its family; `None`
+    /// while no model is ready.
+    pub fn style_space(
+        &self,
+    ) -> Option<(crate::engine::Family, Option<crate::engine::StyleSpace>)> {
+        match &self.model {
+            ModelState::Ready(info) => Some((info.description.family, info.description.style)),
+            _ => None,
+        }
+    }
+
     pub fn target(&self) -> Domain {
         self.source.other()
     }

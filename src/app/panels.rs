@@ -291,7 +291,21 @@ fn content_panel(app: &mut StylespaceApp, ui: &mut Ui) {
 
 fn style_panel(app: &mut StylespaceApp, ui: &mut Ui) {
     let ctx = ui.ctx().clone();
-    ui.heading("Style");
+    // MUNIT's code is its "style", DRIT's its "attribute"; UNIT has none.
+    let (name, family) = match app.style_space() {
+        Some((_, Some(space))) => (space.name, None),
+        Some((family, None)) => ("style", Some(family)),
+        None => ("style", None),
+    };
+    let mut title = name.to_string();
+    title[..1].make_ascii_uppercase();
+    ui.heading(title);
+    if let Some(family) = family {
+        ui.label(format!(
+            "This {family} model has no style code: its translation of an image is deterministic."
+        ));
+        return;
+    }
     ui.horizontal(|ui| {
         if ui
             .button("Random")
@@ -318,7 +332,7 @@ fn style_panel(app: &mut StylespaceApp, ui: &mut Ui) {
     for (i, value) in app.style.iter_mut().enumerate() {
         ui.add(
             egui::Slider::new(value, -3.0..=3.0)
-                .text(format!("style {}", i + 1))
+                .text(format!("{name} {}", i + 1))
                 .fixed_decimals(2)
                 .clamping(egui::SliderClamping::Never),
         );
