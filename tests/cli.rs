@@ -1264,3 +1264,32 @@ fn official_width_drit_has_the_official_keys_and_translates() {
         assert_eq!((img.width(), img.height()), (216, 216));
     }
 }
+
+#[test]
+fn drit_preprocessing_options_are_checked() {
+    // Only DRIT takes them.
+    let mut munit = model_args();
+    munit.extend(strings(&["--resize-size", "128"]));
+    assert_one_line_error(&encode_with(&munit), "apply to DRIT++");
+    // A crop larger than the resize.
+    let drit = path_str(&common::fixture_in("drit-tiny", "drit.pth"));
+    let args = strings(&["--checkpoint", &drit, "--device", "cpu"]);
+    let mut big_crop = args.clone();
+    big_crop.extend(strings(&["--resize-size", "128", "--crop-size", "200"]));
+    assert_one_line_error(&encode_with(&big_crop), "larger than --resize-size");
+    // The image's own size must be a multiple of 4 for DRIT's encoder/decoder round trip.
+    let tmp = tempfile::tempdir().unwrap();
+    let odd = tmp.path().join("odd.png");
+    image::RgbImage::from_pixel(30, 30, image::Rgb([200, 10, 10]))
+        .save(&odd)
+        .unwrap();
+    let mut own = strings(&["encode", "--input", &path_str(&odd)]);
+    own.extend(args.clone());
+    own.extend(strings(&["--resize-size", "0", "--crop-size", "0"]));
+    assert_one_line_error(&own, "multiples of 4");
+    // A crop the image cannot hold.
+    let mut small = strings(&["encode", "--input", &path_str(&odd)]);
+    small.extend(args);
+    small.extend(strings(&["--resize-size", "0", "--crop-size", "64"]));
+    assert_one_line_error(&small, "64x64 crop");
+}
