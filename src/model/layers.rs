@@ -150,12 +150,34 @@ pub fn pad2d(x: Tensor<4>, pad: usize, pad_type: PadType) -> Tensor<4> {
     if pad == 0 {
         return x;
     }
+    let [_, _, h, w] = x.dims();
+    if pad_type == PadType::Reflect && pad < h && pad < w {
+        return reflect_pad(x, pad);
+    }
     let mode = match pad_type {
         PadType::Reflect => PadMode::Reflect,
         PadType::Replicate => PadMode::Edge,
         PadType::Zero => PadMode::Constant(0.0),
     };
     x.pad((pad, pad, pad, pad), mode)
+}
+
+/// Reflection padding (`nn.ReflectionPad2d`) as mirrored slices joined by two concatenations:
+/// the same values as `Tensor::pad(.., PadMode::Reflect)`, several times faster on burn-flex
+/// (two copies of the tensor instead of a per-element index computation).
+///
+/// # Shapes
+/// `[b, c, h, w]` (`pad < h`, `pad < w`) -> `[b, c, h + 2 pad, w + 2 pad]`.
+pub fn reflect_pad(x: Tensor<4>, pad: usize) -> Tensor<4> {
+    fn along(x: Tensor<4>, pad: usize, dim: usize) -> Tensor<4> {
+        let n = x.dims()[dim];
+        let line = |i: usize| x.clone().narrow(dim, i, 1);
+        let mut parts: Vec<Tensor<4>> = (1..=pad).rev().map(line).collect();
+        parts.push(x.clone());
+        parts.extend((1..=pad).map(|i| line(n - 1 - i)));
+        Tensor::cat(parts, dim)
+    }
+    along(along(x, pad, 2), pad, 3)
 }
 
 /// Nearest-neighbour x2 upsampling (PyTorch `nn.Upsample(scale_factor=2)`).
@@ -473,4 +495,21 @@ impl NamedParams for LinearBlock {
 /// Visits a plain [`Conv`] (used by the style encoder's and discriminators' 1x1 output convs).
 pub fn visit_conv(conv: &Conv, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
     conv.visit(prefix, visit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::params::to_vec;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn reflect_pad_equals_burns_reflect_padding() {
+        let device = Device::flex();
+        for (pad, h, w) in [(1, 5, 7), (3, 4, 9), (2, 3, 3)] {
+            let x = Tensor::<4>::random([2, 3, h, w], Distribution::Normal(0., 1.), &device);
+            let want = to_vec(x.clone().pad((pad, pad, pad, pad), PadMode::Reflect));
+            assert_eq!(to_vec(reflect_pad(x, pad)), want, "pad {pad} on {h}x{w}");
+        }
+    }
 }
