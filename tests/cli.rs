@@ -1293,3 +1293,30 @@ fn drit_preprocessing_options_are_checked() {
     small.extend(strings(&["--resize-size", "0", "--crop-size", "64"]));
     assert_one_line_error(&small, "64x64 crop");
 }
+
+#[test]
+fn bench_times_every_family_from_its_files() {
+    let cases = [
+        (
+            drit_args("drit-tiny", "drit.pth")[..2].to_vec(),
+            "DRIT++ (concat)",
+        ),
+        (unit_args("gen.pt")[..4].to_vec(), "UNIT"),
+        (model_args()[..4].to_vec(), "MUNIT"),
+    ];
+    for (model, family) in cases {
+        let mut args = strings(&["bench", "--size", "32", "--runs", "1", "--json"]);
+        args.extend(model);
+        let (status, stdout, stderr) = run_plain(&args);
+        assert_eq!(status, 0, "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(v["family"], family);
+        assert!(v["decode_median_s"].as_f64().unwrap() > 0.0);
+    }
+    // A UNIT config timed as MUNIT is refused.
+    let unit_yaml = path_str(&common::fixture_in("unit-tiny", "config.yaml"));
+    assert_one_line_error(
+        &strings(&["bench", "--config", &unit_yaml, "--size", "32"]),
+        "--family unit",
+    );
+}

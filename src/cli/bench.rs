@@ -1,4 +1,5 @@
-//! `stylespace bench`: encode and decode timing of an architecture.
+//! `stylespace bench`: encode and decode timing of an architecture (random weights) or of a
+//! given model, any family.
 
 use std::time::Instant;
 
@@ -22,7 +23,20 @@ pub(super) fn bench(args: BenchArgs) -> Result<()> {
     let compute = select_device(args.device)?;
     let device = compute.device.clone();
     let config = match (&args.config, args.family) {
-        (Some(path), BenchFamily::Munit | BenchFamily::Unit) => Some(Config::load(path)?.config),
+        _ if args.model.is_some() || args.checkpoint.is_some() => None,
+        (Some(path), BenchFamily::Munit | BenchFamily::Unit) => {
+            let config = Config::load(path)?.config;
+            let family = stylespace::config::ConfigFamily::Munit;
+            if (config.family() == family) != (args.family == BenchFamily::Munit) {
+                bail!(
+                    "{} is a {} config; pass --family {}",
+                    path.display(),
+                    config.family(),
+                    config.family().to_string().to_lowercase()
+                );
+            }
+            Some(config)
+        }
         (Some(_), _) => bail!("--config applies to MUNIT and UNIT; DRIT++ has no config"),
         (None, BenchFamily::Munit) => Some(Config::munit_default()),
         (None, BenchFamily::Unit) => {
@@ -33,16 +47,26 @@ pub(super) fn bench(args: BenchArgs) -> Result<()> {
         }
         (None, _) => None,
     };
-    let networks = match (args.family, config) {
-        (BenchFamily::Drit | BenchFamily::DritNoconcat, _) => Networks::random_drit(
-            DritArch::official(args.family == BenchFamily::Drit),
-            0,
-            &device,
-        )?,
-        (_, Some(config)) => Networks::random_from_config(&config, 0, &device)?,
-        (_, None) => unreachable!("a config for MUNIT and UNIT"),
+    let model = if let Some(dir) = &args.model {
+        Model::load_folder(dir, &device)?
+    } else if let Some(checkpoint) = &args.checkpoint {
+        let config = match &args.config {
+            Some(path) => Some(Config::load(path)?.config),
+            None => None,
+        };
+        Model::load(config, checkpoint, &device)?
+    } else {
+        let networks = match (args.family, config) {
+            (BenchFamily::Drit | BenchFamily::DritNoconcat, _) => Networks::random_drit(
+                DritArch::official(args.family == BenchFamily::Drit),
+                0,
+                &device,
+            )?,
+            (_, Some(config)) => Networks::random_from_config(&config, 0, &device)?,
+            (_, None) => unreachable!("a config for MUNIT and UNIT"),
+        };
+        Model::new(networks, &device)
     };
-    let model = Model::new(networks, &device);
     let description = model.description().clone();
     let channels = description.channels(Domain::A);
     let x = Tensor::<4>::random(

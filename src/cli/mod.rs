@@ -371,9 +371,16 @@ pub struct BenchArgs {
     /// Family whose official architecture to time (random weights).
     #[arg(long, value_enum, default_value_t = BenchFamily::Munit)]
     pub family: BenchFamily,
-    /// MUNIT/UNIT config whose architecture to time instead of the default one.
+    /// MUNIT/UNIT config: the architecture to time with random weights instead of the default
+    /// one, or the config of --checkpoint.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Time this model instead (a native model folder); the family is the model's.
+    #[arg(long, conflicts_with_all = ["config", "checkpoint"])]
+    pub model: Option<PathBuf>,
+    /// Time this official checkpoint instead (MUNIT/UNIT with --config, DRIT++ alone).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
     /// Square input size in pixels.
     #[arg(long, default_value_t = 256)]
     pub size: usize,
