@@ -536,3 +536,57 @@ fn decode(dtype: StorageType, b: &[u8]) -> f32 {
         StorageType::U8 | StorageType::Bool => b[0] as f32,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(dir: &str, name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(dir)
+            .join(name)
+    }
+
+    /// Reading from the file (streamed) and from memory give the same object, with and without
+    /// a filter, for both formats.
+    #[test]
+    fn streamed_and_in_memory_reads_agree() {
+        let drop_dis = |k: &str| !k.starts_with("dis");
+        for name in ["drit.pth", "drit_legacy.pth"] {
+            let path = fixture("drit-tiny", name);
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(
+                read_torch_file(&path, &|_| true).unwrap(),
+                read_torch(&bytes).unwrap()
+            );
+            let filtered = read_torch_file(&path, &drop_dis).unwrap();
+            assert_eq!(filtered, read_torch_filtered(&bytes, &drop_dis).unwrap());
+            assert_eq!(filtered.get("disA"), Some(&Object::None));
+            assert!(matches!(filtered.get("gen"), Some(Object::Dict(_))));
+        }
+    }
+
+    /// A file cut anywhere is an error, never a panic, in either format.
+    #[test]
+    fn files_cut_anywhere_fail_cleanly() {
+        let dir = std::env::temp_dir().join(format!("stylespace-cut-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["drit.pth", "drit_legacy.pth"] {
+            let bytes = std::fs::read(fixture("drit-tiny", name)).unwrap();
+            let mut state = 7u64;
+            for _ in 0..25 {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                let cut = (state >> 33) as usize % bytes.len();
+                let path = dir.join(name);
+                std::fs::write(&path, &bytes[..cut]).unwrap();
+                assert!(
+                    read_torch_file(&path, &|_| true).is_err(),
+                    "{name} cut at {cut}"
+                );
+                assert!(read_torch(&bytes[..cut]).is_err(), "{name} cut at {cut}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
