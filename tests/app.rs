@@ -425,3 +425,36 @@ fn drit_and_unit_models_translate_in_the_window() {
         assert_ne!(output(&h), first, "the attribute changes the translation");
     }
 }
+
+/// A removed image's content code leaves the worker at once; undo brings the image back and
+/// encodes it again.
+#[test]
+fn removed_images_leave_the_worker_and_undo_restores_them() {
+    let mut h = harness(options(
+        DeviceChoice::Cpu,
+        vec![fixture("a.png"), fixture("b.png")],
+    ));
+    wait(&mut h, "the first translation", |app| {
+        app.main_output_rgba().is_some()
+    });
+    idle(&mut h);
+    let held = |h: &Harness<'static, StylespaceApp>| {
+        h.state()
+            .counters()
+            .content_codes_held
+            .load(Ordering::Relaxed)
+    };
+    assert_eq!(held(&h), 2);
+    let id = h.state().images[0].id;
+    h.state_mut().remove_image(id);
+    h.run_steps(2);
+    idle(&mut h);
+    assert_eq!(held(&h), 1, "the removed image's code is forgotten");
+    assert_eq!(h.state().images_kept_for_undo(), 1);
+    h.state_mut().undo();
+    wait(&mut h, "the image to come back", |app| {
+        app.images.len() == 2
+    });
+    idle(&mut h);
+    assert_eq!(held(&h), 2, "undo encodes it again");
+}

@@ -497,10 +497,18 @@ impl StylespaceApp {
         id
     }
 
-    /// Removes an image from the set (undo brings it back).
+    /// Removed images kept so that undo can bring them back.
+    pub fn images_kept_for_undo(&self) -> usize {
+        self.removed.len()
+    }
+
+    /// Removes an image from the set (undo brings it back, encoding it again). Its content code
+    /// is dropped from the worker at once, so the worker's memory follows the set.
     pub fn remove_image(&mut self, id: ImageId) {
         if let Some(pos) = self.images.iter().position(|e| e.id == id) {
-            let entry = self.images.remove(pos);
+            let mut entry = self.images.remove(pos);
+            entry.encoded_for = None;
+            self.worker.send(Job::Forget(id));
             self.removed.push(entry);
             if self.content == Some(id) {
                 self.content = self.images.last().map(|e| e.id);
@@ -598,7 +606,23 @@ impl StylespaceApp {
             if self.undo.len() > 200 {
                 self.undo.remove(0);
             }
+            self.prune_removed();
         }
+    }
+
+    /// Drops removed images that no undo or redo step can bring back any more (their pixels and
+    /// thumbnails would otherwise be kept for the whole session).
+    fn prune_removed(&mut self) {
+        let referenced = |id: ImageId| {
+            self.undo
+                .iter()
+                .chain(&self.redo)
+                .chain(std::iter::once(&self.committed))
+                .any(|s| s.images.contains(&id))
+        };
+        let keep: Vec<bool> = self.removed.iter().map(|e| referenced(e.id)).collect();
+        let mut flags = keep.into_iter();
+        self.removed.retain(|_| flags.next().unwrap_or(false));
     }
 
     pub fn undo(&mut self) {

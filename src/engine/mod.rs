@@ -93,6 +93,8 @@ pub struct Counters {
     pub display_readback_bytes: AtomicU64,
     /// Bytes read back for exports.
     pub export_readback_bytes: AtomicU64,
+    /// Content codes the worker holds for the app's images (follows the image set).
+    pub content_codes_held: AtomicU64,
 }
 
 /// The model families the engine serves.

@@ -382,6 +382,7 @@ impl WorkerState {
                     Ok(mut model) => {
                         model.counters = self.counters.clone();
                         self.contents.clear();
+                        self.count_contents();
                         let info = ModelInfo {
                             source,
                             style_dim: model.style_dim(),
@@ -409,6 +410,7 @@ impl WorkerState {
             }),
             Job::Forget(id) => {
                 self.contents.remove(&id);
+                self.count_contents();
                 None
             }
             Job::DritResizeCrop { resize, crop } => {
@@ -425,6 +427,12 @@ impl WorkerState {
                 Err(error) => Event::PixelsFailed { tag, error },
             }),
         }
+    }
+
+    fn count_contents(&self) {
+        self.counters
+            .content_codes_held
+            .store(self.contents.len() as u64, Ordering::Relaxed);
     }
 
     fn model(&mut self) -> Result<&mut Model, String> {
@@ -463,6 +471,7 @@ impl WorkerState {
         })?;
         let (content, style, size) = result;
         self.contents.insert(id, (source, content));
+        self.count_contents();
         Ok((style, size))
     }
 
