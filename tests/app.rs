@@ -458,3 +458,50 @@ fn removed_images_leave_the_worker_and_undo_restores_them() {
     idle(&mut h);
     assert_eq!(held(&h), 2, "undo encodes it again");
 }
+
+/// Opening a model of another family keeps the images (encoded again), gives a fresh code of
+/// the new model's size and starts a new undo history.
+#[test]
+fn switching_family_keeps_images_and_starts_a_new_history() {
+    let family_fixture = |dir: &str, name: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(dir)
+            .join(name)
+    };
+    let mut h = harness(options(DeviceChoice::Cpu, vec![fixture("a.png")]));
+    wait(&mut h, "the first translation", |app| {
+        app.main_output_rgba().is_some()
+    });
+    idle(&mut h);
+    h.state_mut().random_style();
+    h.run_steps(2);
+    assert!(h.state().can_undo());
+    let munit_style = h.state().style.clone();
+    h.state_mut()
+        .load_model(ModelSource::Checkpoint(family_fixture(
+            "drit-tiny",
+            "drit.pth",
+        )));
+    wait(&mut h, "the DRIT translation", |app| {
+        app.style_space()
+            .is_some_and(|(f, _)| f == stylespace::engine::Family::Drit)
+            && app.main_output_rgba().is_some_and(|(w, _, _)| w == 216)
+    });
+    idle(&mut h);
+    assert_eq!(h.state().images.len(), 1);
+    assert_ne!(h.state().style, munit_style, "a fresh attribute");
+    assert!(!h.state().can_undo(), "no undo across a model switch");
+    h.state_mut().load_model(ModelSource::Official {
+        config: family_fixture("unit-tiny", "config.yaml"),
+        checkpoint: family_fixture("unit-tiny", "gen.pt"),
+    });
+    wait(&mut h, "the UNIT translation", |app| {
+        app.style_space()
+            .is_some_and(|(f, _)| f == stylespace::engine::Family::Unit)
+            && app.main_output_rgba().is_some_and(|(w, _, _)| w == 64)
+    });
+    idle(&mut h);
+    assert!(h.state().style.is_empty());
+    assert_eq!(h.state().images.len(), 1);
+}

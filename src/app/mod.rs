@@ -313,6 +313,8 @@ pub struct StylespaceApp {
     pub stats: Stats,
     pub show_timings: bool,
     started: Instant,
+    /// The family of the model loaded last (a new family gets a fresh code and history).
+    loaded_family: Option<crate::engine::Family>,
 }
 
 impl StylespaceApp {
@@ -382,6 +384,7 @@ impl StylespaceApp {
             stats: Stats::default(),
             show_timings: options.show_timings,
             started: Instant::now(),
+            loaded_family: None,
         };
         if let Some(note) = note {
             app.toast(note, false);
@@ -807,13 +810,23 @@ impl StylespaceApp {
             match event {
                 Event::Loaded(info) => {
                     let dim = info.style_dim;
+                    let family = info.description.family;
+                    let previous = self.loaded_family.replace(family);
                     self.session.model = Some(info.source.clone());
                     self.session.remember_model(&info.source);
                     self.toast(format!("Opened model {}", info.source.label()), false);
                     self.model = ModelState::Ready(info);
-                    if self.style.len() != dim {
+                    if self.style.len() != dim || previous.is_some_and(|f| f != family) {
                         // A fixed draw from the prior: the zero code is the least typical style.
+                        // Another family's code means nothing to this model.
                         self.style = sample_styles(1, dim, 3).remove(0);
+                    }
+                    if previous.is_some() {
+                        // Undo does not cross a model switch: old codes belong to the old model.
+                        self.undo.clear();
+                        self.redo.clear();
+                        self.committed = self.snapshot();
+                        self.prune_removed();
                     }
                     let interp = &mut self.session.interpolation;
                     if interp.start.len() != dim || interp.end.len() != dim {
