@@ -25,7 +25,8 @@ use crate::Domain;
 use crate::engine::styles::{lerp, sample_styles, slerp};
 use crate::engine::texture::{TextureConverter, register_shared_device, shared_device_descriptor};
 use crate::engine::worker::{
-    Display, Event, ImageId, Job, ModelInfo, ModelSource, Output, RenderRequest, Slot, Worker,
+    Display, Event, ImageId, Job, LatentNoise, ModelInfo, ModelSource, Output, RenderRequest, Slot,
+    Worker,
 };
 use crate::engine::{BackendKind, Counters, DeviceChoice, select_device};
 
@@ -171,6 +172,7 @@ struct Wanted {
     content: ImageId,
     target: Domain,
     style: Vec<f32>,
+    noise: Option<LatentNoise>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -220,8 +222,9 @@ enum ExportKind {
     },
 }
 
-/// Pixels wanted for an export: per part, a content image and its style codes.
-type PixelJobs = Vec<(ImageId, Vec<Vec<f32>>)>;
+/// Pixels wanted for an export: per part, a content image, its style codes and (UNIT) the
+/// latent noise of each.
+type PixelJobs = Vec<(ImageId, Vec<Vec<f32>>, Vec<Option<LatentNoise>>)>;
 
 struct PendingExport {
     kind: ExportKind,
@@ -704,6 +707,37 @@ impl StylespaceApp {
     }
 
     /// The sample grid's codes (reproducible from the seed).
+    /// Whether the loaded model has no style code (UNIT): its variation is latent noise.
+    pub fn uses_latent_noise(&self) -> bool {
+        matches!(&self.model, ModelState::Ready(info) if info.description.style.is_none())
+    }
+
+    /// The main view's latent noise (UNIT only).
+    fn main_noise(&self) -> Option<LatentNoise> {
+        self.uses_latent_noise().then_some(self.session.noise)
+    }
+
+    /// The sample grid's latent noise per cell (UNIT: a seed per cell from the grid's seed, at
+    /// the main view's amount, or 1 when that is 0), else none.
+    pub fn sample_noises(&self) -> Vec<Option<LatentNoise>> {
+        let amount = match self.session.noise.amount {
+            a if a > 0.0 => a,
+            _ => 1.0,
+        };
+        (0..self.session.sample_count)
+            .map(|i| {
+                self.uses_latent_noise().then_some(LatentNoise {
+                    amount,
+                    seed: self
+                        .session
+                        .sample_seed
+                        .wrapping_mul(1 << 20)
+                        .wrapping_add(i as u64),
+                })
+            })
+            .collect()
+    }
+
     pub fn sample_codes(&self) -> Vec<Vec<f32>> {
         match self.style_dim() {
             Some(dim) => sample_styles(self.session.sample_count, dim, self.session.sample_seed),
@@ -734,11 +768,12 @@ impl StylespaceApp {
     // ---- worker traffic ------------------------------------------------------------------
 
     /// Asks for a render of `slot` when what it should show changed.
-    fn want(&mut self, slot: Slot, content: ImageId, style: Vec<f32>) {
+    fn want(&mut self, slot: Slot, content: ImageId, style: Vec<f32>, noise: Option<LatentNoise>) {
         let wanted = Wanted {
             content,
             target: self.target(),
             style,
+            noise,
         };
         if self.wanted.get(&slot) == Some(&wanted) {
             return;
@@ -755,6 +790,7 @@ impl StylespaceApp {
             content: wanted.content,
             target: wanted.target,
             style: wanted.style.clone(),
+            noise: wanted.noise,
         });
         self.wanted.insert(slot, wanted);
     }
@@ -768,12 +804,13 @@ impl StylespaceApp {
         let Some(content) = self.content_ready() else {
             return;
         };
-        self.want(Slot::Main, content, self.style.clone());
+        self.want(Slot::Main, content, self.style.clone(), self.main_noise());
         match self.session.view {
             View::Translate => {}
             View::Samples => {
+                let noises = self.sample_noises();
                 for (i, code) in self.sample_codes().into_iter().enumerate() {
-                    self.want(Slot::Sample(i), content, code);
+                    self.want(Slot::Sample(i), content, code, noises[i]);
                 }
             }
             View::Swap => {
@@ -794,12 +831,12 @@ impl StylespaceApp {
                         .collect()
                 };
                 for (slot, id, style) in cells {
-                    self.want(slot, id, style);
+                    self.want(slot, id, style, None);
                 }
             }
             View::Interpolate => {
                 if let Some(code) = self.interpolated(self.interpolation_t) {
-                    self.want(Slot::Interpolation, content, code);
+                    self.want(Slot::Interpolation, content, code, None);
                 }
             }
         }
@@ -1062,14 +1099,14 @@ impl StylespaceApp {
                     path,
                     scale: self.session.export_scale.max(1),
                 },
-                vec![(content, vec![self.style.clone()])],
+                vec![(content, vec![self.style.clone()], vec![self.main_noise()])],
             ),
             SaveTarget::SampleGrid => (
                 ExportKind::SampleGrid {
                     path,
                     seed: self.session.sample_seed,
                 },
-                vec![(content, self.sample_codes())],
+                vec![(content, self.sample_codes(), self.sample_noises())],
             ),
             SaveTarget::SwapGrid => {
                 let (rows, cols) = self.swap_grid();
@@ -1086,7 +1123,10 @@ impl StylespaceApp {
                     row_labels: rows.iter().map(|r| short(&r.name)).collect(),
                     col_labels: cols.iter().map(|c| short(&c.name)).collect(),
                 };
-                let jobs = rows.iter().map(|r| (r.id, styles.clone())).collect();
+                let jobs = rows
+                    .iter()
+                    .map(|r| (r.id, styles.clone(), Vec::new()))
+                    .collect();
                 (kind, jobs)
             }
             SaveTarget::Gif | SaveTarget::Strip => {
@@ -1106,7 +1146,7 @@ impl StylespaceApp {
                 } else {
                     ExportKind::Strip { path }
                 };
-                (kind, vec![(content, codes)])
+                (kind, vec![(content, codes, Vec::new())])
             }
             SaveTarget::Screenshot | SaveTarget::Styles => unreachable!("handled above"),
         };
@@ -1116,12 +1156,13 @@ impl StylespaceApp {
     fn start_export(&mut self, kind: ExportKind, jobs: PixelJobs, target: Domain) {
         let export = self.next_export;
         self.next_export += 1;
-        for (part, (content, styles)) in jobs.iter().enumerate() {
+        for (part, (content, styles, noises)) in jobs.iter().enumerate() {
             self.worker.send(Job::Pixels {
                 tag: export * 10_000 + part as u64,
                 content: *content,
                 target,
                 styles: styles.clone(),
+                noises: noises.clone(),
             });
         }
         self.exports.insert(
@@ -1139,7 +1180,7 @@ impl StylespaceApp {
             let target = self.target();
             self.start_export(
                 ExportKind::Copy,
-                vec![(content, vec![self.style.clone()])],
+                vec![(content, vec![self.style.clone()], vec![self.main_noise()])],
                 target,
             );
         }

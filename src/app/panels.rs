@@ -302,8 +302,23 @@ fn style_panel(app: &mut StylespaceApp, ui: &mut Ui) {
     ui.heading(title);
     if let Some(family) = family {
         ui.label(format!(
-            "This {family} model has no style code: its translation of an image is deterministic."
+            "This {family} model has no style code: its translation of an image is \
+             deterministic. Latent noise (the VAE's sampling) varies it; 0 is the deterministic \
+             translation."
         ));
+        let noise = &mut app.session.noise;
+        ui.add(
+            egui::Slider::new(&mut noise.amount, 0.0..=2.0)
+                .text("noise amount")
+                .fixed_decimals(2),
+        );
+        ui.horizontal(|ui| {
+            ui.label("noise seed");
+            ui.add(egui::DragValue::new(&mut noise.seed));
+            if ui.button("New seed").clicked() {
+                noise.seed = noise.seed.wrapping_add(1);
+            }
+        });
         return;
     }
     ui.horizontal(|ui| {

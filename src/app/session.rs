@@ -28,6 +28,8 @@ pub struct Session {
     pub sample_count: usize,
     pub interpolation: InterpolationSettings,
     pub export_scale: u32,
+    /// UNIT's latent noise (amount, seed) for the main view.
+    pub noise: crate::engine::worker::LatentNoise,
 }
 
 impl Default for Session {
@@ -45,6 +47,7 @@ impl Default for Session {
             sample_count: 8,
             interpolation: InterpolationSettings::default(),
             export_scale: 1,
+            noise: Default::default(),
         }
     }
 }

@@ -128,7 +128,7 @@ pub(super) fn translate(args: TranslateArgs) -> Result<()> {
                 let base = seed_for(index).wrapping_mul(1 << 32);
                 (0..*n as u64)
                     .map(|i| {
-                        let noisy = model.noisy_latent(&content, base.wrapping_add(i));
+                        let noisy = model.noisy_latent(&content, base.wrapping_add(i), 1.0);
                         model.translate_one(target, noisy, None)
                     })
                     .collect::<Result<Vec<_>, _>>()?

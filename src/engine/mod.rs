@@ -403,11 +403,16 @@ impl Model {
         })
     }
 
-    /// A UNIT latent plus unit Gaussian noise drawn from `seed` (the reduced VAE's sampling).
-    pub fn noisy_latent(&self, latent: &Tensor<4>, seed: u64) -> Tensor<4> {
+    /// A UNIT latent plus `amount` x unit Gaussian noise drawn from `seed` (amount 1 is the
+    /// reduced VAE's sampling; 0 the deterministic translation).
+    pub fn noisy_latent(&self, latent: &Tensor<4>, seed: u64, amount: f32) -> Tensor<4> {
         let dims = latent.dims();
         let n = dims.iter().product();
-        let noise = sample_styles(1, n, seed).remove(0);
+        let noise: Vec<f32> = sample_styles(1, n, seed)
+            .remove(0)
+            .into_iter()
+            .map(|v| v * amount)
+            .collect();
         latent.clone() + Tensor::<4>::from_data(TensorData::new(noise, dims), &self.device)
     }
 

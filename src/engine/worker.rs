@@ -83,7 +83,25 @@ pub enum Slot {
     },
 }
 
-/// Decode `content` (an encoded image) with `style` through `target`'s decoder.
+/// UNIT's variation in the window: the latent plus `amount` x N(0, I) noise drawn from `seed`
+/// (0 is the deterministic translation). Ignored by models with a style space.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LatentNoise {
+    pub amount: f32,
+    pub seed: u64,
+}
+
+impl Default for LatentNoise {
+    fn default() -> Self {
+        Self {
+            amount: 0.0,
+            seed: 1,
+        }
+    }
+}
+
+/// Decode `content` (an encoded image) with `style` (or, for UNIT, `noise`) through `target`'s
+/// decoder.
 #[derive(Debug, Clone)]
 pub struct RenderRequest {
     pub slot: Slot,
@@ -92,6 +110,7 @@ pub struct RenderRequest {
     pub content: ImageId,
     pub target: Domain,
     pub style: Vec<f32>,
+    pub noise: Option<LatentNoise>,
 }
 
 /// How rendered images reach the display.
@@ -150,6 +169,8 @@ pub enum Job {
         content: ImageId,
         target: Domain,
         styles: Vec<Vec<f32>>,
+        /// Latent noise per style (UNIT); missing entries mean none.
+        noises: Vec<Option<LatentNoise>>,
     },
 }
 
@@ -422,7 +443,8 @@ impl WorkerState {
                 content,
                 target,
                 styles,
-            } => Some(match self.pixels(content, target, &styles) {
+                noises,
+            } => Some(match self.pixels(content, target, &styles, &noises) {
                 Ok(images) => Event::Pixels { tag, images },
                 Err(error) => Event::PixelsFailed { tag, error },
             }),
@@ -475,12 +497,13 @@ impl WorkerState {
         Ok((style, size))
     }
 
-    /// Decodes one style; `[1, c, h, w]`.
+    /// Decodes one style (or, for UNIT, one noise draw); `[1, c, h, w]`.
     fn decode(
         &mut self,
         content: ImageId,
         target: Domain,
         style: &[f32],
+        noise: Option<LatentNoise>,
     ) -> Result<Tensor<4>, String> {
         let (source, code) = self
             .contents
@@ -493,8 +516,17 @@ impl WorkerState {
             ));
         }
         let model = self.model()?;
-        let style = model.description().style.is_some().then_some(style);
-        catch(|| model.decode(target, code, style).map_err(|e| e.to_string()))
+        let has_style = model.description().style.is_some();
+        let style = has_style.then_some(style);
+        catch(|| {
+            let code = match noise {
+                Some(n) if !has_style && n.amount != 0.0 => {
+                    model.noisy_latent(&code, n.seed, n.amount)
+                }
+                _ => code,
+            };
+            model.decode(target, code, style).map_err(|e| e.to_string())
+        })
     }
 
     fn render_event(&mut self, request: RenderRequest) -> Event {
@@ -517,7 +549,12 @@ impl WorkerState {
     }
 
     fn render(&mut self, request: &RenderRequest) -> Result<Output, String> {
-        let image = self.decode(request.content, request.target, &request.style)?;
+        let image = self.decode(
+            request.content,
+            request.target,
+            &request.style,
+            request.noise,
+        )?;
         self.counters.renders.fetch_add(1, Ordering::Relaxed);
         match &self.display {
             Display::Gpu(converter) => {
@@ -539,10 +576,12 @@ impl WorkerState {
         content: ImageId,
         target: Domain,
         styles: &[Vec<f32>],
+        noises: &[Option<LatentNoise>],
     ) -> Result<Vec<RgbImage>, String> {
         let mut images = Vec::with_capacity(styles.len());
-        for style in styles {
-            let image = self.decode(content, target, style)?;
+        for (i, style) in styles.iter().enumerate() {
+            let noise = noises.get(i).copied().flatten();
+            let image = self.decode(content, target, style, noise)?;
             let [_, c, h, w] = image.dims();
             let values = catch(|| Ok(to_vec(image)))?;
             self.counters
