@@ -813,6 +813,8 @@ impl StylespaceApp {
                     self.want(Slot::Sample(i), content, code, noises[i]);
                 }
             }
+            // Views that need style codes render nothing for a model without them.
+            View::Swap | View::Interpolate if self.uses_latent_noise() => {}
             View::Swap => {
                 let cells: Vec<(Slot, ImageId, Vec<f32>)> = {
                     let (rows, cols) = self.swap_grid();

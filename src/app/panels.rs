@@ -47,6 +47,13 @@ pub fn draw(app: &mut StylespaceApp, ui: &mut Ui) {
         egui::ScrollArea::both().show(ui, |ui| match app.session.view {
             View::Translate => translate_view(app, ui),
             View::Samples => samples_view(app, ui),
+            View::Swap | View::Interpolate if app.uses_latent_noise() => {
+                ui.label(
+                    "This view works with style codes: the swap grid decodes each content with \
+                     each image's style, the interpolation moves between two codes. This model \
+                     (UNIT) has no style code; its Sample grid shows latent-noise samples.",
+                );
+            }
             View::Swap => swap_view(app, ui),
             View::Interpolate => interpolate_view(app, ui),
         });
