@@ -28,7 +28,7 @@ use crate::engine::worker::{
     Display, Event, ImageId, Job, LatentNoise, ModelInfo, ModelSource, Output, RenderRequest, Slot,
     Worker,
 };
-use crate::engine::{BackendKind, Counters, DeviceChoice, select_device};
+use crate::engine::{BackendKind, Counters, DeviceChoice, is_drit_checkpoint, select_device};
 
 use commands::Command;
 use export::{NamedCode, StyleSet};
@@ -1652,11 +1652,12 @@ fn model_source_for(path: &Path) -> Option<ModelSource> {
     if path.is_dir() {
         return Some(ModelSource::Folder(path.to_path_buf()));
     }
-    if is_drit_checkpoint(path) {
-        return Some(ModelSource::Checkpoint(path.to_path_buf()));
-    }
     let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
     if ext == "pt" || ext == "pth" {
+        // A DRIT++ training state carries its architecture; MUNIT / UNIT need their YAML.
+        if is_drit_checkpoint(path) {
+            return Some(ModelSource::Checkpoint(path.to_path_buf()));
+        }
         let config = official_config_for(path)?;
         return Some(ModelSource::Official {
             config,
@@ -1664,12 +1665,6 @@ fn model_source_for(path: &Path) -> Option<ModelSource> {
         });
     }
     None
-}
-
-/// A DRIT++ checkpoint (`.pth`, as its trainer names them) loads without a config.
-fn is_drit_checkpoint(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("pth"))
 }
 
 /// The YAML config belonging to an official checkpoint: `config.yaml` beside it (as the official

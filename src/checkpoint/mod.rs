@@ -238,19 +238,7 @@ fn classify(root: &Object) -> Result<Kind, String> {
                 .into()
         });
     }
-    let kind_of = |o: &Object| -> Option<Kind> {
-        let keys = o.dict_keys()?;
-        let any = |p: &str| keys.iter().any(|k| k.starts_with(p));
-        if any("enc_style.") || any("enc_content.") || any("mlp.") {
-            Some(Kind::MunitGenerators)
-        } else if any("enc.") || any("dec.") {
-            Some(Kind::UnitGenerators)
-        } else if any("cnns.") {
-            Some(Kind::Discriminators)
-        } else {
-            None
-        }
-    };
+    let kind_of = |o: &Object| -> Option<Kind> { network_kind(o.dict_keys()?.iter()) };
     match (root.get("a"), root.get("b")) {
         (Some(a), Some(b)) => match (kind_of(a), kind_of(b)) {
             (Some(ka), Some(kb)) if ka == kb => Ok(ka),
@@ -542,7 +530,7 @@ pub fn load_networks(
             path: path.to_path_buf(),
             message: m,
         })?;
-        let found = pair_kind(&pair);
+        let found = network_kind(pair.a.keys());
         let expected = Kind::generators_of(config.family());
         if found != Some(expected) {
             return Err(layout(mismatch(
@@ -590,16 +578,32 @@ pub fn load_networks(
     }
 }
 
-/// The generator kind of a native `{a, b}` pair, from its keys.
-fn pair_kind(pair: &DomainPair) -> Option<Kind> {
-    let any = |p: &str| pair.a.keys().any(|k| k.starts_with(p));
-    if any("enc_style.") || any("mlp.") {
+/// What one domain's state dict holds, from its keys: MUNIT generator (`enc_style`,
+/// `enc_content`, `mlp`), UNIT generator (`enc`, `dec` only) or discriminator (`cnns`).
+fn network_kind<'a>(keys: impl Iterator<Item = &'a String> + Clone) -> Option<Kind> {
+    let any = |p: &str| keys.clone().any(|k| k.starts_with(p));
+    if any("enc_style.") || any("enc_content.") || any("mlp.") {
         Some(Kind::MunitGenerators)
-    } else if any("enc.") {
+    } else if any("enc.") || any("dec.") {
         Some(Kind::UnitGenerators)
+    } else if any("cnns.") {
+        Some(Kind::Discriminators)
     } else {
         None
     }
+}
+
+/// Whether a `.pt` / `.pth` file is a DRIT++ training state (loaded without a config), judged
+/// from its top-level keys: only the pickle is read, no tensor.
+pub fn is_drit_checkpoint(path: &Path) -> bool {
+    torch::read_torch_file(path, &|_| false)
+        .ok()
+        .and_then(|root| root.dict_keys())
+        .is_some_and(|keys| {
+            ["enc_c", "enc_a", "gen"]
+                .iter()
+                .all(|k| keys.iter().any(|x| x == k))
+        })
 }
 
 fn pair_networks(

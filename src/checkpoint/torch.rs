@@ -567,6 +567,17 @@ mod tests {
         }
     }
 
+    /// DRIT files are told apart by their keys, whatever their extension.
+    #[test]
+    fn drit_checkpoints_are_recognised_from_their_keys() {
+        use crate::checkpoint::is_drit_checkpoint;
+        assert!(is_drit_checkpoint(&fixture("drit-tiny", "drit.pth")));
+        assert!(is_drit_checkpoint(&fixture("drit-tiny-noconcat", "drit_legacy.pth")));
+        assert!(!is_drit_checkpoint(&fixture("munit-tiny", "gen.pt")));
+        assert!(!is_drit_checkpoint(&fixture("unit-tiny", "gen_legacy.pt")));
+        assert!(!is_drit_checkpoint(&fixture("munit-tiny", "config.yaml")));
+    }
+
     /// A file cut anywhere is an error, never a panic, in either format.
     #[test]
     fn files_cut_anywhere_fail_cleanly() {

@@ -10,9 +10,58 @@ pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-pub(super) fn bench(args: BenchArgs) -> Result<()> {
+/// The model to time: a given folder or checkpoint, else random weights of a family's
+/// architecture (a MUNIT / UNIT config's, or the official one).
+fn bench_model(args: &BenchArgs, device: &Device) -> Result<Model> {
     use stylespace::checkpoint::Networks;
+    use stylespace::config::ConfigFamily;
     use stylespace::model::DritArch;
+    if let Some(dir) = &args.model {
+        return Ok(Model::load_folder(dir, device)?);
+    }
+    let config = match &args.config {
+        Some(path) => Some(Config::load(path)?.config),
+        None => None,
+    };
+    if let Some(checkpoint) = &args.checkpoint {
+        return Ok(Model::load(config, checkpoint, device)?);
+    }
+    let networks = match (args.family, config) {
+        (BenchFamily::Drit | BenchFamily::DritNoconcat, None) => Networks::random_drit(
+            DritArch::official(args.family == BenchFamily::Drit),
+            0,
+            device,
+        )?,
+        (BenchFamily::Drit | BenchFamily::DritNoconcat, Some(_)) => {
+            bail!("--config applies to MUNIT and UNIT; DRIT++ has no config")
+        }
+        (family, Some(config)) => {
+            let wanted = match family {
+                BenchFamily::Munit => ConfigFamily::Munit,
+                _ => ConfigFamily::Unit,
+            };
+            if config.family() != wanted {
+                bail!(
+                    "this is a {0} config; pass --family {1}",
+                    config.family(),
+                    config.family().to_string().to_lowercase()
+                );
+            }
+            Networks::random_from_config(&config, 0, device)?
+        }
+        (family, None) => {
+            let mut config = Config::munit_default();
+            if family == BenchFamily::Unit {
+                config.generator.style_dim = None;
+                config.generator.mlp_dim = None;
+            }
+            Networks::random_from_config(&config, 0, device)?
+        }
+    };
+    Ok(Model::new(networks, device))
+}
+
+pub(super) fn bench(args: BenchArgs) -> Result<()> {
     if args.size < stylespace::engine::MIN_SIDE || args.size > 2048 {
         bail!(
             "--size must be between {} and 2048",
@@ -22,51 +71,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<()> {
     let runs = args.runs.max(1);
     let compute = select_device(args.device)?;
     let device = compute.device.clone();
-    let config = match (&args.config, args.family) {
-        _ if args.model.is_some() || args.checkpoint.is_some() => None,
-        (Some(path), BenchFamily::Munit | BenchFamily::Unit) => {
-            let config = Config::load(path)?.config;
-            let family = stylespace::config::ConfigFamily::Munit;
-            if (config.family() == family) != (args.family == BenchFamily::Munit) {
-                bail!(
-                    "{} is a {} config; pass --family {}",
-                    path.display(),
-                    config.family(),
-                    config.family().to_string().to_lowercase()
-                );
-            }
-            Some(config)
-        }
-        (Some(_), _) => bail!("--config applies to MUNIT and UNIT; DRIT++ has no config"),
-        (None, BenchFamily::Munit) => Some(Config::munit_default()),
-        (None, BenchFamily::Unit) => {
-            let mut c = Config::munit_default();
-            c.generator.style_dim = None;
-            c.generator.mlp_dim = None;
-            Some(c)
-        }
-        (None, _) => None,
-    };
-    let model = if let Some(dir) = &args.model {
-        Model::load_folder(dir, &device)?
-    } else if let Some(checkpoint) = &args.checkpoint {
-        let config = match &args.config {
-            Some(path) => Some(Config::load(path)?.config),
-            None => None,
-        };
-        Model::load(config, checkpoint, &device)?
-    } else {
-        let networks = match (args.family, config) {
-            (BenchFamily::Drit | BenchFamily::DritNoconcat, _) => Networks::random_drit(
-                DritArch::official(args.family == BenchFamily::Drit),
-                0,
-                &device,
-            )?,
-            (_, Some(config)) => Networks::random_from_config(&config, 0, &device)?,
-            (_, None) => unreachable!("a config for MUNIT and UNIT"),
-        };
-        Model::new(networks, &device)
-    };
+    let model = bench_model(&args, &device)?;
     let description = model.description().clone();
     let channels = description.channels(Domain::A);
     let x = Tensor::<4>::random(

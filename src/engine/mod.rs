@@ -23,6 +23,7 @@ use crate::io::image::{ImageError, ModelImage, Preprocess, image_from_chw, prepr
 use crate::model::params::to_vec;
 use styles::sample_styles;
 
+pub use crate::checkpoint::is_drit_checkpoint;
 pub use device::{BackendKind, ComputeDevice, DeviceChoice, DeviceError, select_device};
 
 /// The default model: `$STYLESPACE_MODEL`, else the one bundled in the source tree.

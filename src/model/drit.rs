@@ -23,8 +23,8 @@ use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::module::{avg_pool2d, conv_transpose2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvTransposeOptions};
 
-use super::layers::{Conv, instance_normalize, pad2d};
-use super::params::{Init, NamedParams, ParamError, ParamSource, param, param_values};
+use super::layers::{Conv, instance_normalize, pad2d, visit_conv};
+use super::params::{Init, NamedParams, ParamError, ParamSource, bias, param, param_values};
 use crate::Domain;
 use crate::config::PadType;
 
@@ -193,11 +193,6 @@ fn conv(
     )
 }
 
-fn visit_conv(c: &Conv, prefix: &str, v: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
-    visit(&c.weight, format!("{prefix}.weight"), v);
-    visit(&c.bias, format!("{prefix}.bias"), v);
-}
-
 /// Reflection padding then a conv (every padded conv of DRIT pads by reflection).
 fn reflect_conv(c: &Conv, x: Tensor<4>, pad: usize) -> Tensor<4> {
     c.forward(pad2d(x, pad, PadType::Reflect))
@@ -226,13 +221,7 @@ impl Linear {
                 Init::KaimingNormal { fan_in: in_dim },
                 device,
             )?,
-            bias: param(
-                source,
-                &format!("{prefix}.bias"),
-                [out_dim],
-                Init::Constant(0.0),
-                device,
-            )?,
+            bias: bias(source, prefix, out_dim, device)?,
         })
     }
 
@@ -633,13 +622,7 @@ impl ConvTranspose {
                 CONV_INIT,
                 device,
             )?,
-            bias: param(
-                source,
-                &format!("{prefix}.bias"),
-                [out_ch],
-                Init::Constant(0.0),
-                device,
-            )?,
+            bias: bias(source, prefix, out_ch, device)?,
         })
     }
 

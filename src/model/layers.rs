@@ -7,7 +7,7 @@ use burn::tensor::activation;
 use burn::tensor::module::{conv2d, interpolate};
 use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMode};
 
-use super::params::{Init, NamedParams, ParamError, ParamSource, param, param_values};
+use super::params::{Init, NamedParams, ParamError, ParamSource, bias, param, param_values};
 use super::upsample::upsample2x_conv5x5;
 use crate::config::{Activation, Norm, PadType};
 
@@ -223,13 +223,7 @@ impl Conv {
                 weight_init,
                 device,
             )?,
-            bias: param(
-                source,
-                &format!("{prefix}.bias"),
-                [out_ch],
-                Init::Constant(0.0),
-                device,
-            )?,
+            bias: bias(source, prefix, out_ch, device)?,
             stride,
         })
     }
@@ -462,13 +456,7 @@ impl LinearBlock {
                 Init::KaimingNormal { fan_in: in_dim },
                 device,
             )?,
-            bias: param(
-                source,
-                &format!("{prefix}.fc.bias"),
-                [out_dim],
-                Init::Constant(0.0),
-                device,
-            )?,
+            bias: bias(source, &format!("{prefix}.fc"), out_dim, device)?,
             activation: ActivationLayer::new(activation, source, prefix, device)?,
         })
     }

@@ -8,7 +8,7 @@
 use burn::prelude::*;
 
 use super::layers::{Conv, ConvBlock, ConvBlockSpec, LinearBlock, ResBlock, visit_conv};
-use super::params::{Init, NamedParams, ParamError, ParamSource};
+use super::params::{Init, NamedParams, ParamError, ParamSource, join_key};
 use crate::config::{Activation, GenConfig, Norm};
 
 /// Number of stride-2 stages of the style encoder: hard-wired to 4 in the official code,
@@ -461,13 +461,7 @@ impl Generator {
 
 impl NamedParams for Generator {
     fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
-        let join = |name: &str| {
-            if prefix.is_empty() {
-                name.to_string()
-            } else {
-                format!("{prefix}.{name}")
-            }
-        };
+        let join = |name: &str| join_key(prefix, name);
         self.enc_style.visit_params(&join("enc_style"), visit);
         self.enc_content.visit_params(&join("enc_content"), visit);
         self.dec.visit_params(&join("dec"), visit);

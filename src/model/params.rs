@@ -65,6 +65,31 @@ pub fn param<const D: usize>(
     Ok(Param::from_tensor(tensor))
 }
 
+/// The bias `{prefix}.bias` of a layer with `n` outputs (initialised to 0).
+pub fn bias(
+    source: &mut dyn ParamSource,
+    prefix: &str,
+    n: usize,
+    device: &Device,
+) -> Result<Param<Tensor<1>>, ParamError> {
+    param(
+        source,
+        &format!("{prefix}.bias"),
+        [n],
+        Init::Constant(0.0),
+        device,
+    )
+}
+
+/// `prefix.name`, or `name` for the empty prefix (state-dict keys of submodules).
+pub fn join_key(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
 /// Draws every parameter from its initialiser with a seeded RNG.
 pub struct RandomInit {
     rng: StdRng,

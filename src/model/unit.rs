@@ -9,7 +9,7 @@
 use burn::prelude::*;
 
 use super::munit::{ContentEncoder, Decoder};
-use super::params::{NamedParams, ParamError, ParamSource};
+use super::params::{NamedParams, ParamError, ParamSource, join_key};
 use crate::config::{GenConfig, Norm};
 
 /// One domain's UNIT generator: an auto-encoder whose latent space both domains share.
@@ -49,13 +49,7 @@ impl UnitGenerator {
 
 impl NamedParams for UnitGenerator {
     fn visit_params(&self, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
-        let join = |name: &str| {
-            if prefix.is_empty() {
-                name.to_string()
-            } else {
-                format!("{prefix}.{name}")
-            }
-        };
+        let join = |name: &str| join_key(prefix, name);
         self.enc.visit_params(&join("enc"), visit);
         self.dec.visit_params(&join("dec"), visit);
     }
