@@ -478,21 +478,30 @@ fn samples_view(app: &mut StylespaceApp, ui: &mut Ui) {
         }
         ui.add(egui::Slider::new(&mut app.session.sample_count, 1..=32).text("count"));
     });
-    ui.label(RichText::new("Click a sample to make its code current.").weak());
+    let hint = if app.uses_latent_noise() {
+        "Click a sample to make its noise current."
+    } else {
+        "Click a sample to make its code current."
+    };
+    ui.label(RichText::new(hint).weak());
     let codes = app.sample_codes();
+    let noises = app.sample_noises();
     let mut take = None;
     ui.horizontal_wrapped(|ui| {
-        for (i, code) in codes.iter().enumerate() {
+        for i in 0..codes.len() {
             if output_image(app, ui, Slot::Sample(i), CELL_SIDE)
                 .on_hover_text(format!("sample {}", i + 1))
                 .clicked()
             {
-                take = Some(code.clone());
+                take = Some(i);
             }
         }
     });
-    if let Some(code) = take {
-        app.style = code;
+    if let Some(i) = take {
+        app.style = codes[i].clone();
+        if let Some(noise) = noises[i] {
+            app.session.noise = noise;
+        }
     }
 }
 

@@ -572,7 +572,10 @@ mod tests {
     fn drit_checkpoints_are_recognised_from_their_keys() {
         use crate::checkpoint::is_drit_checkpoint;
         assert!(is_drit_checkpoint(&fixture("drit-tiny", "drit.pth")));
-        assert!(is_drit_checkpoint(&fixture("drit-tiny-noconcat", "drit_legacy.pth")));
+        assert!(is_drit_checkpoint(&fixture(
+            "drit-tiny-noconcat",
+            "drit_legacy.pth"
+        )));
         assert!(!is_drit_checkpoint(&fixture("munit-tiny", "gen.pt")));
         assert!(!is_drit_checkpoint(&fixture("unit-tiny", "gen_legacy.pt")));
         assert!(!is_drit_checkpoint(&fixture("munit-tiny", "config.yaml")));
