@@ -111,7 +111,7 @@ fn run(device: DeviceChoice, model: &ModelSource, rs: &egui_wgpu::RenderState) {
             h.step();
             // The slider rounds to its shown precision: wait for the code it actually set.
             let app = h.state();
-            let shown = app.main_output_style() == Some(app.style.as_slice());
+            let shown = app.main_output_style() == Some(app.state.style.as_slice());
             if shown {
                 break;
             }

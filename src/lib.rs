@@ -17,9 +17,12 @@ pub mod model;
 pub mod train;
 
 /// One of MUNIT's two image domains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Domain {
+    #[default]
     A,
     B,
 }

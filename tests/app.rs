@@ -14,7 +14,7 @@ use egui_kittest::kittest::Queryable;
 use egui_kittest::wgpu::WgpuTestRenderer;
 
 use stylespace::app::session::View;
-use stylespace::app::{AppOptions, SaveTarget, StylespaceApp, wgpu_setup};
+use stylespace::app::{Action, AppOptions, SaveTarget, StylespaceApp, wgpu_setup};
 use stylespace::engine::DeviceChoice;
 use stylespace::engine::worker::ModelSource;
 
@@ -138,29 +138,35 @@ fn snapshot(h: &mut Harness<'static, StylespaceApp>, name: &str) {
     h.snapshot(name);
 }
 
-#[test]
-fn explorer_drop_slide_random_swap_undo_export() {
-    let mut h = harness(options(DeviceChoice::Wgpu, vec![fixture("a.png")]));
-    assert!(h.state().backend_description.contains("shared with the UI"));
+/// Starts the app and waits for its first translation to be on screen and the worker idle.
+fn started(options: AppOptions) -> Harness<'static, StylespaceApp> {
+    let mut h = harness(options);
     wait(&mut h, "the first translation", |app| {
         app.main_output_rgba().is_some()
     });
     idle(&mut h);
+    h
+}
+
+#[test]
+fn a_dropped_image_becomes_the_content_on_the_shared_gpu_device() {
+    let mut h = started(options(DeviceChoice::Wgpu, vec![fixture("a.png")]));
+    assert!(h.state().backend_description.contains("shared with the UI"));
     let first = output(&h);
-
-    // Drop a second image anywhere: it becomes the content image.
     h.input_mut().dropped_files.push(dropped(&fixture("b.png")));
-    wait(&mut h, "the dropped image", |app| app.images.len() == 2);
+    wait(&mut h, "the dropped image", |app| {
+        app.state.images.len() == 2
+    });
     idle(&mut h);
-    assert_eq!(h.state().content, Some(h.state().images[1].id));
-    let dropped_output = output(&h);
-    assert_ne!(
-        first, dropped_output,
-        "a new content image changes the output"
-    );
+    assert_eq!(h.state().state.content, Some(h.state().state.images[1].id));
+    assert_ne!(first, output(&h), "a new content image changes the output");
     snapshot(&mut h, "translate");
+}
 
-    // A slider move re-renders with the new code.
+#[test]
+fn a_slider_drag_random_and_undo_change_the_picture() {
+    let mut h = started(options(DeviceChoice::Cpu, vec![fixture("a.png")]));
+    let first = output(&h);
     set_slider(&h, 1, 2.5);
     wait(&mut h, "the slider render", |app| {
         app.main_output_style()
@@ -168,28 +174,34 @@ fn explorer_drop_slide_random_swap_undo_export() {
     });
     idle(&mut h);
     let slid = output(&h);
-    assert_ne!(
-        slid, dropped_output,
-        "moving a style slider changes the output"
-    );
-    let after_slider = h.state().style.clone();
+    assert_ne!(slid, first, "moving a style slider changes the output");
+    let after_slider = h.state().state.style.clone();
 
-    // Random replaces the code.
     h.get_by_label("Random").click();
     h.run_steps(2);
     idle(&mut h);
-    assert_ne!(h.state().style, after_slider);
+    assert_ne!(
+        h.state().state.style,
+        after_slider,
+        "Random replaces the code"
+    );
     assert_ne!(output(&h), slid);
 
-    // Undo brings the slider's code back (and its picture).
+    // Undo brings the slider's code back, and its picture.
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run_steps(2);
     idle(&mut h);
-    assert_eq!(h.state().style, after_slider);
+    assert_eq!(h.state().state.style, after_slider);
     assert_eq!(output(&h), slid);
+}
 
-    // The 2x2 swap grid: content of each image with the style of each.
-    h.state_mut().session.view = View::Swap;
+#[test]
+fn the_swap_grid_renders_rows_times_columns_and_swaps_roles() {
+    let mut h = started(options(
+        DeviceChoice::Wgpu,
+        vec![fixture("a.png"), fixture("b.png")],
+    ));
+    h.state_mut().act(Action::SetView(View::Swap));
     wait(&mut h, "the swap grid", |app| {
         app.rendered_swap_cells() == 4
     });
@@ -197,27 +209,45 @@ fn explorer_drop_slide_random_swap_undo_export() {
     snapshot(&mut h, "swap_grid");
     h.get_by_label("Swap roles").click();
     h.run_steps(2);
-    assert!(h.state().images.iter().all(|e| e.in_rows && e.in_cols));
+    assert!(
+        h.state()
+            .state
+            .images
+            .iter()
+            .all(|e| e.in_rows && e.in_cols)
+    );
+}
 
-    // Sample grid and interpolation views render too.
-    h.state_mut().session.view = View::Samples;
-    h.state_mut().session.sample_count = 4;
+#[test]
+fn the_sample_grid_and_the_interpolation_render() {
+    let mut h = started(options(
+        DeviceChoice::Wgpu,
+        vec![fixture("a.png"), fixture("b.png")],
+    ));
+    let seed = h.state().state.settings.sample_seed;
+    h.state_mut().act(Action::SetView(View::Samples));
+    h.state_mut().act(Action::SetSampleGrid { seed, count: 4 });
     wait(&mut h, "the sample grid", |app| app.rendered_samples() == 4);
     idle(&mut h);
     snapshot(&mut h, "samples");
-    h.state_mut().session.view = View::Interpolate;
-    h.state_mut().interpolation_t = 0.5;
+    h.state_mut().act(Action::SetView(View::Interpolate));
+    h.state_mut().act(Action::SetInterpolationT(0.5));
     wait(&mut h, "the interpolation", |app| app.has_interpolation());
     idle(&mut h);
     snapshot(&mut h, "interpolate");
+}
 
-    // Exports: the PNG and the GIF decode; an existing file is not replaced without asking.
+#[test]
+fn exports_decode_and_an_existing_file_is_not_replaced_without_asking() {
+    let mut h = started(options(DeviceChoice::Cpu, vec![fixture("a.png")]));
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("out.png");
     let gif = dir.path().join("interp.gif");
-    h.state_mut().session.export_scale = 2;
+    h.state_mut().act(Action::SetExportScale(2));
     h.state_mut().export_to(SaveTarget::Png, png.clone(), false);
-    h.state_mut().session.interpolation.frames = 5;
+    let mut interpolation = h.state().state.settings.interpolation.clone();
+    interpolation.frames = 5;
+    h.state_mut().act(Action::SetInterpolation(interpolation));
     h.state_mut().export_to(SaveTarget::Gif, gif.clone(), false);
     wait(&mut h, "the exports", |_| png.is_file() && gif.is_file());
     let decoded = image::open(&png).unwrap();
@@ -241,6 +271,7 @@ fn explorer_drop_slide_random_swap_undo_export() {
     h.get_by_label("Cancel").click();
     h.run_steps(3);
     idle(&mut h);
+    assert!(!h.state().asks_to_replace());
     assert_eq!(std::fs::read(&png).unwrap(), before);
 }
 
@@ -263,7 +294,7 @@ fn slider_moves_run_no_encoder_and_read_nothing_back_on_wgpu() {
         h.step();
     }
     idle(&mut h);
-    let expected = h.state().style.clone();
+    let expected = h.state().state.style.clone();
     assert_eq!(h.state().main_output_style(), Some(expected.as_slice()));
 
     let counters = h.state().counters();
@@ -330,13 +361,13 @@ fn cpu_backend_uploads_pixels_and_bad_drops_keep_the_state() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("broken.png");
     std::fs::write(&bad, b"this is not a png").unwrap();
-    let style = h.state().style.clone();
-    let content = h.state().content;
+    let style = h.state().state.style.clone();
+    let content = h.state().state.content;
     h.input_mut().dropped_files.push(dropped(&bad));
     h.run_steps(3);
-    assert_eq!(h.state().images.len(), 1);
-    assert_eq!(h.state().style, style);
-    assert_eq!(h.state().content, content);
+    assert_eq!(h.state().state.images.len(), 1);
+    assert_eq!(h.state().state.style, style);
+    assert_eq!(h.state().state.content, content);
     assert!(
         h.state()
             .toast_texts()
@@ -358,8 +389,8 @@ fn the_session_is_restored() {
         });
         set_slider(&h, 2, 1.25);
         h.run_steps(3);
-        h.state_mut().session.view = View::Samples;
-        h.state_mut().save_current_code();
+        h.state_mut().act(Action::SetView(View::Samples));
+        h.state_mut().act(Action::SaveCurrentCode);
         h.run_steps(2);
         eframe::App::on_exit(h.state_mut());
     }
@@ -371,15 +402,15 @@ fn the_session_is_restored() {
         app.main_output_rgba().is_some()
     });
     let app = h.state();
-    assert_eq!(app.images.len(), 1);
+    assert_eq!(app.state.images.len(), 1);
     assert_eq!(
-        app.images[0].path.as_deref(),
+        app.state.images[0].path.as_deref(),
         Some(fixture("b.png").as_path())
     );
-    assert!((app.style[1] - 1.25).abs() < 1e-6);
-    assert_eq!(app.session.view, View::Samples);
-    assert_eq!(app.session.saved_codes.len(), 1);
-    assert_eq!(app.session.model, Some(tiny_model()));
+    assert!((app.state.style[1] - 1.25).abs() < 1e-6);
+    assert_eq!(app.state.settings.view, View::Samples);
+    assert_eq!(app.state.settings.saved_codes.len(), 1);
+    assert_eq!(app.state.settings.model, Some(tiny_model()));
 }
 
 /// DRIT++ (a `.pth` alone) and UNIT (YAML + `gen.pt`) open in the window and translate on the
@@ -406,14 +437,29 @@ fn drit_and_unit_models_translate_in_the_window() {
         });
         idle(&mut h);
         assert_eq!(
-            h.state().style.len(),
+            h.state().state.style.len(),
             if has_style { 8 } else { 0 },
             "{model:?}"
         );
+        let first = output(&h);
         if !has_style {
+            // UNIT: latent noise changes the picture at amount > 0 and not at 0.
+            let noise = |h: &mut Harness<'static, StylespaceApp>, amount: f64| {
+                h.get_by_role_and_label(Role::Slider, "noise amount")
+                    .set_value_accesskit(amount);
+                h.run_steps(2);
+                idle(h);
+            };
+            noise(&mut h, 1.0);
+            assert_ne!(output(&h), first, "noise varies UNIT's translation");
+            noise(&mut h, 0.0);
+            assert_eq!(
+                output(&h),
+                first,
+                "amount 0 is the deterministic translation"
+            );
             continue;
         }
-        let first = output(&h);
         // DRIT's sliders are named after its code: the attribute.
         h.get_by_role_and_label(Role::Slider, "attribute 3")
             .set_value_accesskit(-2.0);
@@ -445,15 +491,15 @@ fn removed_images_leave_the_worker_and_undo_restores_them() {
             .load(Ordering::Relaxed)
     };
     assert_eq!(held(&h), 2);
-    let id = h.state().images[0].id;
-    h.state_mut().remove_image(id);
+    let id = h.state().state.images[0].id;
+    h.state_mut().act(Action::RemoveImage(id));
     h.run_steps(2);
     idle(&mut h);
     assert_eq!(held(&h), 1, "the removed image's code is forgotten");
-    assert_eq!(h.state().images_kept_for_undo(), 1);
-    h.state_mut().undo();
+    assert_eq!(h.state().state.images_kept_for_undo(), 1);
+    h.state_mut().act(Action::Undo);
     wait(&mut h, "the image to come back", |app| {
-        app.images.len() == 2
+        app.state.images.len() == 2
     });
     idle(&mut h);
     assert_eq!(held(&h), 2, "undo encodes it again");
@@ -474,34 +520,36 @@ fn switching_family_keeps_images_and_starts_a_new_history() {
         app.main_output_rgba().is_some()
     });
     idle(&mut h);
-    h.state_mut().random_style();
+    h.state_mut().act(Action::RandomStyle { seed: 7 });
     h.run_steps(2);
-    assert!(h.state().can_undo());
-    let munit_style = h.state().style.clone();
+    assert!(h.state().state.can_undo());
+    let munit_style = h.state().state.style.clone();
     h.state_mut()
-        .load_model(ModelSource::Checkpoint(family_fixture(
+        .act(Action::OpenModel(ModelSource::Checkpoint(family_fixture(
             "drit-tiny",
             "drit.pth",
-        )));
+        ))));
     wait(&mut h, "the DRIT translation", |app| {
-        app.style_space()
+        app.state
+            .style_space()
             .is_some_and(|(f, _)| f == stylespace::engine::Family::Drit)
             && app.main_output_rgba().is_some_and(|(w, _, _)| w == 216)
     });
     idle(&mut h);
-    assert_eq!(h.state().images.len(), 1);
-    assert_ne!(h.state().style, munit_style, "a fresh attribute");
-    assert!(!h.state().can_undo(), "no undo across a model switch");
-    h.state_mut().load_model(ModelSource::Official {
+    assert_eq!(h.state().state.images.len(), 1);
+    assert_ne!(h.state().state.style, munit_style, "a fresh attribute");
+    assert!(!h.state().state.can_undo(), "no undo across a model switch");
+    h.state_mut().act(Action::OpenModel(ModelSource::Official {
         config: family_fixture("unit-tiny", "config.yaml"),
         checkpoint: family_fixture("unit-tiny", "gen.pt"),
-    });
+    }));
     wait(&mut h, "the UNIT translation", |app| {
-        app.style_space()
+        app.state
+            .style_space()
             .is_some_and(|(f, _)| f == stylespace::engine::Family::Unit)
             && app.main_output_rgba().is_some_and(|(w, _, _)| w == 64)
     });
     idle(&mut h);
-    assert!(h.state().style.is_empty());
-    assert_eq!(h.state().images.len(), 1);
+    assert!(h.state().state.style.is_empty());
+    assert_eq!(h.state().state.images.len(), 1);
 }

@@ -883,6 +883,22 @@ fn drit_default_preprocessing_resizes_and_crops() {
     assert_ne!(first, second, "two random attributes give two translations");
 }
 
+/// A MUNIT / UNIT checkpoint given alone takes the YAML beside it (as a drop on the window does).
+#[test]
+fn a_checkpoint_alone_finds_its_yaml() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = strings(&[
+        "--checkpoint",
+        &path_str(&common::fixture_in("unit-tiny", "gen.pt")),
+        "--device",
+        "cpu",
+    ]);
+    let out = tmp.path().join("out");
+    let (status, _, stderr) = run_plain(&translate_args("a.png", &out, &[], &model));
+    assert_eq!(status, 0, "{stderr}");
+    assert_png_matches_in("unit-tiny", &out.join("output_000.png"), "x_ab");
+}
+
 #[test]
 fn unit_translate_is_deterministic_and_samples_on_request() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1055,12 +1071,13 @@ fn family_mismatches_and_bad_drit_files_fail_cleanly() {
         ]))),
         "this is a UNIT generator checkpoint",
     );
-    // A MUNIT checkpoint alone, a DRIT checkpoint with a config.
+    // A MUNIT checkpoint alone with no YAML beside it, a DRIT checkpoint with a config.
+    let alone = tempfile::tempdir().unwrap();
+    std::fs::create_dir(alone.path().join("run")).unwrap();
+    let lone_gen = alone.path().join("run").join("gen.pt");
+    std::fs::copy(fixture("gen.pt"), &lone_gen).unwrap();
     assert_one_line_error(
-        &encode_with(&cpu(strings(&[
-            "--checkpoint",
-            &path_str(&fixture("gen.pt")),
-        ]))),
+        &encode_with(&cpu(strings(&["--checkpoint", &path_str(&lone_gen)]))),
         "needs the YAML config",
     );
     let drit = common::fixture_in("drit-tiny", "drit.pth");

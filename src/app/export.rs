@@ -1,217 +1,285 @@
-//! Export files: output PNGs (optionally upscaled), labelled grids, interpolation GIFs and strips,
-//! and style-code sets. All writes are atomic and never replace a file unless asked to.
+//! Exports: what pixels an export needs is planned from the state ([`plan`], pure); [`Exports`]
+//! asks the worker for them, collects the answers and composes and writes the file when the last
+//! part arrives.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
-use image::codecs::gif::{GifEncoder, Repeat};
-use image::{Delay, Frame, Rgb, RgbImage, RgbaImage, imageops};
+use image::RgbImage;
 
-use crate::io::atomic::write_atomic;
-use crate::io::image::png_bytes;
+use super::compose;
+use super::state::AppState;
+use crate::Domain;
+use crate::engine::worker::{ImageId, Job, LatentNoise, Worker};
 
-/// Gap between grid cells, in pixels.
-const GAP: u32 = 4;
-/// Label strip height above a grid (at scale 1).
-const LABEL: u32 = 9;
-
-/// Nearest-neighbour upscaling by an integer factor (1 returns the image unchanged).
-pub fn upscale(image: &RgbImage, factor: u32) -> RgbImage {
-    if factor <= 1 {
-        return image.clone();
-    }
-    imageops::resize(
-        image,
-        image.width() * factor,
-        image.height() * factor,
-        imageops::FilterType::Nearest,
-    )
+/// What a save is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveTarget {
+    Png,
+    SampleGrid,
+    SwapGrid,
+    Gif,
+    Strip,
+    Screenshot,
+    Styles,
 }
 
-/// Cells in rows (all cells of the largest size; missing ones stay white) with a white gap, a
-/// header row of column labels and a left column of row labels (drawn with a built-in 3x5 pixel
-/// font, so the grid explains itself outside the app).
-pub fn grid(rows: &[Vec<RgbImage>], row_labels: &[String], col_labels: &[String]) -> RgbImage {
-    let cell_w = rows.iter().flatten().map(|c| c.width()).max().unwrap_or(1);
-    let cell_h = rows.iter().flatten().map(|c| c.height()).max().unwrap_or(1);
-    let ncols = rows.iter().map(|r| r.len()).max().unwrap_or(0) as u32;
-    let nrows = rows.len() as u32;
-    let has_col_labels = col_labels.iter().any(|l| !l.is_empty());
-    let has_row_labels = row_labels.iter().any(|l| !l.is_empty());
-    let label_w = if has_row_labels {
-        row_labels.iter().map(|l| text_width(l)).max().unwrap_or(0) + 2 * GAP
-    } else {
-        0
+impl SaveTarget {
+    /// The file dialog's filter name, extension and suggested file name.
+    pub fn file_kind(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            SaveTarget::Gif => ("GIF", "gif", "interpolation.gif"),
+            SaveTarget::Styles => ("Style codes", "json", "styles.json"),
+            SaveTarget::SampleGrid => ("PNG", "png", "samples.png"),
+            SaveTarget::SwapGrid => ("PNG", "png", "swap-grid.png"),
+            SaveTarget::Strip => ("PNG", "png", "interpolation.png"),
+            SaveTarget::Screenshot => ("PNG", "png", "screenshot.png"),
+            SaveTarget::Png => ("PNG", "png", "translation.png"),
+        }
+    }
+}
+
+/// An export waiting for pixels from the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportKind {
+    Png {
+        path: PathBuf,
+        scale: u32,
+    },
+    /// The output image to the clipboard.
+    Copy,
+    SampleGrid {
+        path: PathBuf,
+        seed: u64,
+    },
+    SwapGrid {
+        path: PathBuf,
+        row_labels: Vec<String>,
+        col_labels: Vec<String>,
+    },
+    Gif {
+        path: PathBuf,
+        frame_ms: u32,
+    },
+    Strip {
+        path: PathBuf,
+    },
+}
+
+/// Pixels wanted for an export, per part: a content image, its style codes and (UNIT) the
+/// latent noise of each.
+pub type PixelJobs = Vec<(ImageId, Vec<Vec<f32>>, Vec<Option<LatentNoise>>)>;
+
+/// The pixels an export of `target` into `path` needs (`None` for the path: the clipboard copy),
+/// or why it cannot run yet. Screenshots and style sets need no pixels and are not planned here.
+pub fn plan(
+    state: &AppState,
+    target: SaveTarget,
+    path: Option<PathBuf>,
+) -> Result<(ExportKind, PixelJobs), String> {
+    let content = state
+        .content_ready()
+        .ok_or("Nothing to export yet: no content image is ready")?;
+    let main = || vec![(content, vec![state.style.clone()], vec![state.main_noise()])];
+    let Some(path) = path else {
+        return Ok((ExportKind::Copy, main()));
     };
-    let top = if has_col_labels { LABEL + GAP } else { 0 };
-    let width = label_w + ncols * (cell_w + GAP) + GAP;
-    let height = top + nrows * (cell_h + GAP) + GAP;
-    let mut out = RgbImage::from_pixel(width.max(1), height.max(1), Rgb([255, 255, 255]));
-    for (c, label) in col_labels.iter().enumerate().take(ncols as usize) {
-        let x = label_w + GAP + c as u32 * (cell_w + GAP);
-        draw_text(&mut out, label, x, GAP, cell_w);
-    }
-    for (r, row) in rows.iter().enumerate() {
-        let y = top + GAP + r as u32 * (cell_h + GAP);
-        if let Some(label) = row_labels.get(r) {
-            draw_text(&mut out, label, GAP, y + cell_h / 2 - 3, label_w);
+    Ok(match target {
+        SaveTarget::Png => {
+            let scale = state.settings.export_scale.max(1);
+            (ExportKind::Png { path, scale }, main())
         }
-        for (c, cell) in row.iter().enumerate() {
-            let x = label_w + GAP + c as u32 * (cell_w + GAP);
-            imageops::replace(&mut out, cell, x as i64, y as i64);
+        SaveTarget::SampleGrid => {
+            let seed = state.settings.sample_seed;
+            let jobs = vec![(content, state.sample_codes(), state.sample_noises())];
+            (ExportKind::SampleGrid { path, seed }, jobs)
         }
-    }
-    out
-}
-
-/// Frames side by side with a gap.
-pub fn strip(frames: &[RgbImage]) -> RgbImage {
-    grid(&[frames.to_vec()], &[], &[])
-}
-
-/// An endlessly looping GIF of the frames, `delay_ms` each.
-pub fn gif_bytes(frames: &[RgbImage], delay_ms: u32) -> Result<Vec<u8>, image::ImageError> {
-    let mut bytes = Vec::new();
-    {
-        let mut encoder = GifEncoder::new_with_speed(&mut bytes, 10);
-        encoder.set_repeat(Repeat::Infinite)?;
-        for frame in frames {
-            let rgba: RgbaImage = image::DynamicImage::ImageRgb8(frame.clone()).to_rgba8();
-            encoder.encode_frame(Frame::from_parts(
-                rgba,
-                0,
-                0,
-                Delay::from_numer_denom_ms(delay_ms, 1),
-            ))?;
-        }
-    }
-    Ok(bytes)
-}
-
-/// Writes a PNG atomically.
-pub fn save_png(path: &Path, image: &RgbImage, overwrite: bool) -> std::io::Result<()> {
-    write_atomic(path, &png_bytes(image), overwrite)
-}
-
-/// A named set of style codes, as saved and loaded by the app (JSON).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct StyleSet {
-    pub style_dim: usize,
-    pub codes: Vec<NamedCode>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct NamedCode {
-    pub name: String,
-    pub code: Vec<f32>,
-}
-
-impl StyleSet {
-    /// Parses and checks a style-set file: every code must have `style_dim` finite values.
-    pub fn from_json(text: &str, expected_dim: Option<usize>) -> Result<Self, String> {
-        let set: StyleSet =
-            serde_json::from_str(text).map_err(|e| format!("not a style-code file: {e}"))?;
-        if let Some(dim) = expected_dim
-            && set.style_dim != dim
-        {
-            return Err(format!(
-                "the codes have {} values, the model's style_dim is {dim}",
-                set.style_dim
-            ));
-        }
-        for code in &set.codes {
-            if code.code.len() != set.style_dim {
-                return Err(format!(
-                    "code \"{}\" has {} values, expected {}",
-                    code.name,
-                    code.code.len(),
-                    set.style_dim
-                ));
+        SaveTarget::SwapGrid => {
+            if state.uses_latent_noise() {
+                return Err("This model has no style codes to swap".into());
             }
-            if code.code.iter().any(|v| !v.is_finite()) {
-                return Err(format!("code \"{}\" has a non-finite value", code.name));
+            let (rows, cols) = state.swap_grid();
+            let styles: Vec<Vec<f32>> = cols
+                .iter()
+                .filter_map(|c| c.style().map(<[f32]>::to_vec))
+                .collect();
+            if rows.is_empty() || styles.len() != cols.len() {
+                return Err("The swap grid is not ready yet".into());
             }
+            let kind = ExportKind::SwapGrid {
+                path,
+                row_labels: rows.iter().map(|r| short(&r.name)).collect(),
+                col_labels: cols.iter().map(|c| short(&c.name)).collect(),
+            };
+            let jobs = rows
+                .iter()
+                .map(|r| (r.id, styles.clone(), Vec::new()))
+                .collect();
+            (kind, jobs)
         }
-        Ok(set)
-    }
-}
-
-// A 3x5 pixel font: digits, upper-case letters and a little punctuation, each glyph as 5 rows of
-// 3 bits. Lower case is drawn as upper case; unknown characters as a blank.
-fn glyph(c: char) -> [u8; 5] {
-    match c.to_ascii_uppercase() {
-        '0' => [7, 5, 5, 5, 7],
-        '1' => [2, 6, 2, 2, 7],
-        '2' => [7, 1, 7, 4, 7],
-        '3' => [7, 1, 3, 1, 7],
-        '4' => [5, 5, 7, 1, 1],
-        '5' => [7, 4, 7, 1, 7],
-        '6' => [7, 4, 7, 5, 7],
-        '7' => [7, 1, 1, 2, 2],
-        '8' => [7, 5, 7, 5, 7],
-        '9' => [7, 5, 7, 1, 7],
-        'A' => [2, 5, 7, 5, 5],
-        'B' => [6, 5, 6, 5, 6],
-        'C' => [3, 4, 4, 4, 3],
-        'D' => [6, 5, 5, 5, 6],
-        'E' => [7, 4, 6, 4, 7],
-        'F' => [7, 4, 6, 4, 4],
-        'G' => [3, 4, 5, 5, 3],
-        'H' => [5, 5, 7, 5, 5],
-        'I' => [7, 2, 2, 2, 7],
-        'J' => [1, 1, 1, 5, 2],
-        'K' => [5, 5, 6, 5, 5],
-        'L' => [4, 4, 4, 4, 7],
-        'M' => [5, 7, 7, 5, 5],
-        'N' => [6, 5, 5, 5, 5],
-        'O' => [2, 5, 5, 5, 2],
-        'P' => [6, 5, 6, 4, 4],
-        'Q' => [2, 5, 5, 6, 3],
-        'R' => [6, 5, 6, 5, 5],
-        'S' => [3, 4, 2, 1, 6],
-        'T' => [7, 2, 2, 2, 2],
-        'U' => [5, 5, 5, 5, 7],
-        'V' => [5, 5, 5, 5, 2],
-        'W' => [5, 5, 7, 7, 5],
-        'X' => [5, 5, 2, 5, 5],
-        'Y' => [5, 5, 2, 2, 2],
-        'Z' => [7, 1, 2, 4, 7],
-        '.' => [0, 0, 0, 0, 2],
-        ',' => [0, 0, 0, 2, 4],
-        '-' => [0, 0, 7, 0, 0],
-        '+' => [0, 2, 7, 2, 0],
-        '=' => [0, 7, 0, 7, 0],
-        ':' => [0, 2, 0, 2, 0],
-        '_' => [0, 0, 0, 0, 7],
-        '#' => [5, 7, 5, 7, 5],
-        '/' => [1, 1, 2, 4, 4],
-        '(' => [1, 2, 2, 2, 1],
-        ')' => [4, 2, 2, 2, 4],
-        _ => [0; 5],
-    }
-}
-
-fn text_width(text: &str) -> u32 {
-    text.chars().count() as u32 * 4
-}
-
-/// Draws `text` in black from (x, y), clipped to `max_width`.
-fn draw_text(image: &mut RgbImage, text: &str, x: u32, y: u32, max_width: u32) {
-    for (i, c) in text.chars().enumerate() {
-        let gx = x + i as u32 * 4;
-        if gx + 3 > x + max_width {
-            break;
+        SaveTarget::Gif | SaveTarget::Strip => {
+            let settings = &state.settings.interpolation;
+            let frames = settings.frames.max(2);
+            let codes: Option<Vec<_>> = (0..frames)
+                .map(|i| state.interpolated(i as f32 / (frames - 1) as f32))
+                .collect();
+            let codes = codes.ok_or("Choose both interpolation end points first")?;
+            let kind = if target == SaveTarget::Gif {
+                let frame_ms = settings.frame_ms;
+                ExportKind::Gif { path, frame_ms }
+            } else {
+                ExportKind::Strip { path }
+            };
+            (kind, vec![(content, codes, Vec::new())])
         }
-        for (row, bits) in glyph(c).iter().enumerate() {
-            for col in 0..3 {
-                if bits & (4 >> col) != 0 {
-                    let (px, py) = (gx + col, y + row as u32);
-                    if px < image.width() && py < image.height() {
-                        image.put_pixel(px, py, Rgb([0, 0, 0]));
-                    }
-                }
+        SaveTarget::Screenshot | SaveTarget::Styles => {
+            return Err(format!("{target:?} needs no rendering"));
+        }
+    })
+}
+
+/// Labels in exported grids: the file name without extension, shortened.
+fn short(name: &str) -> String {
+    let stem = Path::new(name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| name.to_string());
+    stem.chars().take(12).collect()
+}
+
+struct PendingExport {
+    kind: ExportKind,
+    parts: Vec<Option<Vec<RgbImage>>>,
+}
+
+/// A finished export.
+pub enum Finished {
+    /// A file was written (or not).
+    Written(PathBuf, Result<(), String>),
+    /// An image for the clipboard.
+    Copy(RgbImage),
+}
+
+/// Parts of one export per worker tag: tag = export x PARTS + part.
+const PARTS: u64 = 10_000;
+
+/// Exports in flight.
+#[derive(Default)]
+pub struct Exports {
+    pending: HashMap<u64, PendingExport>,
+    next: u64,
+}
+
+impl Exports {
+    /// Asks the worker for an export's pixels.
+    pub fn start(&mut self, kind: ExportKind, jobs: PixelJobs, target: Domain, worker: &Worker) {
+        self.next += 1;
+        let export = self.next;
+        for (part, (content, styles, noises)) in jobs.iter().enumerate() {
+            worker.send(Job::Pixels {
+                tag: export * PARTS + part as u64,
+                content: *content,
+                target,
+                styles: styles.clone(),
+                noises: noises.clone(),
+            });
+        }
+        let parts = vec![None; jobs.len()];
+        self.pending.insert(export, PendingExport { kind, parts });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// A part arrived (or failed): the finished export once every part is in.
+    pub fn part(
+        &mut self,
+        tag: u64,
+        images: Result<Vec<RgbImage>, String>,
+    ) -> Option<Result<Finished, String>> {
+        let (export, part) = (tag / PARTS, (tag % PARTS) as usize);
+        let images = match images {
+            Ok(images) => images,
+            Err(error) => {
+                self.pending.remove(&export)?;
+                return Some(Err(format!("Export failed: {error}")));
             }
+        };
+        let pending = self.pending.get_mut(&export)?;
+        *pending.parts.get_mut(part)? = Some(images);
+        if pending.parts.iter().any(Option::is_none) {
+            return None;
+        }
+        let pending = self.pending.remove(&export)?;
+        let parts: Vec<Vec<RgbImage>> = pending.parts.into_iter().flatten().collect();
+        Some(finish(pending.kind, parts))
+    }
+}
+
+/// Composes and writes an export. Exports that would replace a file were confirmed before they
+/// started; others never replace.
+fn finish(kind: ExportKind, parts: Vec<Vec<RgbImage>>) -> Result<Finished, String> {
+    let written = |path: PathBuf, result: Result<(), String>| Ok(Finished::Written(path, result));
+    let save_png = |path: &Path, image: &RgbImage| {
+        crate::io::image::save_png(path, image, true).map_err(|e| e.to_string())
+    };
+    let first = || {
+        parts
+            .first()
+            .and_then(|p| p.first())
+            .ok_or_else(|| "Export failed: nothing was rendered".to_string())
+    };
+    match kind {
+        ExportKind::Copy => Ok(Finished::Copy(first()?.clone())),
+        ExportKind::Png { path, scale } => {
+            let image = compose::upscale(first()?, scale);
+            let result = save_png(&path, &image);
+            written(path, result)
+        }
+        ExportKind::SampleGrid { path, seed } => {
+            let cells: Vec<RgbImage> = parts.into_iter().flatten().collect();
+            let columns = 4.min(cells.len().max(1));
+            let rows: Vec<Vec<RgbImage>> =
+                cells.chunks(columns).map(<[RgbImage]>::to_vec).collect();
+            let grid = compose::grid(&rows, &[], &[format!("seed {seed}")]);
+            let result = save_png(&path, &grid);
+            written(path, result)
+        }
+        ExportKind::SwapGrid {
+            path,
+            row_labels,
+            col_labels,
+        } => {
+            let grid = compose::grid(&parts, &row_labels, &col_labels);
+            let result = save_png(&path, &grid);
+            written(path, result)
+        }
+        ExportKind::Gif { path, frame_ms } => {
+            let frames: Vec<RgbImage> = parts.into_iter().flatten().collect();
+            let result = compose::gif_bytes(&frames, frame_ms)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    crate::io::atomic::write_atomic(&path, &bytes, true).map_err(|e| e.to_string())
+                });
+            written(path, result)
+        }
+        ExportKind::Strip { path } => {
+            let frames: Vec<RgbImage> = parts.into_iter().flatten().collect();
+            let result = save_png(&path, &compose::strip(&frames));
+            written(path, result)
         }
     }
+}
+
+/// Writes the saved codes as a style-code set.
+pub fn save_styles(state: &AppState, path: &Path) -> Result<(), String> {
+    let set = crate::engine::styles::StyleSet {
+        style_dim: state.style.len(),
+        codes: state.settings.saved_codes.clone(),
+    };
+    let text = serde_json::to_string_pretty(&set).map_err(|e| e.to_string())?;
+    crate::io::atomic::write_atomic(path, text.as_bytes(), true).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -219,58 +287,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grid_places_cells_and_labels() {
-        let red = RgbImage::from_pixel(8, 8, Rgb([255, 0, 0]));
-        let blue = RgbImage::from_pixel(8, 8, Rgb([0, 0, 255]));
-        let g = grid(
-            &[vec![red.clone(), blue.clone()], vec![blue, red]],
-            &["A".into(), "B".into()],
-            &["1".into(), "2".into()],
-        );
-        let label_w = 4 + 2 * GAP;
-        let top = LABEL + GAP;
-        assert_eq!(g.width(), label_w + 2 * (8 + GAP) + GAP);
-        assert_eq!(g.height(), top + 2 * (8 + GAP) + GAP);
-        assert_eq!(*g.get_pixel(label_w + GAP, top + GAP), Rgb([255, 0, 0]));
-        assert_eq!(
-            *g.get_pixel(label_w + 2 * GAP + 8, top + GAP),
-            Rgb([0, 0, 255])
-        );
-        // Some label pixels are black.
-        assert!(g.pixels().any(|p| *p == Rgb([0, 0, 0])));
+    fn labels_are_short_stems() {
+        assert_eq!(short("a-very-long-file-name.png"), "a-very-long-");
+        assert_eq!(short("cat.jpg"), "cat");
     }
 
     #[test]
-    fn gif_round_trips() {
-        let frames: Vec<_> = (0..3)
-            .map(|i| RgbImage::from_pixel(6, 4, Rgb([i * 100, 0, 0])))
-            .collect();
-        let bytes = gif_bytes(&frames, 80).unwrap();
-        let decoder = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(bytes)).unwrap();
-        use image::AnimationDecoder;
-        let decoded: Vec<_> = decoder.into_frames().collect::<Result<_, _>>().unwrap();
-        assert_eq!(decoded.len(), 3);
-        assert_eq!(decoded[2].buffer().get_pixel(0, 0)[0], 200);
-    }
-
-    #[test]
-    fn style_sets_are_checked() {
-        let good = r#"{"style_dim": 2, "codes": [{"name": "x", "code": [0.5, -1]}]}"#;
-        assert_eq!(
-            StyleSet::from_json(good, Some(2)).unwrap().codes[0].code,
-            [0.5, -1.0]
-        );
-        assert!(
-            StyleSet::from_json(good, Some(8))
-                .unwrap_err()
-                .contains("style_dim is 8")
-        );
-        let short = r#"{"style_dim": 2, "codes": [{"name": "x", "code": [0.5]}]}"#;
-        assert!(
-            StyleSet::from_json(short, None)
-                .unwrap_err()
-                .contains("has 1 values")
-        );
-        assert!(StyleSet::from_json("[1, 2", None).is_err());
+    fn nothing_is_planned_without_a_ready_content_image() {
+        let state = AppState::default();
+        let err = plan(&state, SaveTarget::Png, Some("x.png".into())).unwrap_err();
+        assert!(err.contains("no content image"), "{err}");
     }
 }

@@ -6,22 +6,18 @@ use std::path::{Path, PathBuf};
 use crate::Domain;
 use crate::engine::worker::ModelSource;
 
-use super::export::NamedCode;
+use crate::engine::styles::NamedCode;
 
 /// Recent models remembered.
 pub const RECENT_MODELS: usize = 8;
 
+/// The view settings and the user's collections: part of the explorer's state, persisted as they
+/// are.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
-pub struct Session {
+pub struct Settings {
     pub model: Option<ModelSource>,
     pub recent_models: Vec<ModelSource>,
-    /// Image files in the set (images pasted or dropped as bytes are not persisted).
-    pub images: Vec<PathBuf>,
-    /// Index into `images` of the current content image.
-    pub content: Option<usize>,
-    pub source: Domain,
-    pub style: Vec<f32>,
     pub saved_codes: Vec<NamedCode>,
     pub view: View,
     pub sample_seed: u64,
@@ -30,17 +26,16 @@ pub struct Session {
     pub export_scale: u32,
     /// UNIT's latent noise (amount, seed) for the main view.
     pub noise: crate::engine::worker::LatentNoise,
+    /// Widths of the side panels in points (`None`: the default width).
+    pub content_panel_width: Option<f32>,
+    pub style_panel_width: Option<f32>,
 }
 
-impl Default for Session {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             model: None,
             recent_models: Vec::new(),
-            images: Vec::new(),
-            content: None,
-            source: Domain::A,
-            style: Vec::new(),
             saved_codes: Vec::new(),
             view: View::Translate,
             sample_seed: 1,
@@ -48,8 +43,34 @@ impl Default for Session {
             interpolation: InterpolationSettings::default(),
             export_scale: 1,
             noise: Default::default(),
+            content_panel_width: None,
+            style_panel_width: None,
         }
     }
+}
+
+impl Settings {
+    /// Puts `model` first in the recent list.
+    pub fn remember_model(&mut self, model: &ModelSource) {
+        self.recent_models.retain(|m| m != model);
+        self.recent_models.insert(0, model.clone());
+        self.recent_models.truncate(RECENT_MODELS);
+    }
+}
+
+/// The session file: the settings plus the image set, direction and code, made from the state
+/// when saved (the state keeps no copy of it).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Session {
+    #[serde(flatten)]
+    pub settings: Settings,
+    /// Image files in the set (images pasted or dropped as bytes are not persisted).
+    pub images: Vec<PathBuf>,
+    /// Index into `images` of the current content image.
+    pub content: Option<usize>,
+    pub source: Domain,
+    pub style: Vec<f32>,
 }
 
 /// The main view's tab.
@@ -137,13 +158,6 @@ impl Session {
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         crate::io::atomic::write_atomic(path, text.as_bytes(), true)
     }
-
-    /// Puts `model` first in the recent list.
-    pub fn remember_model(&mut self, model: &ModelSource) {
-        self.recent_models.retain(|m| m != model);
-        self.recent_models.insert(0, model.clone());
-        self.recent_models.truncate(RECENT_MODELS);
-    }
 }
 
 #[cfg(test)]
@@ -159,11 +173,17 @@ mod tests {
             ..Session::default()
         };
         for i in 0..10 {
-            session.remember_model(&ModelSource::Folder(format!("m{i}").into()));
+            session
+                .settings
+                .remember_model(&ModelSource::Folder(format!("m{i}").into()));
         }
-        session.remember_model(&ModelSource::Folder("m5".into()));
-        assert_eq!(session.recent_models.len(), RECENT_MODELS);
-        assert_eq!(session.recent_models[0], ModelSource::Folder("m5".into()));
+        session
+            .settings
+            .remember_model(&ModelSource::Folder("m5".into()));
+        let recent = &session.settings.recent_models;
+        assert_eq!(recent.len(), RECENT_MODELS);
+        assert_eq!(recent[0], ModelSource::Folder("m5".into()));
+        session.settings.style_panel_width = Some(311.0);
         session.save(&path).unwrap();
         assert_eq!(Session::load(&path), (session, None));
 

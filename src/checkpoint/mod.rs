@@ -593,17 +593,14 @@ fn network_kind<'a>(keys: impl Iterator<Item = &'a String> + Clone) -> Option<Ki
     }
 }
 
-/// Whether a `.pt` / `.pth` file is a DRIT++ training state (loaded without a config), judged
-/// from its top-level keys: only the pickle is read, no tensor.
-pub fn is_drit_checkpoint(path: &Path) -> bool {
+/// Whether a `.pt` / `.pth` file is a MUNIT / UNIT generator pair (`{'a': ..., 'b': ...}`),
+/// which needs its YAML config to load, judged from its top-level keys: only the pickle is read,
+/// no tensor. DRIT++ training states, other files and unreadable ones are not.
+pub fn needs_config(path: &Path) -> bool {
     torch::read_torch_file(path, &|_| false)
         .ok()
         .and_then(|root| root.dict_keys())
-        .is_some_and(|keys| {
-            ["enc_c", "enc_a", "gen"]
-                .iter()
-                .all(|k| keys.iter().any(|x| x == k))
-        })
+        .is_some_and(|keys| ["a", "b"].iter().all(|k| keys.iter().any(|x| x == k)))
 }
 
 fn pair_networks(

@@ -18,7 +18,10 @@ pub const CHECKPOINT_DIR: &str = "checkpoints";
 pub struct FileEntry {
     pub name: String,
     pub bytes: u64,
-    pub fnv64: String,
+    /// SHA-256 of the file, hex. Manifests written before it was recorded carry an FNV-1a hash
+    /// instead, which is not checked: their files are checked by size only.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// What one saved iteration consists of.
@@ -29,14 +32,13 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
 }
 
-/// FNV-1a over the bytes (detects truncation and corruption; not a security measure).
-pub fn fnv64(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf29ce484222325;
-    for b in bytes {
-        hash ^= *b as u64;
-        hash = hash.wrapping_mul(0x100000001b3);
-    }
-    hash
+/// SHA-256 of the bytes, hex (detects truncation and corruption).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn manifest_name(iteration: u64) -> String {
@@ -67,7 +69,7 @@ pub fn save(dir: &Path, iteration: u64, data: &CheckpointData, keep: usize) -> s
         files.push(FileEntry {
             name,
             bytes: bytes.len() as u64,
-            fnv64: format!("{:016x}", fnv64(&bytes)),
+            sha256: Some(sha256_hex(&bytes)),
         });
         Ok(())
     };
@@ -154,7 +156,8 @@ fn verify(dir: &Path, manifest_path: &Path) -> Result<Manifest, String> {
     let manifest: Manifest = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     for f in &manifest.files {
         let bytes = std::fs::read(dir.join(&f.name)).map_err(|e| format!("{}: {e}", f.name))?;
-        if bytes.len() as u64 != f.bytes || format!("{:016x}", fnv64(&bytes)) != f.fnv64 {
+        let hash_differs = f.sha256.as_ref().is_some_and(|h| *h != sha256_hex(&bytes));
+        if bytes.len() as u64 != f.bytes || hash_differs {
             return Err(format!(
                 "{} does not match its manifest (incomplete write?)",
                 f.name

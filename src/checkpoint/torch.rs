@@ -567,18 +567,19 @@ mod tests {
         }
     }
 
-    /// DRIT files are told apart by their keys, whatever their extension.
+    /// MUNIT / UNIT generator pairs are told apart from DRIT files by their keys, whatever
+    /// their extension.
     #[test]
-    fn drit_checkpoints_are_recognised_from_their_keys() {
-        use crate::checkpoint::is_drit_checkpoint;
-        assert!(is_drit_checkpoint(&fixture("drit-tiny", "drit.pth")));
-        assert!(is_drit_checkpoint(&fixture(
+    fn generator_pairs_are_recognised_from_their_keys() {
+        use crate::checkpoint::needs_config;
+        assert!(needs_config(&fixture("munit-tiny", "gen.pt")));
+        assert!(needs_config(&fixture("unit-tiny", "gen_legacy.pt")));
+        assert!(!needs_config(&fixture("drit-tiny", "drit.pth")));
+        assert!(!needs_config(&fixture(
             "drit-tiny-noconcat",
             "drit_legacy.pth"
         )));
-        assert!(!is_drit_checkpoint(&fixture("munit-tiny", "gen.pt")));
-        assert!(!is_drit_checkpoint(&fixture("unit-tiny", "gen_legacy.pt")));
-        assert!(!is_drit_checkpoint(&fixture("munit-tiny", "config.yaml")));
+        assert!(!needs_config(&fixture("munit-tiny", "config.yaml")));
     }
 
     /// A file cut anywhere is an error, never a panic, in either format.

@@ -14,6 +14,7 @@ use stylespace::Domain;
 use stylespace::checkpoint::{self, ModelFiles, Precision};
 use stylespace::config::Config;
 use stylespace::engine::styles::{parse_style_code, prior_percentile, sample_styles};
+use stylespace::engine::worker::ModelSource;
 use stylespace::engine::{DeviceChoice, Family, Model, select_device};
 use stylespace::io::image::{load_image, save_png};
 
@@ -209,10 +210,11 @@ pub struct ModelArgs {
     /// the bundled model (assets/models/openmoji64, or $STYLESPACE_MODEL).
     #[arg(long, conflicts_with_all = ["config", "checkpoint"])]
     pub model: Option<PathBuf>,
-    /// Official MUNIT/UNIT YAML config (with --checkpoint).
+    /// Official MUNIT/UNIT YAML config (with --checkpoint). Without it, a MUNIT/UNIT checkpoint
+    /// takes `config.yaml` (or the only YAML) beside it or in the run folder above.
     #[arg(long, requires = "checkpoint")]
     pub config: Option<PathBuf>,
-    /// Official checkpoint: a MUNIT/UNIT gen_*.pt (with --config) or a DRIT++ .pth (alone); zip
+    /// Official checkpoint: a MUNIT/UNIT gen_*.pt (with its YAML) or a DRIT++ .pth (alone); zip
     /// or legacy format. Also a native .safetensors file.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
@@ -228,13 +230,29 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// The model asked for (`None`: the bundled default). A MUNIT / UNIT checkpoint given
+    /// without `--config` takes the YAML beside it, as in the window.
+    pub fn source(&self) -> Option<ModelSource> {
+        match (&self.model, &self.config, &self.checkpoint) {
+            (Some(dir), _, _) => Some(ModelSource::Folder(dir.clone())),
+            (None, Some(config), Some(checkpoint)) => Some(ModelSource::Official {
+                config: config.clone(),
+                checkpoint: checkpoint.clone(),
+            }),
+            (None, None, Some(checkpoint)) => Some(
+                ModelSource::for_path(checkpoint)
+                    .filter(|s| !matches!(s, ModelSource::Folder(_)))
+                    .unwrap_or_else(|| ModelSource::Checkpoint(checkpoint.clone())),
+            ),
+            _ => None,
+        }
+    }
+
     fn load(&self) -> Result<Model> {
         // Validate what was asked for before touching a device.
-        let (config, folder) = match (&self.model, &self.config, &self.checkpoint) {
-            (Some(dir), _, _) => (None, Some(dir.clone())),
-            (None, Some(config), Some(_)) => (Some(Config::load(config)?.config), None),
-            (None, None, Some(_)) => (None, None),
-            _ => {
+        let source = match self.source() {
+            Some(source) => source,
+            None => {
                 let bundled = bundled_model();
                 if !bundled.join(checkpoint::NATIVE_WEIGHTS).is_file() {
                     bail!(
@@ -243,19 +261,18 @@ impl ModelArgs {
                         bundled.display()
                     );
                 }
-                (None, Some(bundled))
+                ModelSource::Folder(bundled)
             }
         };
+        if let ModelSource::Official { config, .. } = &source {
+            Config::load(config)?;
+        }
         let compute = select_device(self.device)?;
         if let Some(reason) = &compute.fallback_reason {
             eprintln!("note: {reason}");
         }
         log::info!("device: {}", compute.description);
-        let mut model = match (config, folder, &self.checkpoint) {
-            (_, Some(dir), _) => Model::load_folder(&dir, &compute.device)?,
-            (config, None, Some(checkpoint)) => Model::load(config, checkpoint, &compute.device)?,
-            _ => unreachable!("checked above"),
-        };
+        let mut model = source.load(&compute.device)?;
         model.set_resize_crop(self.resize_size, self.crop_size)?;
         Ok(model)
     }
@@ -396,15 +413,7 @@ pub struct BenchArgs {
 
 fn app(args: AppArgs) -> Result<()> {
     use stylespace::app::{AppOptions, session::Session};
-    use stylespace::engine::worker::ModelSource;
-    let model = match (args.model.model, args.model.config, args.model.checkpoint) {
-        (Some(dir), _, _) => Some(ModelSource::Folder(dir)),
-        (None, Some(config), Some(checkpoint)) => {
-            Some(ModelSource::Official { config, checkpoint })
-        }
-        (None, None, Some(checkpoint)) => Some(ModelSource::Checkpoint(checkpoint)),
-        _ => None,
-    };
+    let model = args.model.source();
     for image in &args.images {
         if !image.is_file() {
             bail!("{}: no such image file", image.display());
@@ -424,7 +433,7 @@ fn app(args: AppArgs) -> Result<()> {
         show_timings: true,
         drit_resize_crop: (args.model.resize_size, args.model.crop_size),
     };
-    stylespace::app::run(options).map_err(|e| anyhow!("the window could not open: {e}"))?;
+    stylespace::app::run(options).map_err(|e| anyhow!("{e}"))?;
     if let Some(path) = args.screenshot
         && !path.is_file()
     {

@@ -23,7 +23,7 @@ use crate::io::image::{ImageError, ModelImage, Preprocess, image_from_chw, prepr
 use crate::model::params::to_vec;
 use styles::sample_styles;
 
-pub use crate::checkpoint::is_drit_checkpoint;
+pub use crate::checkpoint::needs_config;
 pub use device::{BackendKind, ComputeDevice, DeviceChoice, DeviceError, select_device};
 
 /// The default model: `$STYLESPACE_MODEL`, else the one bundled in the source tree.
@@ -500,22 +500,15 @@ fn describe(networks: &Networks) -> Description {
     }
 }
 
-/// A content hash of a prepared image (FNV-1a over shape and values).
+/// A content hash of a prepared image (XXH3 over shape and values).
 fn fingerprint(img: &ModelImage) -> u64 {
-    let mut hash: u64 = 0xcbf29ce484222325;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            hash ^= *b as u64;
-            hash = hash.wrapping_mul(0x100000001b3);
-        }
-    };
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     for d in img.shape() {
-        eat(&(d as u64).to_le_bytes());
+        hasher.update(&(d as u64).to_le_bytes());
     }
-    for v in &img.data {
-        eat(&v.to_le_bytes());
-    }
-    hash
+    let values: Vec<u8> = img.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    hasher.update(&values);
+    hasher.digest()
 }
 
 #[cfg(test)]

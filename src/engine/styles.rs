@@ -1,4 +1,5 @@
-//! Style codes: sampling from the N(0, I) prior, parsing, interpolation.
+//! Style codes: sampling from the N(0, I) prior, parsing, interpolation, and named sets of codes
+//! as JSON files.
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -98,6 +99,49 @@ pub fn slerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
     a.iter().zip(b).map(|(x, y)| wa * x + wb * y).collect()
 }
 
+/// A named set of style codes, as saved and loaded by the app (JSON).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StyleSet {
+    pub style_dim: usize,
+    pub codes: Vec<NamedCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NamedCode {
+    pub name: String,
+    pub code: Vec<f32>,
+}
+
+impl StyleSet {
+    /// Parses and checks a style-set file: every code must have `style_dim` finite values.
+    pub fn from_json(text: &str, expected_dim: Option<usize>) -> Result<Self, String> {
+        let set: StyleSet =
+            serde_json::from_str(text).map_err(|e| format!("not a style-code file: {e}"))?;
+        if let Some(dim) = expected_dim
+            && set.style_dim != dim
+        {
+            return Err(format!(
+                "the codes have {} values, the model's style_dim is {dim}",
+                set.style_dim
+            ));
+        }
+        for code in &set.codes {
+            if code.code.len() != set.style_dim {
+                return Err(format!(
+                    "code \"{}\" has {} values, expected {}",
+                    code.name,
+                    code.code.len(),
+                    set.style_dim
+                ));
+            }
+            if code.code.iter().any(|v| !v.is_finite()) {
+                return Err(format!("code \"{}\" has a non-finite value", code.name));
+            }
+        }
+        Ok(set)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +186,26 @@ mod tests {
         let mid = slerp(&a, &b, 0.5);
         assert!((mid[0].hypot(mid[1]) - 1.0).abs() < 1e-6);
         assert_eq!(lerp(&a, &b, 0.5), vec![0.5, 0.5]);
+    }
+
+    #[test]
+    fn style_sets_are_checked() {
+        let good = r#"{"style_dim": 2, "codes": [{"name": "x", "code": [0.5, -1]}]}"#;
+        assert_eq!(
+            StyleSet::from_json(good, Some(2)).unwrap().codes[0].code,
+            [0.5, -1.0]
+        );
+        assert!(
+            StyleSet::from_json(good, Some(8))
+                .unwrap_err()
+                .contains("style_dim is 8")
+        );
+        let short = r#"{"style_dim": 2, "codes": [{"name": "x", "code": [0.5]}]}"#;
+        assert!(
+            StyleSet::from_json(short, None)
+                .unwrap_err()
+                .contains("has 1 values")
+        );
+        assert!(StyleSet::from_json("[1, 2", None).is_err());
     }
 }

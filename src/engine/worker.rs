@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
@@ -24,6 +24,9 @@ use crate::model::params::to_vec;
 
 /// Identifies an image the app has sent for encoding.
 pub type ImageId = u64;
+
+/// A model folder's style codes; the first is where the explorer starts.
+pub const STYLES_FILE: &str = "styles.json";
 
 /// Where a model comes from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -56,7 +59,48 @@ impl ModelSource {
         }
     }
 
-    fn load(&self, device: &Device) -> Result<Model, super::EngineError> {
+    /// The model a path names, if it is one: a native model or run folder, or a `.pt` / `.pth`
+    /// checkpoint. A MUNIT / UNIT generator pair (told from its keys) takes the YAML config
+    /// beside it ([`official_config_for`]); anything else (a DRIT++ training state, or a file
+    /// whose load will say what it is not) is opened alone. Other files are `None`.
+    pub fn for_path(path: &Path) -> Option<Self> {
+        if path.is_dir() {
+            return Some(ModelSource::Folder(path.to_path_buf()));
+        }
+        let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+        if ext != "pt" && ext != "pth" {
+            return None;
+        }
+        if super::needs_config(path)
+            && let Some(config) = official_config_for(path)
+        {
+            return Some(ModelSource::Official {
+                config,
+                checkpoint: path.to_path_buf(),
+            });
+        }
+        Some(ModelSource::Checkpoint(path.to_path_buf()))
+    }
+
+    /// The first code of a model folder's `styles.json` (where the explorer starts), if the
+    /// folder has one with codes of `dim` values. A damaged file is logged and ignored.
+    pub fn showcase(&self, dim: usize) -> Option<Vec<f32>> {
+        let ModelSource::Folder(dir) = self else {
+            return None;
+        };
+        let path = dir.join(STYLES_FILE);
+        let text = std::fs::read_to_string(&path).ok()?;
+        match super::styles::StyleSet::from_json(&text, Some(dim)) {
+            Ok(set) => set.codes.into_iter().next().map(|c| c.code),
+            Err(e) => {
+                log::warn!("ignoring {}: {e}", path.display());
+                None
+            }
+        }
+    }
+
+    /// Opens the model on `device`.
+    pub fn load(&self, device: &Device) -> Result<Model, super::EngineError> {
         match self {
             ModelSource::Folder(dir) => Model::load_folder(dir, device),
             ModelSource::Official { config, checkpoint } => {
@@ -68,6 +112,38 @@ impl ModelSource {
             ModelSource::Checkpoint(checkpoint) => Model::load(None, checkpoint, device),
         }
     }
+}
+
+/// The YAML config belonging to an official checkpoint: `config.yaml` beside it (as the official
+/// trainer writes), else the only `.yaml` there, else the same in the run folder above
+/// `checkpoints/`.
+pub fn official_config_for(checkpoint: &Path) -> Option<PathBuf> {
+    let yamls = |dir: &Path| -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|e| {
+                    e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml")
+                })
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let dir = checkpoint.parent()?;
+    for dir in [Some(dir), dir.parent()].into_iter().flatten() {
+        let found = yamls(dir);
+        if let Some(config) = found.iter().find(|p| p.ends_with("config.yaml")) {
+            return Some(config.clone());
+        }
+        if found.len() == 1 {
+            return found.into_iter().next();
+        }
+    }
+    None
 }
 
 /// What a render is for; one pending request per slot.
@@ -143,6 +219,9 @@ pub struct ModelInfo {
     /// Length of a style code (0 when the model has no style space).
     pub style_dim: usize,
     pub description: Description,
+    /// The code to start from: the first of the model folder's `styles.json`, when it has one
+    /// that fits.
+    pub showcase: Option<Vec<f32>>,
 }
 
 /// Work that runs in order.
@@ -405,6 +484,7 @@ impl WorkerState {
                         self.contents.clear();
                         self.count_contents();
                         let info = ModelInfo {
+                            showcase: source.showcase(model.style_dim()),
                             source,
                             style_dim: model.style_dim(),
                             description: model.description().clone(),
@@ -604,5 +684,59 @@ fn catch<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .map(|m| format!("the backend failed: {m}"))
             .unwrap_or_else(|| "the backend failed".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_models_by_what_is_beside_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // A run folder: config.yaml above checkpoints/gen.pt.
+        std::fs::create_dir(root.join("checkpoints")).unwrap();
+        std::fs::write(root.join("config.yaml"), "gen: {}").unwrap();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let pair = std::fs::read(fixtures.join("munit-tiny/gen.pt")).unwrap();
+        let gen_pt = root.join("checkpoints").join("gen_00001000.pt");
+        std::fs::write(&gen_pt, &pair).unwrap();
+        assert_eq!(
+            ModelSource::for_path(&gen_pt),
+            Some(ModelSource::Official {
+                config: root.join("config.yaml"),
+                checkpoint: gen_pt.clone(),
+            })
+        );
+        // The only YAML beside the checkpoint wins over the run folder's.
+        std::fs::write(root.join("checkpoints").join("edges2shoes.yml"), "gen: {}").unwrap();
+        assert_eq!(
+            official_config_for(&gen_pt),
+            Some(root.join("checkpoints").join("edges2shoes.yml"))
+        );
+        // Folders are models; images are not.
+        assert_eq!(
+            ModelSource::for_path(root),
+            Some(ModelSource::Folder(root.to_path_buf()))
+        );
+        let image = root.join("a.png");
+        std::fs::write(&image, b"png").unwrap();
+        assert_eq!(ModelSource::for_path(&image), None);
+        // Without a YAML, or when it is not a generator pair, the file is opened alone (its
+        // load says what is missing).
+        let lone = tempfile::tempdir().unwrap();
+        std::fs::create_dir(lone.path().join("run")).unwrap();
+        let lone_pt = lone.path().join("run").join("gen.pt");
+        std::fs::write(&lone_pt, &pair).unwrap();
+        assert_eq!(
+            ModelSource::for_path(&lone_pt),
+            Some(ModelSource::Checkpoint(lone_pt.clone()))
+        );
+        let drit = fixtures.join("drit-tiny/drit.pth");
+        assert_eq!(
+            ModelSource::for_path(&drit),
+            Some(ModelSource::Checkpoint(drit.clone()))
+        );
     }
 }

@@ -1,0 +1,180 @@
+//! What is on screen: each slot's texture (written by the GPU, or uploaded pixels on the CPU
+//! backend) and the images' thumbnails.
+
+use std::collections::HashMap;
+
+use eframe::egui_wgpu;
+use egui::{ColorImage, TextureHandle, TextureId, TextureOptions};
+use image::RgbImage;
+
+use super::state::AppState;
+use crate::engine::worker::{ImageId, Output, Slot};
+
+enum SlotTexture {
+    /// Registered with egui's wgpu renderer; written by the GPU (kept alive while shown).
+    Native {
+        id: TextureId,
+        texture: eframe::wgpu::Texture,
+    },
+    /// Uploaded pixels.
+    Managed(TextureHandle, RgbImage),
+}
+
+struct SlotView {
+    texture: SlotTexture,
+    size: [usize; 2],
+    /// The request it answers.
+    seq: u64,
+    style: Vec<f32>,
+}
+
+impl SlotView {
+    fn id(&self) -> TextureId {
+        match &self.texture {
+            SlotTexture::Native { id, .. } => *id,
+            SlotTexture::Managed(handle, _) => handle.id(),
+        }
+    }
+}
+
+/// Slot textures and thumbnails.
+#[derive(Default)]
+pub struct Display {
+    slots: HashMap<Slot, SlotView>,
+    thumbnails: HashMap<ImageId, TextureHandle>,
+}
+
+/// Side of a thumbnail, in pixels.
+const THUMBNAIL: u32 = 96;
+
+impl Display {
+    /// Puts a rendered image on screen.
+    pub fn show(
+        &mut self,
+        ctx: &egui::Context,
+        render_state: Option<&egui_wgpu::RenderState>,
+        slot: Slot,
+        seq: u64,
+        style: Vec<f32>,
+        output: Output,
+    ) {
+        let size = output.size();
+        let previous = self.slots.remove(&slot);
+        let texture = match output {
+            Output::Texture(texture) => {
+                let Some(rs) = render_state else { return };
+                let view = texture.create_view(&Default::default());
+                let mut renderer = rs.renderer.write();
+                let filter = eframe::wgpu::FilterMode::Nearest;
+                let id = match previous {
+                    Some(SlotView {
+                        texture: SlotTexture::Native { id, .. },
+                        ..
+                    }) => {
+                        renderer
+                            .update_egui_texture_from_wgpu_texture(&rs.device, &view, filter, id);
+                        id
+                    }
+                    _ => renderer.register_native_texture(&rs.device, &view, filter),
+                };
+                SlotTexture::Native { id, texture }
+            }
+            Output::Pixels(pixels) => {
+                let color = ColorImage::from_rgb(
+                    [pixels.width() as usize, pixels.height() as usize],
+                    pixels.as_raw(),
+                );
+                match previous {
+                    Some(SlotView {
+                        texture: SlotTexture::Managed(mut handle, _),
+                        ..
+                    }) => {
+                        handle.set(color, TextureOptions::NEAREST);
+                        SlotTexture::Managed(handle, pixels)
+                    }
+                    _ => SlotTexture::Managed(
+                        ctx.load_texture(format!("{slot:?}"), color, TextureOptions::NEAREST),
+                        pixels,
+                    ),
+                }
+            }
+        };
+        let view = SlotView {
+            texture,
+            size,
+            seq,
+            style,
+        };
+        self.slots.insert(slot, view);
+    }
+
+    /// A slot's texture and its size in pixels.
+    pub fn texture_of(&self, slot: Slot) -> Option<(TextureId, [usize; 2])> {
+        self.slots.get(&slot).map(|v| (v.id(), v.size))
+    }
+
+    /// The sequence number of the request a slot's picture answers.
+    pub fn shown_seq(&self, slot: Slot) -> Option<u64> {
+        self.slots.get(&slot).map(|v| v.seq)
+    }
+
+    pub fn has(&self, slot: Slot) -> bool {
+        self.slots.contains_key(&slot)
+    }
+
+    pub fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.keys()
+    }
+
+    /// The code shown in `slot`.
+    pub fn style_of(&self, slot: Slot) -> Option<&[f32]> {
+        self.slots.get(&slot).map(|v| v.style.as_slice())
+    }
+
+    /// A slot's pixels: read back from the GPU texture or the uploaded copy (tests, bug reports).
+    pub fn rgba(
+        &self,
+        slot: Slot,
+        render_state: Option<&egui_wgpu::RenderState>,
+    ) -> Option<(usize, usize, Vec<u8>)> {
+        let view = self.slots.get(&slot)?;
+        let [w, h] = view.size;
+        match &view.texture {
+            SlotTexture::Native { texture, .. } => {
+                let rs = render_state?;
+                let bytes = crate::engine::texture::read_texture(&rs.device, &rs.queue, texture)?;
+                Some((w, h, bytes))
+            }
+            SlotTexture::Managed(_, pixels) => Some((
+                w,
+                h,
+                image::DynamicImage::ImageRgb8(pixels.clone())
+                    .to_rgba8()
+                    .into_raw(),
+            )),
+        }
+    }
+
+    /// Makes thumbnails for new images and drops those of images the state no longer holds.
+    pub fn sync_thumbnails(&mut self, ctx: &egui::Context, state: &AppState) {
+        let held: Vec<ImageId> = state.held_images().collect();
+        self.thumbnails.retain(|id, _| held.contains(id));
+        for entry in &state.images {
+            self.thumbnails.entry(entry.id).or_insert_with(|| {
+                let thumb = entry.image.thumbnail(THUMBNAIL, THUMBNAIL).to_rgba8();
+                ctx.load_texture(
+                    format!("thumb-{}", entry.id),
+                    ColorImage::from_rgba_unmultiplied(
+                        [thumb.width() as usize, thumb.height() as usize],
+                        thumb.as_raw(),
+                    ),
+                    TextureOptions::LINEAR,
+                )
+            });
+        }
+    }
+
+    pub fn thumbnail(&self, id: ImageId) -> Option<TextureId> {
+        self.thumbnails.get(&id).map(TextureHandle::id)
+    }
+}

@@ -1,0 +1,244 @@
+//! The central views: the translation, the sample grid, the swap grid and the interpolation.
+
+use egui::{RichText, Sense, Ui, Vec2};
+
+use super::{CELL_SIDE, Intents, OUTPUT_SIDE, shortcut_text};
+use crate::app::StylespaceApp;
+use crate::app::commands::Command;
+use crate::app::session::View;
+use crate::app::state::Action;
+use crate::engine::styles::sample_styles;
+use crate::engine::worker::Slot;
+
+pub fn central(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
+    let ctx = ui.ctx().clone();
+    let current = app.state.settings.view;
+    ui.horizontal(|ui| {
+        for (view, command) in [
+            (View::Translate, Command::ViewTranslate),
+            (View::Samples, Command::ViewSamples),
+            (View::Swap, Command::ViewSwap),
+            (View::Interpolate, Command::ViewInterpolate),
+        ] {
+            if ui
+                .selectable_label(current == view, command.label())
+                .on_hover_text(shortcut_text(&ctx, command))
+                .clicked()
+            {
+                out.act(Action::SetView(view));
+            }
+        }
+    });
+    ui.separator();
+    egui::ScrollArea::both().show(ui, |ui| match current {
+        View::Translate => translate(app, ui),
+        View::Samples => samples(app, ui, out),
+        View::Swap | View::Interpolate if app.state.uses_latent_noise() => {
+            ui.label(
+                "This view works with style codes: the swap grid decodes each content with \
+                 each image's style, the interpolation moves between two codes. This model \
+                 (UNIT) has no style code; its Sample grid shows latent-noise samples.",
+            );
+        }
+        View::Swap => swap(app, ui, out),
+        View::Interpolate => interpolate(app, ui, out),
+    });
+}
+
+/// An output image, or a placeholder while it is being computed.
+fn output_image(app: &StylespaceApp, ui: &mut Ui, slot: Slot, side: f32) -> egui::Response {
+    match app.display.texture_of(slot) {
+        Some((id, [w, h])) => {
+            let scale = side / w.max(h) as f32;
+            ui.add(
+                egui::Image::new((id, Vec2::new(w as f32 * scale, h as f32 * scale)))
+                    .sense(Sense::click()),
+            )
+        }
+        None => {
+            let (rect, response) = ui.allocate_exact_size(Vec2::splat(side), Sense::click());
+            ui.painter()
+                .rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
+            ui.put(rect, egui::Spinner::new());
+            response
+        }
+    }
+}
+
+fn translate(app: &StylespaceApp, ui: &mut Ui) {
+    let state = &app.state;
+    let Some(content) = state.content else {
+        ui.label("Drop an image here, or use File -> Open image.");
+        return;
+    };
+    ui.horizontal(|ui| {
+        if let Some(thumb) = app.display.thumbnail(content) {
+            ui.vertical(|ui| {
+                ui.label(format!("input ({})", state.source));
+                ui.add(egui::Image::new((thumb, Vec2::splat(OUTPUT_SIDE * 0.5))));
+            });
+        }
+        ui.vertical(|ui| {
+            ui.label(format!(
+                "translation ({} -> {})",
+                state.source,
+                state.target()
+            ));
+            output_image(app, ui, Slot::Main, OUTPUT_SIDE)
+                .on_hover_text("The current content with the current style code");
+        });
+    });
+}
+
+fn samples(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
+    let settings = &app.state.settings;
+    let (mut seed, mut count) = (settings.sample_seed, settings.sample_count);
+    ui.horizontal(|ui| {
+        let label = ui.label("Seed");
+        ui.add(egui::DragValue::new(&mut seed))
+            .labelled_by(label.id);
+        if ui.button("New seed").clicked() {
+            seed = seed.wrapping_add(1);
+        }
+        ui.add(egui::Slider::new(&mut count, 1..=32).text("count"));
+    });
+    if (seed, count) != (settings.sample_seed, settings.sample_count) {
+        out.act(Action::SetSampleGrid { seed, count });
+    }
+    let hint = if app.state.uses_latent_noise() {
+        "Click a sample to make its noise current."
+    } else {
+        "Click a sample to make its code current."
+    };
+    ui.label(RichText::new(hint).weak());
+    ui.horizontal_wrapped(|ui| {
+        for i in 0..settings.sample_count {
+            if output_image(app, ui, Slot::Sample(i), CELL_SIDE)
+                .on_hover_text(format!("sample {}", i + 1))
+                .clicked()
+            {
+                out.act(Action::TakeSample(i));
+            }
+        }
+    });
+}
+
+fn swap(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
+    ui.horizontal(|ui| {
+        if ui
+            .button("Swap roles")
+            .on_hover_text("Rows become columns")
+            .clicked()
+        {
+            out.act(Action::SwapGridRoles);
+        }
+        ui.label(
+            RichText::new(
+                "Rows: content images. Columns: style references. Click a cell to use it.",
+            )
+            .weak(),
+        );
+    });
+    let (rows, cols) = app.state.swap_grid();
+    if rows.is_empty() || cols.is_empty() {
+        ui.label("Mark images as rows and columns in the content panel.");
+        return;
+    }
+    let thumb = |ui: &mut Ui, id| {
+        if let Some(texture) = app.display.thumbnail(id) {
+            ui.add(egui::Image::new((texture, Vec2::splat(48.0))));
+        } else {
+            ui.label("");
+        }
+    };
+    egui::Grid::new("swap-grid")
+        .spacing([6.0, 6.0])
+        .show(ui, |ui| {
+            ui.label("");
+            for col in &cols {
+                thumb(ui, col.id);
+            }
+            ui.end_row();
+            for (r, row) in rows.iter().enumerate() {
+                thumb(ui, row.id);
+                for (c, col) in cols.iter().enumerate() {
+                    if output_image(app, ui, Slot::Swap { row: r, col: c }, CELL_SIDE).clicked() {
+                        out.act(Action::TakeSwapCell {
+                            row: row.id,
+                            col: col.id,
+                        });
+                    }
+                }
+                ui.end_row();
+            }
+        });
+}
+
+fn interpolate(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
+    let ctx = ui.ctx().clone();
+    let state = &app.state;
+    let dim = state.style.len();
+    ui.horizontal(|ui| {
+        ui.label("Start");
+        if ui.button("Current").clicked() {
+            out.act(Action::SetInterpolationStart(state.style.clone()));
+        }
+        if ui.button("Random").clicked() {
+            let code = sample_styles(1, dim, super::super::clock_seed()).remove(0);
+            out.act(Action::SetInterpolationStart(code));
+        }
+        ui.separator();
+        ui.label("End");
+        if ui.button("Current").clicked() {
+            out.act(Action::SetInterpolationEnd(state.style.clone()));
+        }
+        if ui.button("Random").clicked() {
+            let code = sample_styles(1, dim, super::super::clock_seed() ^ 1).remove(0);
+            out.act(Action::SetInterpolationEnd(code));
+        }
+    });
+    let mut settings = state.settings.interpolation.clone();
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut settings.spherical, false, "linear");
+        ui.selectable_value(&mut settings.spherical, true, "spherical");
+        ui.separator();
+        let label = ui.label("frames");
+        ui.add(egui::DragValue::new(&mut settings.frames).range(2..=120))
+            .labelled_by(label.id);
+        let label = ui.label("ms per frame");
+        ui.add(egui::DragValue::new(&mut settings.frame_ms).range(20..=2000))
+            .labelled_by(label.id);
+    });
+    if settings != state.settings.interpolation {
+        out.act(Action::SetInterpolation(settings));
+    }
+    ui.horizontal(|ui| {
+        let label = if state.playing { "Pause" } else { "Play" };
+        if ui
+            .button(label)
+            .on_hover_text(shortcut_text(&ctx, Command::ToggleAnimation))
+            .clicked()
+        {
+            out.run(Command::ToggleAnimation);
+        }
+        let mut t = state.interpolation_t;
+        if ui
+            .add(egui::Slider::new(&mut t, 0.0..=1.0).text("t"))
+            .changed()
+        {
+            out.act(Action::SetInterpolationT(t));
+        }
+    });
+    ui.horizontal(|ui| {
+        if ui.button("Export GIF...").clicked() {
+            out.run(Command::ExportGif);
+        }
+        if ui.button("Export PNG strip...").clicked() {
+            out.run(Command::ExportStrip);
+        }
+        if ui.button("Use this code").clicked() {
+            out.act(Action::UseInterpolated);
+        }
+    });
+    output_image(app, ui, Slot::Interpolation, OUTPUT_SIDE);
+}

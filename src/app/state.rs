@@ -1,0 +1,1018 @@
+//! The explorer's state: a plain value (no egui, no worker, no GPU) that only
+//! [`AppState::apply`] changes. Panels, shortcuts, menus, drops, pastes and worker events all
+//! become [`Action`]s; `apply` returns the [`Effect`]s the shell carries out (encode an image,
+//! forget a content code, open a model, show a toast).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use image::DynamicImage;
+
+use super::history::{History, Snapshot};
+use super::session::{InterpolationSettings, Session, Settings, View};
+use crate::Domain;
+use crate::engine::Family;
+use crate::engine::styles::{NamedCode, StyleSet, lerp, sample_styles, slerp};
+use crate::engine::worker::{ImageId, LatentNoise, ModelInfo, ModelSource};
+
+/// Seed of the code a freshly opened model without a showcase code starts from.
+const FIRST_CODE_SEED: u64 = 3;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EncodeState {
+    Pending,
+    Ready { style: Vec<f32>, size: [usize; 2] },
+    Failed(String),
+}
+
+/// An image in the set.
+#[derive(Debug, Clone)]
+pub struct ImageEntry {
+    pub id: ImageId,
+    pub name: String,
+    pub path: Option<PathBuf>,
+    pub image: Arc<DynamicImage>,
+    pub state: EncodeState,
+    /// The domain its content code was computed from (`None`: not sent to the worker).
+    encoded_for: Option<Domain>,
+    /// Shown as a row (content) / a column (style) of the swap grid.
+    pub in_rows: bool,
+    pub in_cols: bool,
+}
+
+impl ImageEntry {
+    /// Its encoded style code (DRIT: attribute mean), once ready.
+    pub fn style(&self) -> Option<&[f32]> {
+        match &self.state {
+            EncodeState::Ready { style, .. } => Some(style),
+            _ => None,
+        }
+    }
+
+    /// Sent to the worker and not answered yet.
+    pub fn encoding(&self) -> bool {
+        self.state == EncodeState::Pending && self.encoded_for.is_some()
+    }
+}
+
+pub enum ModelState {
+    None,
+    Loading(ModelSource),
+    Ready(Box<ModelInfo>),
+    Failed(ModelSource, String),
+}
+
+/// Everything the user changes, in one place.
+#[derive(Debug)]
+pub enum Action {
+    /// An image joins the set and becomes the content (`as_style`: dropped on the style zone, it
+    /// becomes the style reference instead and the content stays).
+    AddImage {
+        name: String,
+        path: Option<PathBuf>,
+        image: Arc<DynamicImage>,
+        as_style: bool,
+    },
+    RemoveImage(ImageId),
+    SelectContent(ImageId),
+    SetGridRoles {
+        id: ImageId,
+        in_rows: bool,
+        in_cols: bool,
+    },
+    SwapGridRoles,
+    SetSource(Domain),
+    SwapDirection,
+    SetStyle(Vec<f32>),
+    SetStyleValue {
+        dim: usize,
+        value: f32,
+    },
+    RandomStyle {
+        seed: u64,
+    },
+    ZeroStyle,
+    /// The image's encoded style becomes the code (once it is encoded).
+    StyleFromImage(ImageId),
+    /// A sample-grid cell's code (and, for UNIT, its noise) becomes current.
+    TakeSample(usize),
+    /// A swap-grid cell: its row's content with its column's style.
+    TakeSwapCell {
+        row: ImageId,
+        col: ImageId,
+    },
+    /// The interpolation's code at the current `t` becomes current.
+    UseInterpolated,
+    SetInterpolationStart(Vec<f32>),
+    SetInterpolationEnd(Vec<f32>),
+    SetView(View),
+    SetNoise(LatentNoise),
+    SetSampleGrid {
+        seed: u64,
+        count: usize,
+    },
+    SetInterpolation(InterpolationSettings),
+    SetInterpolationT(f32),
+    TogglePlaying,
+    /// Animation clock: `seconds` passed while playing.
+    Advance {
+        seconds: f32,
+    },
+    SetExportScale(u32),
+    SetPanelWidths {
+        content: f32,
+        style: f32,
+    },
+    SaveCurrentCode,
+    LoadSavedCode(usize),
+    DeleteSavedCode(usize),
+    /// A style-code set read from a file (checked against the model's dimension already).
+    LoadStyleSet(StyleSet),
+    Undo,
+    Redo,
+    /// The end of a gesture (a drag, a click): records an undo step if anything changed.
+    Commit,
+    OpenModel(ModelSource),
+    // Worker events.
+    ModelLoaded(Box<ModelInfo>),
+    ModelFailed {
+        source: ModelSource,
+        error: String,
+    },
+    Encoded {
+        id: ImageId,
+        source: Domain,
+        style: Vec<f32>,
+        size: [usize; 2],
+    },
+    EncodeFailed {
+        id: ImageId,
+        error: String,
+    },
+}
+
+/// What the shell must do after an action.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Compute the image's content code (and style) for `source`.
+    Encode {
+        id: ImageId,
+        image: Arc<DynamicImage>,
+        name: String,
+        source: Domain,
+    },
+    /// Drop the image's content code from the worker.
+    Forget(ImageId),
+    LoadModel(ModelSource),
+    Toast {
+        text: String,
+        error: bool,
+    },
+    /// Another model is current: everything rendered so far is stale.
+    ModelChanged,
+}
+
+fn toast(text: impl Into<String>, error: bool) -> Effect {
+    Effect::Toast {
+        text: text.into(),
+        error,
+    }
+}
+
+pub struct AppState {
+    pub model: ModelState,
+    /// The family of the model loaded last (a new family gets a fresh code and history).
+    loaded_family: Option<Family>,
+    pub images: Vec<ImageEntry>,
+    /// Removed images, kept while an undo step can bring them back.
+    removed: Vec<ImageEntry>,
+    next_image: ImageId,
+    pub content: Option<ImageId>,
+    /// The source domain (the translation goes to the other one).
+    pub source: Domain,
+    pub style: Vec<f32>,
+    /// Use the next encoded style of this image as the current code.
+    style_from: Option<ImageId>,
+    pub settings: Settings,
+    pub interpolation_t: f32,
+    pub playing: bool,
+    history: History,
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self::new(Settings::default(), Domain::A, Vec::new())
+    }
+}
+
+impl AppState {
+    pub fn new(settings: Settings, source: Domain, style: Vec<f32>) -> Self {
+        Self {
+            model: ModelState::None,
+            loaded_family: None,
+            images: Vec::new(),
+            removed: Vec::new(),
+            next_image: 1,
+            content: None,
+            source,
+            style,
+            style_from: None,
+            settings,
+            interpolation_t: 0.0,
+            playing: false,
+            history: History::new(Snapshot {
+                source,
+                ..Snapshot::default()
+            }),
+        }
+    }
+
+    /// The id the next added image gets.
+    pub fn next_image_id(&self) -> ImageId {
+        self.next_image
+    }
+
+    pub fn target(&self) -> Domain {
+        self.source.other()
+    }
+
+    /// The loaded model's style dimension (0 for UNIT); `None` while no model is ready.
+    pub fn style_dim(&self) -> Option<usize> {
+        match &self.model {
+            ModelState::Ready(info) => Some(info.style_dim),
+            _ => None,
+        }
+    }
+
+    /// What the loaded model calls its code ("style", "attribute") and its family; `None` while
+    /// no model is ready.
+    pub fn style_space(&self) -> Option<(Family, Option<crate::engine::StyleSpace>)> {
+        match &self.model {
+            ModelState::Ready(info) => Some((info.description.family, info.description.style)),
+            _ => None,
+        }
+    }
+
+    /// Whether the loaded model has no style code (UNIT): its variation is latent noise.
+    pub fn uses_latent_noise(&self) -> bool {
+        matches!(&self.model, ModelState::Ready(info) if info.description.style.is_none())
+    }
+
+    /// The main view's latent noise (UNIT only).
+    pub fn main_noise(&self) -> Option<LatentNoise> {
+        self.uses_latent_noise().then_some(self.settings.noise)
+    }
+
+    /// The sample grid's codes (reproducible from the seed).
+    pub fn sample_codes(&self) -> Vec<Vec<f32>> {
+        match self.style_dim() {
+            Some(dim) => sample_styles(self.settings.sample_count, dim, self.settings.sample_seed),
+            None => Vec::new(),
+        }
+    }
+
+    /// The sample grid's latent noise per cell (UNIT: a seed per cell from the grid's seed, at
+    /// the main view's amount, or 1 when that is 0), else none.
+    pub fn sample_noises(&self) -> Vec<Option<LatentNoise>> {
+        let amount = match self.settings.noise.amount {
+            a if a > 0.0 => a,
+            _ => 1.0,
+        };
+        (0..self.settings.sample_count)
+            .map(|i| {
+                self.uses_latent_noise().then_some(LatentNoise {
+                    amount,
+                    seed: self
+                        .settings
+                        .sample_seed
+                        .wrapping_mul(1 << 20)
+                        .wrapping_add(i as u64),
+                })
+            })
+            .collect()
+    }
+
+    /// The interpolated code at `t`.
+    pub fn interpolated(&self, t: f32) -> Option<Vec<f32>> {
+        let s = &self.settings.interpolation;
+        let dim = self.style_dim()?;
+        if s.start.len() != dim || s.end.len() != dim {
+            return None;
+        }
+        Some(if s.spherical {
+            slerp(&s.start, &s.end, t)
+        } else {
+            lerp(&s.start, &s.end, t)
+        })
+    }
+
+    /// Content images (rows) and style images (columns) of the swap grid.
+    pub fn swap_grid(&self) -> (Vec<&ImageEntry>, Vec<&ImageEntry>) {
+        (
+            self.images.iter().filter(|e| e.in_rows).collect(),
+            self.images.iter().filter(|e| e.in_cols).collect(),
+        )
+    }
+
+    pub fn image(&self, id: ImageId) -> Option<&ImageEntry> {
+        self.images.iter().find(|e| e.id == id)
+    }
+
+    /// The content image, once its code is ready.
+    pub fn content_ready(&self) -> Option<ImageId> {
+        let id = self.content?;
+        matches!(self.image(id)?.state, EncodeState::Ready { .. }).then_some(id)
+    }
+
+    /// Images the worker is still encoding.
+    pub fn encoding(&self) -> bool {
+        self.images.iter().any(ImageEntry::encoding)
+    }
+
+    /// Removed images kept so that undo can bring them back.
+    pub fn images_kept_for_undo(&self) -> usize {
+        self.removed.len()
+    }
+
+    /// Ids of every image the state holds (in the set or kept for undo).
+    pub fn held_images(&self) -> impl Iterator<Item = ImageId> + '_ {
+        self.images.iter().chain(&self.removed).map(|e| e.id)
+    }
+
+    pub fn can_undo(&self) -> bool {
+        self.history.can_undo()
+    }
+
+    pub fn can_redo(&self) -> bool {
+        self.history.can_redo()
+    }
+
+    /// The current code as JSON (what "Copy style code" puts on the clipboard).
+    pub fn style_json(&self) -> String {
+        serde_json::to_string(&self.style).unwrap_or_default()
+    }
+
+    /// The session file for this state.
+    pub fn session(&self) -> Session {
+        let persisted: Vec<&ImageEntry> = self.images.iter().filter(|e| e.path.is_some()).collect();
+        Session {
+            settings: self.settings.clone(),
+            images: persisted.iter().filter_map(|e| e.path.clone()).collect(),
+            content: self
+                .content
+                .and_then(|id| persisted.iter().position(|e| e.id == id)),
+            source: self.source,
+            style: self.style.clone(),
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            style: self.style.clone(),
+            content: self.content,
+            source: self.source,
+            images: self
+                .images
+                .iter()
+                .map(|e| (e.id, e.in_rows, e.in_cols))
+                .collect(),
+        }
+    }
+
+    /// Applies one action; returns what the shell must do.
+    pub fn apply(&mut self, action: Action) -> Vec<Effect> {
+        use Action::*;
+        let mut effects = Vec::new();
+        match action {
+            AddImage { .. }
+            | RemoveImage(..)
+            | SelectContent(..)
+            | SetGridRoles { .. }
+            | SwapGridRoles
+            | SetSource(..)
+            | SwapDirection => self.apply_images(action, &mut effects),
+            SetStyle(..)
+            | SetStyleValue { .. }
+            | RandomStyle { .. }
+            | ZeroStyle
+            | StyleFromImage(..)
+            | TakeSample(..)
+            | TakeSwapCell { .. }
+            | UseInterpolated
+            | SaveCurrentCode
+            | LoadSavedCode(..)
+            | DeleteSavedCode(..)
+            | LoadStyleSet(..) => self.apply_code(action, &mut effects),
+            SetInterpolationStart(..)
+            | SetInterpolationEnd(..)
+            | SetView(..)
+            | SetNoise(..)
+            | SetSampleGrid { .. }
+            | SetInterpolation(..)
+            | SetInterpolationT(..)
+            | TogglePlaying
+            | Advance { .. }
+            | SetExportScale(..)
+            | SetPanelWidths { .. } => self.apply_settings(action, &mut effects),
+            Undo | Redo | Commit => self.apply_history(action, &mut effects),
+            OpenModel(..)
+            | ModelLoaded(..)
+            | ModelFailed { .. }
+            | Encoded { .. }
+            | EncodeFailed { .. } => self.apply_model(action, &mut effects),
+        }
+        effects
+    }
+
+    /// The image set, the content and the direction.
+    fn apply_images(&mut self, action: Action, effects: &mut Vec<Effect>) {
+        match action {
+            Action::AddImage {
+                name,
+                path,
+                image,
+                as_style,
+            } => self.add_image(name, path, image, as_style, effects),
+            Action::RemoveImage(id) => self.remove_image(id, effects),
+            Action::SelectContent(id) if self.image(id).is_some() => self.content = Some(id),
+            Action::SetGridRoles {
+                id,
+                in_rows,
+                in_cols,
+            } => {
+                if let Some(entry) = self.images.iter_mut().find(|e| e.id == id) {
+                    entry.in_rows = in_rows;
+                    entry.in_cols = in_cols;
+                }
+            }
+            Action::SwapGridRoles => {
+                for entry in &mut self.images {
+                    std::mem::swap(&mut entry.in_rows, &mut entry.in_cols);
+                }
+            }
+            Action::SetSource(source) => {
+                self.source = source;
+                self.encode_if_needed(effects);
+            }
+            Action::SwapDirection => {
+                self.source = self.source.other();
+                self.encode_if_needed(effects);
+            }
+            _ => {}
+        }
+    }
+
+    /// The style code and the saved codes.
+    fn apply_code(&mut self, action: Action, effects: &mut Vec<Effect>) {
+        match action {
+            Action::SetStyle(code) => self.set_style(code),
+            Action::SetStyleValue { dim, value } => {
+                if let Some(v) = self.style.get_mut(dim) {
+                    *v = value;
+                }
+            }
+            Action::RandomStyle { seed } => {
+                if let Some(dim) = self.style_dim().filter(|d| *d > 0) {
+                    self.style = sample_styles(1, dim, seed).remove(0);
+                }
+            }
+            Action::ZeroStyle => {
+                if let Some(dim) = self.style_dim() {
+                    self.style = vec![0.0; dim];
+                }
+            }
+            Action::StyleFromImage(id) => self.style_from_image(id),
+            Action::TakeSample(i) => {
+                if let Some(code) = self.sample_codes().into_iter().nth(i) {
+                    self.style = code;
+                }
+                if let Some(Some(noise)) = self.sample_noises().get(i) {
+                    self.settings.noise = *noise;
+                }
+            }
+            Action::TakeSwapCell { row, col } => {
+                if self.image(row).is_some() {
+                    self.content = Some(row);
+                }
+                self.style_from_image(col);
+            }
+            Action::UseInterpolated => {
+                if let Some(code) = self.interpolated(self.interpolation_t) {
+                    self.style = code;
+                }
+            }
+            Action::SaveCurrentCode => {
+                let name = format!("code {}", self.settings.saved_codes.len() + 1);
+                self.settings.saved_codes.push(NamedCode {
+                    name,
+                    code: self.style.clone(),
+                });
+            }
+            Action::LoadSavedCode(i) => {
+                if let Some(code) = self.settings.saved_codes.get(i) {
+                    let code = code.code.clone();
+                    self.set_style(code);
+                }
+            }
+            Action::DeleteSavedCode(i) if i < self.settings.saved_codes.len() => {
+                self.settings.saved_codes.remove(i);
+            }
+            Action::LoadStyleSet(set) => {
+                if let Some(first) = set.codes.first() {
+                    self.set_style(first.code.clone());
+                }
+                effects.push(toast(
+                    format!("Loaded {} style codes", set.codes.len()),
+                    false,
+                ));
+                self.settings.saved_codes = set.codes;
+            }
+            _ => {}
+        }
+    }
+
+    /// View settings and the animation.
+    fn apply_settings(&mut self, action: Action, _effects: &mut Vec<Effect>) {
+        match action {
+            Action::SetInterpolationStart(code) => self.settings.interpolation.start = code,
+            Action::SetInterpolationEnd(code) => self.settings.interpolation.end = code,
+            Action::SetView(view) => self.settings.view = view,
+            Action::SetNoise(noise) => self.settings.noise = noise,
+            Action::SetSampleGrid { seed, count } => {
+                self.settings.sample_seed = seed;
+                self.settings.sample_count = count.clamp(1, 64);
+            }
+            Action::SetInterpolation(settings) => self.settings.interpolation = settings,
+            Action::SetInterpolationT(t) => self.interpolation_t = t.clamp(0.0, 1.0),
+            Action::TogglePlaying => self.playing = !self.playing,
+            Action::Advance { seconds } if self.playing => {
+                let s = &self.settings.interpolation;
+                let period = (s.frames.max(2) as f32 * s.frame_ms as f32) / 1000.0;
+                self.interpolation_t =
+                    (self.interpolation_t + seconds.min(0.1) / period.max(0.1)) % 1.0;
+            }
+            Action::SetExportScale(scale) => self.settings.export_scale = scale.clamp(1, 16),
+            Action::SetPanelWidths { content, style } => {
+                self.settings.content_panel_width = Some(content);
+                self.settings.style_panel_width = Some(style);
+            }
+            _ => {}
+        }
+    }
+
+    /// Undo, redo and the end of a gesture.
+    fn apply_history(&mut self, action: Action, effects: &mut Vec<Effect>) {
+        match action {
+            Action::Undo => {
+                self.commit();
+                if let Some(snapshot) = self.history.undo() {
+                    self.restore(snapshot, effects);
+                }
+            }
+            Action::Redo => {
+                self.commit();
+                if let Some(snapshot) = self.history.redo() {
+                    self.restore(snapshot, effects);
+                }
+            }
+            Action::Commit => self.commit(),
+            _ => {}
+        }
+    }
+
+    /// The model and the worker's answers.
+    fn apply_model(&mut self, action: Action, effects: &mut Vec<Effect>) {
+        match action {
+            Action::OpenModel(source) => {
+                self.model = ModelState::Loading(source.clone());
+                effects.push(Effect::LoadModel(source));
+            }
+            Action::ModelLoaded(info) => self.model_loaded(info, effects),
+            Action::ModelFailed { source, error } => {
+                effects.push(toast(
+                    format!("Could not open model {}: {error}", source.label()),
+                    true,
+                ));
+                self.model = ModelState::Failed(source, error);
+            }
+            // An answer for a direction since abandoned is stale.
+            Action::Encoded {
+                id,
+                source,
+                style,
+                size,
+            } if source == self.source => {
+                if self.style_from == Some(id) {
+                    self.style = style.clone();
+                    self.style_from = None;
+                }
+                if let Some(entry) = self.images.iter_mut().find(|e| e.id == id) {
+                    entry.state = EncodeState::Ready { style, size };
+                }
+            }
+            Action::EncodeFailed { id, error } => {
+                if let Some(entry) = self.images.iter_mut().find(|e| e.id == id) {
+                    effects.push(toast(format!("{}: {error}", entry.name), true));
+                    entry.state = EncodeState::Failed(error);
+                }
+            }
+
+            _ => {}
+        }
+    }
+
+    /// A code of the model's dimension becomes current (others are ignored).
+    fn set_style(&mut self, code: Vec<f32>) {
+        if self.style_dim().is_none_or(|dim| dim == code.len()) {
+            self.style = code;
+        }
+    }
+
+    fn add_image(
+        &mut self,
+        name: String,
+        path: Option<PathBuf>,
+        image: Arc<DynamicImage>,
+        as_style: bool,
+        effects: &mut Vec<Effect>,
+    ) {
+        let id = self.next_image;
+        self.next_image += 1;
+        self.images.push(ImageEntry {
+            id,
+            name,
+            path,
+            image,
+            state: EncodeState::Pending,
+            encoded_for: None,
+            in_rows: !as_style,
+            in_cols: true,
+        });
+        if as_style {
+            // A style reference: the content stays, the code comes from this image.
+            self.style_from_image(id);
+        } else {
+            self.content = Some(id);
+        }
+        self.encode_if_needed(effects);
+    }
+
+    /// Removes an image from the set (undo brings it back, encoding it again). Its content code
+    /// is dropped from the worker at once, so the worker's memory follows the set.
+    fn remove_image(&mut self, id: ImageId, effects: &mut Vec<Effect>) {
+        if let Some(pos) = self.images.iter().position(|e| e.id == id) {
+            let mut entry = self.images.remove(pos);
+            entry.encoded_for = None;
+            entry.state = EncodeState::Pending;
+            effects.push(Effect::Forget(id));
+            self.removed.push(entry);
+            if self.content == Some(id) {
+                self.content = self.images.last().map(|e| e.id);
+            }
+            if self.style_from == Some(id) {
+                self.style_from = None;
+            }
+        }
+    }
+
+    /// Uses an image's encoded style (as a reference of the target domain) as the current code,
+    /// now or once it is encoded.
+    fn style_from_image(&mut self, id: ImageId) {
+        match self.image(id).map(|e| e.style()) {
+            Some(Some(style)) => self.style = style.to_vec(),
+            Some(None) => self.style_from = Some(id),
+            None => {}
+        }
+    }
+
+    /// Asks for encodes of images not yet encoded for the current source domain.
+    fn encode_if_needed(&mut self, effects: &mut Vec<Effect>) {
+        if !matches!(self.model, ModelState::Ready(_)) {
+            return;
+        }
+        for entry in &mut self.images {
+            if entry.encoded_for != Some(self.source) {
+                entry.encoded_for = Some(self.source);
+                entry.state = EncodeState::Pending;
+                effects.push(Effect::Encode {
+                    id: entry.id,
+                    image: entry.image.clone(),
+                    name: entry.name.clone(),
+                    source: self.source,
+                });
+            }
+        }
+    }
+
+    fn commit(&mut self) {
+        if self.history.commit(self.snapshot()) {
+            self.prune_removed();
+        }
+    }
+
+    /// Drops removed images that no undo or redo step can bring back any more (their pixels
+    /// would otherwise be kept for the whole session).
+    fn prune_removed(&mut self) {
+        let history = &self.history;
+        self.removed.retain(|e| history.references(e.id));
+    }
+
+    fn restore(&mut self, snapshot: Snapshot, effects: &mut Vec<Effect>) {
+        // Bring back removed images and set aside those added since.
+        let mut all: Vec<ImageEntry> = self.images.drain(..).collect();
+        all.append(&mut self.removed);
+        for (id, rows, cols) in &snapshot.images {
+            if let Some(pos) = all.iter().position(|e| e.id == *id) {
+                let mut entry = all.remove(pos);
+                entry.in_rows = *rows;
+                entry.in_cols = *cols;
+                self.images.push(entry);
+            }
+        }
+        for entry in &mut all {
+            if entry.encoded_for.take().is_some() {
+                entry.state = EncodeState::Pending;
+                effects.push(Effect::Forget(entry.id));
+            }
+        }
+        self.removed = all;
+        self.style = snapshot.style;
+        self.content = snapshot.content;
+        self.source = snapshot.source;
+        self.encode_if_needed(effects);
+    }
+
+    fn model_loaded(&mut self, info: Box<ModelInfo>, effects: &mut Vec<Effect>) {
+        let dim = info.style_dim;
+        let family = info.description.family;
+        let previous = self.loaded_family.replace(family);
+        self.settings.model = Some(info.source.clone());
+        self.settings.remember_model(&info.source);
+        effects.push(toast(
+            format!("Opened model {}", info.source.label()),
+            false,
+        ));
+        if self.style.len() != dim || previous.is_some_and(|f| f != family) {
+            // Another family's code means nothing to this model. Start from the model's own
+            // showcase code, else a fixed draw from the prior (the zero code is the least
+            // typical style).
+            self.style = info
+                .showcase
+                .clone()
+                .unwrap_or_else(|| sample_styles(1, dim, FIRST_CODE_SEED).remove(0));
+        }
+        self.model = ModelState::Ready(info);
+        let interp = &mut self.settings.interpolation;
+        if interp.start.len() != dim || interp.end.len() != dim {
+            interp.start = sample_styles(1, dim, 11).remove(0);
+            interp.end = sample_styles(1, dim, 12).remove(0);
+        }
+        for entry in self.images.iter_mut().chain(&mut self.removed) {
+            entry.encoded_for = None;
+        }
+        // Undo does not cross a model switch: old codes belong to the old model.
+        self.history.reset(self.snapshot());
+        self.prune_removed();
+        effects.push(Effect::ModelChanged);
+        self.encode_if_needed(effects);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::engine::{Description, StyleSpace};
+    use crate::io::image::Preprocess;
+
+    /// A model description for tests (no weights: the state never touches them).
+    pub(crate) fn model(family: Family, style_dim: usize) -> Box<ModelInfo> {
+        let style = (style_dim > 0).then_some(StyleSpace {
+            dim: style_dim,
+            name: if family == Family::Drit {
+                "attribute"
+            } else {
+                "style"
+            },
+        });
+        Box::new(ModelInfo {
+            source: ModelSource::Folder(format!("{family}-{style_dim}").into()),
+            style_dim,
+            showcase: None,
+            description: Description {
+                family,
+                variant: None,
+                input_channels: [3, 3],
+                preprocess: [Preprocess::ShorterSide { new_size: 4 }; 2],
+                style,
+            },
+        })
+    }
+
+    fn image() -> Arc<DynamicImage> {
+        Arc::new(DynamicImage::new_rgb8(4, 4))
+    }
+
+    fn add(state: &mut AppState, name: &str) -> (ImageId, Vec<Effect>) {
+        let id = state.next_image_id();
+        let effects = state.apply(Action::AddImage {
+            name: name.into(),
+            path: None,
+            image: image(),
+            as_style: false,
+        });
+        (id, effects)
+    }
+
+    /// Answers every encode the effects ask for, with a style code per image.
+    pub(crate) fn encode_all(state: &mut AppState, effects: &[Effect]) {
+        for effect in effects {
+            if let Effect::Encode { id, source, .. } = effect {
+                let dim = state.style_dim().unwrap_or(0);
+                state.apply(Action::Encoded {
+                    id: *id,
+                    source: *source,
+                    style: vec![*id as f32; dim],
+                    size: [4, 4],
+                });
+            }
+        }
+    }
+
+    fn ready(family: Family, dim: usize) -> AppState {
+        let mut state = AppState::default();
+        let fx = state.apply(Action::ModelLoaded(model(family, dim)));
+        assert!(fx.iter().any(|e| matches!(e, Effect::ModelChanged)));
+        state
+    }
+
+    #[test]
+    fn removing_an_image_emits_a_forget_and_undo_brings_it_back() {
+        let mut state = ready(Family::Munit, 8);
+        let (a, fx) = add(&mut state, "a");
+        encode_all(&mut state, &fx);
+        let (b, fx) = add(&mut state, "b");
+        encode_all(&mut state, &fx);
+        state.apply(Action::Commit);
+        assert_eq!(state.content, Some(b));
+
+        let fx = state.apply(Action::RemoveImage(b));
+        assert!(matches!(fx[..], [Effect::Forget(id)] if id == b), "{fx:?}");
+        assert_eq!(state.content, Some(a));
+        assert_eq!(state.images_kept_for_undo(), 1);
+
+        let fx = state.apply(Action::Undo);
+        assert_eq!(state.images.len(), 2);
+        assert_eq!(state.content, Some(b));
+        // Its content code was dropped, so it is encoded again.
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::Encode { id, .. } if *id == b))
+        );
+    }
+
+    #[test]
+    fn a_drag_is_one_undo_step_and_undo_restores_code_and_direction() {
+        let mut state = ready(Family::Munit, 8);
+        let (_, fx) = add(&mut state, "a");
+        encode_all(&mut state, &fx);
+        state.apply(Action::Commit);
+        let before = state.style.clone();
+        // A drag: many values, then the pointer is released.
+        for i in 0..20 {
+            state.apply(Action::SetStyleValue {
+                dim: 2,
+                value: i as f32 * 0.1,
+            });
+        }
+        state.apply(Action::Commit);
+        state.apply(Action::SwapDirection);
+        state.apply(Action::Commit);
+        assert_eq!(state.source, Domain::B);
+
+        state.apply(Action::Undo);
+        assert_eq!(state.source, Domain::A, "direction restored");
+        assert_eq!(state.style[2], 1.9);
+        state.apply(Action::Undo);
+        assert_eq!(state.style, before, "the whole drag was one step");
+        assert_eq!(
+            state.images.len(),
+            1,
+            "the step before the drag added the image"
+        );
+        state.apply(Action::Redo);
+        assert_eq!(state.style[2], 1.9);
+    }
+
+    #[test]
+    fn another_family_keeps_the_images_and_clears_code_and_history() {
+        let mut state = ready(Family::Munit, 8);
+        let (a, fx) = add(&mut state, "a");
+        encode_all(&mut state, &fx);
+        state.apply(Action::SetStyle(vec![2.0; 8]));
+        state.apply(Action::Commit);
+        assert!(state.can_undo());
+
+        let fx = state.apply(Action::ModelLoaded(model(Family::Drit, 8)));
+        assert_eq!(state.images.len(), 1);
+        assert_eq!(state.content, Some(a));
+        assert_ne!(state.style, vec![2.0; 8], "the old family's code is gone");
+        assert_eq!(state.style.len(), 8);
+        assert!(!state.can_undo(), "undo does not cross a model switch");
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::Encode { id, .. } if *id == a)),
+            "images are encoded again for the new model: {fx:?}"
+        );
+        assert_eq!(state.content_ready(), None);
+    }
+
+    #[test]
+    fn style_from_an_image_waits_for_its_encode() {
+        let mut state = ready(Family::Drit, 8);
+        let (_, fx) = add(&mut state, "content");
+        encode_all(&mut state, &fx);
+        let content = state.content;
+        let reference = state.next_image_id();
+        let fx = state.apply(Action::AddImage {
+            name: "reference".into(),
+            path: None,
+            image: image(),
+            as_style: true,
+        });
+        assert_eq!(
+            state.content, content,
+            "a style reference keeps the content"
+        );
+        assert!(!state.image(reference).unwrap().in_rows);
+        encode_all(&mut state, &fx);
+        assert_eq!(state.style, vec![reference as f32; 8]);
+    }
+
+    #[test]
+    fn stale_encodes_of_another_direction_are_ignored() {
+        let mut state = ready(Family::Munit, 2);
+        let (a, _) = add(&mut state, "a");
+        state.apply(Action::SwapDirection);
+        state.apply(Action::Encoded {
+            id: a,
+            source: Domain::A,
+            style: vec![1.0, 1.0],
+            size: [4, 4],
+        });
+        assert_eq!(state.content_ready(), None);
+    }
+
+    #[test]
+    fn samples_and_noise_for_a_model_without_style_codes() {
+        let mut state = ready(Family::Unit, 0);
+        assert!(state.uses_latent_noise());
+        state.apply(Action::SetSampleGrid { seed: 5, count: 3 });
+        let noises = state.sample_noises();
+        assert_eq!(noises.len(), 3);
+        state.apply(Action::TakeSample(2));
+        assert_eq!(Some(state.settings.noise), noises[2]);
+        // No style code: random / interpolation leave the (empty) code alone.
+        state.apply(Action::RandomStyle { seed: 1 });
+        assert!(state.style.is_empty());
+        assert_eq!(state.interpolated(0.5), Some(vec![]));
+    }
+
+    #[test]
+    fn the_session_is_made_from_the_state() {
+        let mut state = ready(Family::Munit, 2);
+        state.apply(Action::AddImage {
+            name: "pasted".into(),
+            path: None,
+            image: image(),
+            as_style: false,
+        });
+        let file = state.next_image_id();
+        state.apply(Action::AddImage {
+            name: "a.png".into(),
+            path: Some("/x/a.png".into()),
+            image: image(),
+            as_style: false,
+        });
+        state.apply(Action::SetStyle(vec![0.5, 0.25]));
+        state.apply(Action::SetView(View::Samples));
+        let session = state.session();
+        assert_eq!(session.images, vec![PathBuf::from("/x/a.png")]);
+        assert_eq!(session.content, Some(0));
+        assert_eq!(state.content, Some(file));
+        assert_eq!(session.style, vec![0.5, 0.25]);
+        assert_eq!(session.settings.view, View::Samples);
+    }
+
+    #[test]
+    fn wrong_sized_codes_are_refused() {
+        let mut state = ready(Family::Munit, 8);
+        let before = state.style.clone();
+        state.apply(Action::SetStyle(vec![1.0; 3]));
+        assert_eq!(state.style, before);
+        state.apply(Action::SetStyleValue {
+            dim: 99,
+            value: 1.0,
+        });
+        assert_eq!(state.style, before);
+    }
+}
