@@ -641,29 +641,6 @@ impl ConvTranspose {
         conv_transpose2d(x, self.weight.val(), Some(self.bias.val()), options)
     }
 
-    /// A 1x1 transposed conv over `cat[x, tile(z)]` without building the tiled channels: the
-    /// attribute's part is the same at every pixel and folds into a per-sample bias (as in
-    /// [`conv1x1_with_tiled`]); a 1x1 stride-1 transposed conv is a 1x1 conv with the weight's
-    /// first two axes swapped.
-    ///
-    /// # Shapes
-    /// `x`: `[b, c, h, w]`, `z`: `[b, e]`, weight `[c + e, out, 1, 1]` -> `[b, out, h, w]`.
-    fn forward_1x1_with_tiled(&self, x: Tensor<4>, z: &Tensor<2>) -> Tensor<4> {
-        let [b, c, _, _] = x.dims();
-        let weight = self.weight.val();
-        let [inputs, out, _, _] = weight.dims();
-        let w_x = weight
-            .clone()
-            .slice([0..c, 0..out, 0..1, 0..1])
-            .swap_dims(0, 1);
-        let w_z = weight
-            .slice([c..inputs, 0..out, 0..1, 0..1])
-            .reshape([inputs - c, out]);
-        let bias = z.clone().matmul(w_z) + self.bias.val().reshape([1, out]);
-        let options = burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
-        burn::tensor::module::conv2d(x, w_x, None, options) + bias.reshape([b, out, 1, 1])
-    }
-
     fn visit(&self, prefix: &str, v: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
         visit(&self.weight, format!("{prefix}.weight"), v);
         visit(&self.bias, format!("{prefix}.bias"), v);
@@ -790,7 +767,7 @@ impl ConcatDecoder {
         let x = self.res.iter().fold(x, |x, block| block.forward(x));
         let x = self.up1.forward(concat_tiled(x, z));
         let x = self.up2.forward(concat_tiled(x, z));
-        tanh(self.out.forward_1x1_with_tiled(x, z))
+        tanh(self.out.forward(concat_tiled(x, z)))
     }
 
     fn visit(&self, side: char, v: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
@@ -1161,20 +1138,6 @@ mod tests {
         let z = Tensor::<2>::random([2, 3], Distribution::Normal(0., 1.), &device);
         let direct = conv.forward(concat_tiled(y.clone(), &z));
         let folded = conv1x1_with_tiled(&conv, y, &z);
-        let diff = to_vec(direct - folded)
-            .into_iter()
-            .fold(0f32, |m, v| m.max(v.abs()));
-        assert!(diff < 1e-5, "{diff}");
-    }
-
-    #[test]
-    fn folded_attribute_transposed_conv_equals_the_tiled_concat() {
-        let device = Device::flex();
-        let conv = ConvTranspose::new(7 + 3, 5, 1, &mut RandomInit::new(5), "t", &device).unwrap();
-        let x = Tensor::<4>::random([2, 7, 5, 3], Distribution::Normal(0., 1.), &device);
-        let z = Tensor::<2>::random([2, 3], Distribution::Normal(0., 1.), &device);
-        let direct = conv.forward(concat_tiled(x.clone(), &z));
-        let folded = conv.forward_1x1_with_tiled(x, &z);
         let diff = to_vec(direct - folded)
             .into_iter()
             .fold(0f32, |m, v| m.max(v.abs()));
