@@ -1,13 +1,15 @@
 //! Slider -> pixels latency and UI frame times of the explorer app, driven headless through
 //! egui_kittest (the real app, the real worker, burn on the harness's wgpu device for `wgpu`).
 //!
-//! `cargo bench --bench slider [-- cpu|wgpu] [--model DIR]` prints, per backend:
+//! `cargo bench --bench slider [-- cpu|wgpu] [--model DIR | --random-munit]` prints, per backend:
 //! - latency: from a slider change to its image being ready for display (on wgpu: the texture
 //!   written and the queue drained), one move at a time, median and p95;
 //! - while dragging (a move every frame, 60 Hz, requests coalescing): UI frame time p99 and the
 //!   latency of the renders that were shown.
 //!
-//! Model: the bundled default if present (else the munit-tiny fixture), or `--model DIR`.
+//! Model: the bundled default if present (else the munit-tiny fixture), `--model DIR`, or
+//! `--random-munit`: the official default MUNIT architecture (dim 64, 256 px inputs) with random
+//! weights, written to a temporary model folder.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -30,8 +32,23 @@ fn percentile(values: &[f64], p: f64) -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let random_dir = tempfile::tempdir().expect("a temporary folder");
     let model = match args.iter().position(|a| a == "--model") {
         Some(i) => ModelSource::Folder(PathBuf::from(&args[i + 1])),
+        None if args.iter().any(|a| a == "--random-munit") => {
+            let device = burn::prelude::Device::flex();
+            let config = stylespace::config::Config::munit_default();
+            let networks =
+                stylespace::checkpoint::Networks::random_from_config(&config, 0, &device)
+                    .expect("random weights");
+            stylespace::checkpoint::save_networks(
+                random_dir.path(),
+                &networks,
+                stylespace::checkpoint::Precision::F32,
+            )
+            .expect("writing the random model");
+            ModelSource::Folder(random_dir.path().to_path_buf())
+        }
         None => {
             let bundled = stylespace::engine::bundled_model();
             if bundled.join("model.safetensors").is_file() {

@@ -6,8 +6,6 @@ use image::{Delay, Frame, Rgb, RgbImage, RgbaImage, imageops};
 
 /// Gap between grid cells, in pixels.
 const GAP: u32 = 4;
-/// Label strip height above a grid (at scale 1).
-const LABEL: u32 = 9;
 
 /// Nearest-neighbour upscaling by an integer factor (1 returns the image unchanged).
 pub fn upscale(image: &RgbImage, factor: u32) -> RgbImage {
@@ -23,32 +21,44 @@ pub fn upscale(image: &RgbImage, factor: u32) -> RgbImage {
 }
 
 /// Cells in rows (all cells of the largest size; missing ones stay white) with a white gap, a
-/// header row of column labels and a left column of row labels (drawn with a built-in 3x5 pixel
-/// font, so the grid explains itself outside the app).
+/// header row of column labels and a left column of row labels (in the UI's own font, so the
+/// grid explains itself outside the app).
 pub fn grid(rows: &[Vec<RgbImage>], row_labels: &[String], col_labels: &[String]) -> RgbImage {
     let cell_w = rows.iter().flatten().map(|c| c.width()).max().unwrap_or(1);
     let cell_h = rows.iter().flatten().map(|c| c.height()).max().unwrap_or(1);
     let ncols = rows.iter().map(|r| r.len()).max().unwrap_or(0) as u32;
     let nrows = rows.len() as u32;
-    let has_col_labels = col_labels.iter().any(|l| !l.is_empty());
-    let has_row_labels = row_labels.iter().any(|l| !l.is_empty());
-    let label_w = if has_row_labels {
-        row_labels.iter().map(|l| text_width(l)).max().unwrap_or(0) + 2 * GAP
+    let non_empty = |labels: &[String]| labels.iter().any(|l| !l.is_empty());
+    let row_labels = if non_empty(row_labels) {
+        render_labels(row_labels)
     } else {
-        0
+        Vec::new()
     };
-    let top = if has_col_labels { LABEL + GAP } else { 0 };
+    let col_labels = if non_empty(col_labels) {
+        render_labels(col_labels)
+    } else {
+        Vec::new()
+    };
+    let label_w = match row_labels.iter().map(|l| l.width).max() {
+        Some(w) => w + 2 * GAP,
+        None => 0,
+    };
+    let top = match col_labels.iter().map(|l| l.height).max() {
+        Some(h) => h + GAP,
+        None => 0,
+    };
     let width = label_w + ncols * (cell_w + GAP) + GAP;
     let height = top + nrows * (cell_h + GAP) + GAP;
     let mut out = RgbImage::from_pixel(width.max(1), height.max(1), Rgb([255, 255, 255]));
     for (c, label) in col_labels.iter().enumerate().take(ncols as usize) {
         let x = label_w + GAP + c as u32 * (cell_w + GAP);
-        draw_text(&mut out, label, x, GAP, cell_w);
+        draw_label(&mut out, label, x, GAP, cell_w);
     }
     for (r, row) in rows.iter().enumerate() {
         let y = top + GAP + r as u32 * (cell_h + GAP);
         if let Some(label) = row_labels.get(r) {
-            draw_text(&mut out, label, GAP, y + cell_h / 2 - 3, label_w);
+            let y_label = (y + cell_h / 2).saturating_sub(label.height / 2);
+            draw_label(&mut out, label, GAP, y_label, label_w);
         }
         for (c, cell) in row.iter().enumerate() {
             let x = label_w + GAP + c as u32 * (cell_w + GAP);
@@ -82,80 +92,79 @@ pub fn gif_bytes(frames: &[RgbImage], delay_ms: u32) -> Result<Vec<u8>, image::I
     Ok(bytes)
 }
 
-// A 3x5 pixel font: digits, upper-case letters and a little punctuation, each glyph as 5 rows of
-// 3 bits. Lower case is drawn as upper case; unknown characters as a blank.
-fn glyph(c: char) -> [u8; 5] {
-    match c.to_ascii_uppercase() {
-        '0' => [7, 5, 5, 5, 7],
-        '1' => [2, 6, 2, 2, 7],
-        '2' => [7, 1, 7, 4, 7],
-        '3' => [7, 1, 3, 1, 7],
-        '4' => [5, 5, 7, 1, 1],
-        '5' => [7, 4, 7, 1, 7],
-        '6' => [7, 4, 7, 5, 7],
-        '7' => [7, 1, 1, 2, 2],
-        '8' => [7, 5, 7, 5, 7],
-        '9' => [7, 5, 7, 1, 7],
-        'A' => [2, 5, 7, 5, 5],
-        'B' => [6, 5, 6, 5, 6],
-        'C' => [3, 4, 4, 4, 3],
-        'D' => [6, 5, 5, 5, 6],
-        'E' => [7, 4, 6, 4, 7],
-        'F' => [7, 4, 6, 4, 4],
-        'G' => [3, 4, 5, 5, 3],
-        'H' => [5, 5, 7, 5, 5],
-        'I' => [7, 2, 2, 2, 7],
-        'J' => [1, 1, 1, 5, 2],
-        'K' => [5, 5, 6, 5, 5],
-        'L' => [4, 4, 4, 4, 7],
-        'M' => [5, 7, 7, 5, 5],
-        'N' => [6, 5, 5, 5, 5],
-        'O' => [2, 5, 5, 5, 2],
-        'P' => [6, 5, 6, 4, 4],
-        'Q' => [2, 5, 5, 6, 3],
-        'R' => [6, 5, 6, 5, 5],
-        'S' => [3, 4, 2, 1, 6],
-        'T' => [7, 2, 2, 2, 2],
-        'U' => [5, 5, 5, 5, 7],
-        'V' => [5, 5, 5, 5, 2],
-        'W' => [5, 5, 7, 7, 5],
-        'X' => [5, 5, 2, 5, 5],
-        'Y' => [5, 5, 2, 2, 2],
-        'Z' => [7, 1, 2, 4, 7],
-        '.' => [0, 0, 0, 0, 2],
-        ',' => [0, 0, 0, 2, 4],
-        '-' => [0, 0, 7, 0, 0],
-        '+' => [0, 2, 7, 2, 0],
-        '=' => [0, 7, 0, 7, 0],
-        ':' => [0, 2, 0, 2, 0],
-        '_' => [0, 0, 0, 0, 7],
-        '#' => [5, 7, 5, 7, 5],
-        '/' => [1, 1, 2, 4, 4],
-        '(' => [1, 2, 2, 2, 1],
-        ')' => [4, 2, 2, 2, 4],
-        _ => [0; 5],
-    }
+/// A label rendered with egui's own proportional font and rasteriser (as the UI draws text):
+/// coverage per pixel, row-major.
+struct Label {
+    width: u32,
+    height: u32,
+    alpha: Vec<u8>,
 }
 
-fn text_width(text: &str) -> u32 {
-    text.chars().count() as u32 * 4
-}
+/// Label text size, in pixels.
+const LABEL_SIZE: f32 = 13.0;
 
-/// Draws `text` in black from (x, y), clipped to `max_width`.
-fn draw_text(image: &mut RgbImage, text: &str, x: u32, y: u32, max_width: u32) {
-    for (i, c) in text.chars().enumerate() {
-        let gx = x + i as u32 * 4;
-        if gx + 3 > x + max_width {
-            break;
-        }
-        for (row, bits) in glyph(c).iter().enumerate() {
-            for col in 0..3 {
-                if bits & (4 >> col) != 0 {
-                    let (px, py) = (gx + col, y + row as u32);
-                    if px < image.width() && py < image.height() {
-                        image.put_pixel(px, py, Rgb([0, 0, 0]));
+/// Renders labels with one set of fonts.
+fn render_labels<'a>(texts: impl IntoIterator<Item = &'a String>) -> Vec<Label> {
+    use egui::epaint::text::{FontDefinitions, Fonts, TextOptions};
+    let mut fonts = Fonts::new(TextOptions::default(), FontDefinitions::default());
+    let mut view = fonts.with_pixels_per_point(1.0);
+    let galleys: Vec<_> = texts
+        .into_iter()
+        .map(|text| {
+            let font = egui::FontId::proportional(LABEL_SIZE);
+            view.layout_no_wrap(text.clone(), font, egui::Color32::BLACK)
+        })
+        .collect();
+    // The atlas holds every glyph once all labels are laid out.
+    let atlas = view.image();
+    galleys
+        .iter()
+        .map(|galley| {
+            let size = galley.size();
+            let (width, height) = (size.x.ceil() as u32, size.y.ceil() as u32);
+            let mut alpha = vec![0u8; (width * height) as usize];
+            for placed in &galley.rows {
+                for glyph in &placed.row.glyphs {
+                    let uv = glyph.uv_rect;
+                    if uv.is_nothing() {
+                        continue;
+                    }
+                    let left = (placed.pos.x + glyph.pos.x + uv.offset.x).round() as i64;
+                    let top = (placed.pos.y + glyph.pos.y + uv.offset.y).round() as i64;
+                    for ty in uv.min[1]..uv.max[1] {
+                        for tx in uv.min[0]..uv.max[0] {
+                            let x = left + i64::from(tx - uv.min[0]);
+                            let y = top + i64::from(ty - uv.min[1]);
+                            if (0..width as i64).contains(&x) && (0..height as i64).contains(&y) {
+                                let a = atlas[(tx as usize, ty as usize)].a();
+                                let i = (y as u32 * width + x as u32) as usize;
+                                alpha[i] = alpha[i].max(a);
+                            }
+                        }
                     }
                 }
+            }
+            Label {
+                width,
+                height,
+                alpha,
+            }
+        })
+        .collect()
+}
+
+/// Draws a label in black at (x, y), clipped to `max_width` and the image.
+fn draw_label(image: &mut RgbImage, label: &Label, x: u32, y: u32, max_width: u32) {
+    for ly in 0..label.height {
+        for lx in 0..label.width.min(max_width) {
+            let a = label.alpha[(ly * label.width + lx) as usize] as u32;
+            let (px, py) = (x + lx, y + ly);
+            if a == 0 || px >= image.width() || py >= image.height() {
+                continue;
+            }
+            let pixel = image.get_pixel_mut(px, py);
+            for c in &mut pixel.0 {
+                *c = ((*c as u32 * (255 - a) + 127) / 255) as u8;
             }
         }
     }
@@ -174,8 +183,11 @@ mod tests {
             &["A".into(), "B".into()],
             &["1".into(), "2".into()],
         );
-        let label_w = 4 + 2 * GAP;
-        let top = LABEL + GAP;
+        let rows = render_labels(&["A".to_string(), "B".to_string()]);
+        let cols = render_labels(&["1".to_string(), "2".to_string()]);
+        let label_w = rows.iter().map(|l| l.width).max().unwrap() + 2 * GAP;
+        let top = cols.iter().map(|l| l.height).max().unwrap() + GAP;
+        assert!(rows[0].alpha.iter().any(|a| *a > 200), "glyphs are drawn");
         assert_eq!(g.width(), label_w + 2 * (8 + GAP) + GAP);
         assert_eq!(g.height(), top + 2 * (8 + GAP) + GAP);
         assert_eq!(*g.get_pixel(label_w + GAP, top + GAP), Rgb([255, 0, 0]));

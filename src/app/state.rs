@@ -781,6 +781,7 @@ impl AppState {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::app::history::UNDO_STEPS;
     use crate::engine::{Description, StyleSpace};
     use crate::io::image::Preprocess;
 
@@ -868,6 +869,29 @@ pub(crate) mod tests {
             fx.iter()
                 .any(|e| matches!(e, Effect::Encode { id, .. } if *id == b))
         );
+    }
+
+    /// A thousand images dropped and removed one after another: every removal forgets its
+    /// content code at once, and removed images are kept only while an undo step can reach them.
+    #[test]
+    fn memory_stays_bounded_over_a_thousand_drops_and_removals() {
+        let mut state = ready(Family::Munit, 8);
+        let mut forgotten = 0;
+        for i in 0..1000 {
+            let (id, effects) = add(&mut state, &format!("{i}"));
+            encode_all(&mut state, &effects);
+            state.apply(Action::Commit);
+            let effects = state.apply(Action::RemoveImage(id));
+            forgotten += effects
+                .iter()
+                .filter(|e| matches!(e, Effect::Forget(f) if *f == id))
+                .count();
+            state.apply(Action::Commit);
+            assert!(state.images_kept_for_undo() <= UNDO_STEPS, "at drop {i}");
+        }
+        assert_eq!(forgotten, 1000);
+        assert!(state.images.is_empty());
+        assert!(state.held_images().count() <= UNDO_STEPS);
     }
 
     #[test]
