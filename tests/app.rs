@@ -441,6 +441,12 @@ fn drit_and_unit_models_translate_in_the_window() {
             if has_style { 8 } else { 0 },
             "{model:?}"
         );
+        // A dropped image becomes the content and is translated by this model.
+        let before_drop = output(&h);
+        h.input_mut().dropped_files.push(dropped(&fixture("b.png")));
+        wait(&mut h, "the dropped image", |app| app.state.images.len() == 2);
+        idle(&mut h);
+        assert_ne!(output(&h), before_drop, "{model:?}: the dropped image is translated");
         let first = output(&h);
         if !has_style {
             // UNIT: latent noise changes the picture at amount > 0 and not at 0.

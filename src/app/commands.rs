@@ -3,6 +3,9 @@
 
 use egui::{Key, KeyboardShortcut, Modifiers};
 
+use super::dialogs::Dialog;
+use super::{Action, SaveTarget};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Command {
     OpenImage,
@@ -144,6 +147,67 @@ impl Command {
             }
         });
         pressed
+    }
+}
+
+impl super::StylespaceApp {
+    /// Runs a command (from a shortcut, a menu or a button).
+    pub fn run_command(&mut self, ctx: &egui::Context, command: Command) {
+        use super::session::View;
+        let save = |target| Dialog::Save(target);
+        let dialog = match command {
+            Command::OpenImage => Some(Dialog::Images),
+            Command::OpenModel => Some(Dialog::ModelFolder),
+            Command::OpenOfficialModel => Some(Dialog::Official),
+            Command::ExportPng => Some(save(SaveTarget::Png)),
+            Command::ExportSampleGrid => Some(save(SaveTarget::SampleGrid)),
+            Command::ExportSwapGrid => Some(save(SaveTarget::SwapGrid)),
+            Command::ExportGif => Some(save(SaveTarget::Gif)),
+            Command::ExportStrip => Some(save(SaveTarget::Strip)),
+            Command::Screenshot => Some(save(SaveTarget::Screenshot)),
+            Command::SaveStyles => Some(save(SaveTarget::Styles)),
+            Command::LoadStyles => Some(Dialog::StyleSet),
+            _ => None,
+        };
+        if let Some(dialog) = dialog {
+            let start = self
+                .state
+                .images
+                .iter()
+                .rev()
+                .find_map(|e| e.path.as_deref()?.parent());
+            if let Err(e) = self.dialogs.open(dialog, start) {
+                self.toasts.push(e, true);
+            }
+            return;
+        }
+        let action = match command {
+            Command::PasteImage => {
+                self.toasts
+                    .push("Press Ctrl+V with an image on the clipboard", false);
+                return;
+            }
+            Command::CopyImage => return self.copy_image(),
+            Command::CopyStyle => {
+                ctx.copy_text(self.state.style_json());
+                self.toasts.push("Copied the style code", false);
+                return;
+            }
+            Command::RandomStyle => Action::RandomStyle {
+                seed: super::clock_seed(),
+            },
+            Command::ZeroStyle => Action::ZeroStyle,
+            Command::SwapDirection => Action::SwapDirection,
+            Command::Undo => Action::Undo,
+            Command::Redo => Action::Redo,
+            Command::ViewTranslate => Action::SetView(View::Translate),
+            Command::ViewSamples => Action::SetView(View::Samples),
+            Command::ViewSwap => Action::SetView(View::Swap),
+            Command::ViewInterpolate => Action::SetView(View::Interpolate),
+            Command::ToggleAnimation => Action::TogglePlaying,
+            _ => return,
+        };
+        self.act(action);
     }
 }
 

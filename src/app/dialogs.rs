@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use super::export::SaveTarget;
+use super::input;
+use super::state::Action;
+use crate::engine::worker::ModelSource;
 
 /// A dialog to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +91,31 @@ fn ask(dialog: Dialog, start: Option<PathBuf>) -> Option<Answer> {
                 .set_file_name(name)
                 .save_file()
                 .map(|p| Answer::SaveTo(target, p))
+        }
+    }
+}
+
+impl super::StylespaceApp {
+    /// Applies the answers of file dialogs closed since the last frame.
+    pub(super) fn handle_answers(&mut self) {
+        for answer in self.dialogs.answers() {
+            match answer {
+                Answer::OpenImages(paths) => {
+                    for path in paths {
+                        self.incoming(input::image_file(&path, false));
+                    }
+                }
+                Answer::OpenModelFolder(dir) => {
+                    self.act(Action::OpenModel(ModelSource::Folder(dir)))
+                }
+                Answer::OpenCheckpoint(checkpoint) => {
+                    let source = ModelSource::for_path(&checkpoint)
+                        .unwrap_or(ModelSource::Checkpoint(checkpoint));
+                    self.act(Action::OpenModel(source));
+                }
+                Answer::SaveTo(target, path) => self.export_to(target, path, true),
+                Answer::LoadStyles(path) => self.load_styles(&path),
+            }
         }
     }
 }

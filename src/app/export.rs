@@ -282,6 +282,81 @@ pub fn save_styles(state: &AppState, path: &Path) -> Result<(), String> {
     crate::io::atomic::write_atomic(path, text.as_bytes(), true).map_err(|e| e.to_string())
 }
 
+impl super::StylespaceApp {
+    /// Starts an export into `path` (pixels come from the worker; the file is written when
+    /// they arrive). Existing files are never replaced unless `overwrite`.
+    pub fn export_to(&mut self, target: SaveTarget, path: PathBuf, overwrite: bool) {
+        if !overwrite && path.exists() {
+            self.confirm_replace = Some((target, path));
+            return;
+        }
+        match target {
+            SaveTarget::Screenshot => {
+                // Requested from the next frame, once egui knows the viewport.
+                self.screenshot_path = Some(path);
+                self.screenshot_wanted = true;
+            }
+            SaveTarget::Styles => {
+                let result = save_styles(&self.state, &path);
+                self.report_write(&path, result);
+            }
+            _ => match plan(&self.state, target, Some(path)) {
+                Ok((kind, jobs)) => {
+                    let domain = self.state.target();
+                    self.exports.start(kind, jobs, domain, &self.worker);
+                }
+                Err(e) => self.toasts.push(e, true),
+            },
+        }
+    }
+
+    /// Copies the output image to the clipboard (read back through the worker).
+    pub fn copy_image(&mut self) {
+        match plan(&self.state, SaveTarget::Png, None) {
+            Ok((kind, jobs)) => {
+                let domain = self.state.target();
+                self.exports.start(kind, jobs, domain, &self.worker);
+            }
+            Err(e) => self.toasts.push(e, true),
+        }
+    }
+
+    pub(super) fn export_part(&mut self, tag: u64, images: Result<Vec<RgbImage>, String>) {
+        match self.exports.part(tag, images) {
+            None => {}
+            Some(Err(e)) => self.toasts.push(e, true),
+            Some(Ok(Finished::Written(path, result))) => self.report_write(&path, result),
+            Some(Ok(Finished::Copy(image))) => {
+                let size = [image.width() as usize, image.height() as usize];
+                self.copy_request = Some(egui::ColorImage::from_rgb(size, image.as_raw()));
+                self.toasts.push("Copied the output image", false);
+            }
+        }
+    }
+
+    pub(super) fn report_write(&mut self, path: &Path, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.toasts.push(format!("Saved {}", path.display()), false),
+            Err(e) => self
+                .toasts
+                .push(format!("Could not save {}: {e}", path.display()), true),
+        }
+    }
+
+    /// Loads a style-code set; its codes become the saved codes and the first one the current.
+    pub fn load_styles(&mut self, path: &Path) {
+        let result = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                crate::engine::styles::StyleSet::from_json(&text, self.state.style_dim())
+            });
+        match result {
+            Ok(set) => self.act(super::Action::LoadStyleSet(set)),
+            Err(e) => self.toasts.push(format!("{}: {e}", path.display()), true),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,30 +18,30 @@ mod display;
 pub mod export;
 pub mod history;
 mod input;
+mod inspect;
 mod panels;
 pub mod renders;
+mod script;
 pub mod session;
 pub mod state;
 mod toasts;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use eframe::egui_wgpu;
 use egui::ColorImage;
-use image::RgbImage;
 
 use crate::engine::texture::shared_device_descriptor;
-use crate::engine::worker::{Event, Job, ModelSource, Slot, Worker};
-use crate::engine::{BackendKind, Counters, DeviceChoice};
+use crate::engine::worker::{Event, Job, ModelSource, Worker};
+use crate::engine::{BackendKind, DeviceChoice};
 
 use commands::Command;
-use dialogs::{Answer, Dialog, Dialogs};
+use dialogs::Dialogs;
 use display::Display;
+use export::Exports;
 pub use export::SaveTarget;
-use export::{Exports, Finished};
 use input::Incoming;
 use renders::RenderLink;
 use session::Session;
@@ -176,17 +176,6 @@ pub struct Stats {
     pub last_render_seconds: f64,
 }
 
-/// The screenshot-and-exit mode (`stylespace app --screenshot PATH`).
-struct Scripted {
-    path: PathBuf,
-    /// Frames drawn since the first main render arrived.
-    frames_with_output: u32,
-    started: Instant,
-}
-
-/// Limit of the screenshot-and-exit mode.
-const SCRIPTED_SECONDS: u64 = 600;
-
 pub struct StylespaceApp {
     pub state: AppState,
     worker: Worker,
@@ -211,7 +200,7 @@ pub struct StylespaceApp {
     copy_request: Option<ColorImage>,
     /// A save that would replace an existing file, waiting for the user's answer.
     confirm_replace: Option<(SaveTarget, PathBuf)>,
-    scripted: Option<Scripted>,
+    scripted: Option<script::Scripted>,
     /// Why the screenshot-and-exit mode failed (read by [`run`] after the window closes).
     failure: Arc<Mutex<Option<String>>>,
     style_zone: Option<egui::Rect>,
@@ -258,11 +247,10 @@ impl StylespaceApp {
             screenshot_wanted: false,
             copy_request: None,
             confirm_replace: None,
-            scripted: options.screenshot_and_exit.clone().map(|path| Scripted {
-                path,
-                frames_with_output: 0,
-                started: Instant::now(),
-            }),
+            scripted: options
+                .screenshot_and_exit
+                .clone()
+                .map(script::Scripted::new),
             failure: Arc::default(),
             style_zone: None,
             stats: Stats::default(),
@@ -405,246 +393,6 @@ impl StylespaceApp {
         }
     }
 
-    /// Runs a command (from a shortcut, a menu or a button).
-    pub fn run_command(&mut self, ctx: &egui::Context, command: Command) {
-        use session::View;
-        let save = |target| Dialog::Save(target);
-        let dialog = match command {
-            Command::OpenImage => Some(Dialog::Images),
-            Command::OpenModel => Some(Dialog::ModelFolder),
-            Command::OpenOfficialModel => Some(Dialog::Official),
-            Command::ExportPng => Some(save(SaveTarget::Png)),
-            Command::ExportSampleGrid => Some(save(SaveTarget::SampleGrid)),
-            Command::ExportSwapGrid => Some(save(SaveTarget::SwapGrid)),
-            Command::ExportGif => Some(save(SaveTarget::Gif)),
-            Command::ExportStrip => Some(save(SaveTarget::Strip)),
-            Command::Screenshot => Some(save(SaveTarget::Screenshot)),
-            Command::SaveStyles => Some(save(SaveTarget::Styles)),
-            Command::LoadStyles => Some(Dialog::StyleSet),
-            _ => None,
-        };
-        if let Some(dialog) = dialog {
-            let start = self
-                .state
-                .images
-                .iter()
-                .rev()
-                .find_map(|e| e.path.as_deref()?.parent());
-            if let Err(e) = self.dialogs.open(dialog, start) {
-                self.toasts.push(e, true);
-            }
-            return;
-        }
-        let action = match command {
-            Command::PasteImage => {
-                self.toasts
-                    .push("Press Ctrl+V with an image on the clipboard", false);
-                return;
-            }
-            Command::CopyImage => return self.copy_image(),
-            Command::CopyStyle => {
-                ctx.copy_text(self.state.style_json());
-                self.toasts.push("Copied the style code", false);
-                return;
-            }
-            Command::RandomStyle => Action::RandomStyle { seed: clock_seed() },
-            Command::ZeroStyle => Action::ZeroStyle,
-            Command::SwapDirection => Action::SwapDirection,
-            Command::Undo => Action::Undo,
-            Command::Redo => Action::Redo,
-            Command::ViewTranslate => Action::SetView(View::Translate),
-            Command::ViewSamples => Action::SetView(View::Samples),
-            Command::ViewSwap => Action::SetView(View::Swap),
-            Command::ViewInterpolate => Action::SetView(View::Interpolate),
-            Command::ToggleAnimation => Action::TogglePlaying,
-            _ => return,
-        };
-        self.act(action);
-    }
-
-    fn handle_answers(&mut self) {
-        for answer in self.dialogs.answers() {
-            match answer {
-                Answer::OpenImages(paths) => {
-                    for path in paths {
-                        self.incoming(input::image_file(&path, false));
-                    }
-                }
-                Answer::OpenModelFolder(dir) => {
-                    self.act(Action::OpenModel(ModelSource::Folder(dir)))
-                }
-                Answer::OpenCheckpoint(checkpoint) => {
-                    let source = ModelSource::for_path(&checkpoint)
-                        .unwrap_or(ModelSource::Checkpoint(checkpoint));
-                    self.act(Action::OpenModel(source));
-                }
-                Answer::SaveTo(target, path) => self.export_to(target, path, true),
-                Answer::LoadStyles(path) => self.load_styles(&path),
-            }
-        }
-    }
-
-    // ---- exports -------------------------------------------------------------------------
-
-    /// Starts an export into `path` (pixels come from the worker; the file is written when
-    /// they arrive). Existing files are never replaced unless `overwrite`.
-    pub fn export_to(&mut self, target: SaveTarget, path: PathBuf, overwrite: bool) {
-        if !overwrite && path.exists() {
-            self.confirm_replace = Some((target, path));
-            return;
-        }
-        match target {
-            SaveTarget::Screenshot => {
-                // Requested from the next frame, once egui knows the viewport.
-                self.screenshot_path = Some(path);
-                self.screenshot_wanted = true;
-            }
-            SaveTarget::Styles => {
-                let result = export::save_styles(&self.state, &path);
-                self.report_write(&path, result);
-            }
-            _ => match export::plan(&self.state, target, Some(path)) {
-                Ok((kind, jobs)) => {
-                    let domain = self.state.target();
-                    self.exports.start(kind, jobs, domain, &self.worker);
-                }
-                Err(e) => self.toasts.push(e, true),
-            },
-        }
-    }
-
-    /// Copies the output image to the clipboard (read back through the worker).
-    pub fn copy_image(&mut self) {
-        match export::plan(&self.state, SaveTarget::Png, None) {
-            Ok((kind, jobs)) => {
-                let domain = self.state.target();
-                self.exports.start(kind, jobs, domain, &self.worker);
-            }
-            Err(e) => self.toasts.push(e, true),
-        }
-    }
-
-    fn export_part(&mut self, tag: u64, images: Result<Vec<RgbImage>, String>) {
-        match self.exports.part(tag, images) {
-            None => {}
-            Some(Err(e)) => self.toasts.push(e, true),
-            Some(Ok(Finished::Written(path, result))) => self.report_write(&path, result),
-            Some(Ok(Finished::Copy(image))) => {
-                let size = [image.width() as usize, image.height() as usize];
-                self.copy_request = Some(ColorImage::from_rgb(size, image.as_raw()));
-                self.toasts.push("Copied the output image", false);
-            }
-        }
-    }
-
-    fn report_write(&mut self, path: &Path, result: Result<(), String>) {
-        match result {
-            Ok(()) => self.toasts.push(format!("Saved {}", path.display()), false),
-            Err(e) => self
-                .toasts
-                .push(format!("Could not save {}: {e}", path.display()), true),
-        }
-    }
-
-    /// Loads a style-code set; its codes become the saved codes and the first one the current.
-    pub fn load_styles(&mut self, path: &Path) {
-        let result = std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| {
-                crate::engine::styles::StyleSet::from_json(&text, self.state.style_dim())
-            });
-        match result {
-            Ok(set) => self.act(Action::LoadStyleSet(set)),
-            Err(e) => self.toasts.push(format!("{}: {e}", path.display()), true),
-        }
-    }
-
-    fn handle_screenshots(&mut self, ctx: &egui::Context) {
-        if std::mem::take(&mut self.screenshot_wanted) {
-            let tx = self.screenshot_tx.clone();
-            ctx.request_screenshot(move |image| {
-                let _ = tx.send(image);
-            });
-        }
-        while let Ok(image) = self.screenshot_rx.try_recv() {
-            let Some(path) = self.screenshot_path.take() else {
-                continue;
-            };
-            let [w, h] = image.size;
-            let rgb: Vec<u8> = image
-                .pixels
-                .iter()
-                .flat_map(|p| [p.r(), p.g(), p.b()])
-                .collect();
-            let result = RgbImage::from_raw(w as u32, h as u32, rgb)
-                .ok_or_else(|| "the screenshot had the wrong size".to_string())
-                .and_then(|img| {
-                    crate::io::image::save_png(&path, &img, true).map_err(|e| e.to_string())
-                });
-            if self.scripted.is_some() {
-                if let Err(e) = &result {
-                    self.fail(ctx, format!("could not save the screenshot: {e}"));
-                }
-                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-            }
-            self.report_write(&path, result);
-        }
-    }
-
-    /// The screenshot-and-exit mode gives up: the reason goes to [`run`], the window closes.
-    fn fail(&mut self, ctx: &egui::Context, reason: String) {
-        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
-        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-    }
-
-    /// Screenshot-and-exit: a few frames after the first translation, capture and close.
-    fn drive_script(&mut self, ctx: &egui::Context) {
-        let Some(script) = &mut self.scripted else {
-            return;
-        };
-        ctx.request_repaint_after(std::time::Duration::from_millis(100));
-        let failed = match &self.state.model {
-            ModelState::Failed(_, e) => Some(format!("the model failed to open: {e}")),
-            _ if script.started.elapsed().as_secs() > SCRIPTED_SECONDS => Some(format!(
-                "no translation within {} minutes",
-                SCRIPTED_SECONDS / 60
-            )),
-            _ => None,
-        };
-        if let Some(reason) = failed {
-            self.scripted = None;
-            return self.fail(ctx, reason);
-        }
-        if self.display.has(Slot::Main) && self.screenshot_path.is_none() && !self.screenshot_wanted
-        {
-            // Draw the output a couple of frames before capturing it.
-            script.frames_with_output += 1;
-            if script.frames_with_output == 3 {
-                let path = script.path.clone();
-                self.export_to(SaveTarget::Screenshot, path, true);
-            }
-            ctx.request_repaint();
-        }
-    }
-
-    fn save_session(&mut self, now: f64, force: bool) {
-        let Some(path) = self.session_path.clone() else {
-            return;
-        };
-        if !force && now - self.last_session_save < 2.0 {
-            return;
-        }
-        self.last_session_save = now;
-        let session = self.state.session();
-        if self.session_saved.as_ref() == Some(&session) {
-            return;
-        }
-        match session.save(&path) {
-            Ok(()) => self.session_saved = Some(session),
-            Err(e) => log::warn!("cannot save the session to {}: {e}", path.display()),
-        }
-    }
-
     fn apply_intents(&mut self, ctx: &egui::Context, intents: Vec<Intent>) {
         for intent in intents {
             match intent {
@@ -662,91 +410,6 @@ impl StylespaceApp {
                 Intent::StyleZone(rect) => self.style_zone = Some(rect),
             }
         }
-    }
-
-    // ---- what tests and bug reports read -------------------------------------------------
-
-    /// The main output's pixels: read back from the GPU texture or the uploaded copy (tests).
-    pub fn main_output_rgba(&self) -> Option<(usize, usize, Vec<u8>)> {
-        self.display.rgba(Slot::Main, self.render_state.as_ref())
-    }
-
-    /// The style code the main output currently shows.
-    pub fn main_output_style(&self) -> Option<&[f32]> {
-        self.display.style_of(Slot::Main)
-    }
-
-    pub fn counters(&self) -> &Counters {
-        self.worker.counters()
-    }
-
-    /// True while the worker has requests it has not started or answers not yet shown.
-    pub fn busy(&self) -> bool {
-        self.worker.pending() > 0
-            || matches!(self.state.model, ModelState::Loading(_))
-            || self.state.encoding()
-            || self.renders.waiting(|slot| self.display.shown_seq(slot))
-            || !self.exports.is_empty()
-    }
-
-    /// A one-line account of the state, for test failure messages and bug reports.
-    pub fn summary(&self) -> String {
-        let model = match &self.state.model {
-            ModelState::None => "none".to_string(),
-            ModelState::Loading(s) => format!("loading {}", s.label()),
-            ModelState::Ready(info) => format!("ready {}", info.source.label()),
-            ModelState::Failed(s, e) => format!("failed {}: {e}", s.label()),
-        };
-        let images: Vec<String> = self
-            .state
-            .images
-            .iter()
-            .map(|e| {
-                format!("{}={:?}", e.name, e.state)
-                    .chars()
-                    .take(60)
-                    .collect()
-            })
-            .collect();
-        let mut shown: Vec<&Slot> = self.display.slots().collect();
-        shown.sort();
-        format!(
-            "model {model}; images {images:?}; content {:?}; slots {shown:?}; wanted {:?}; failed {:?}; pending {}; toasts {:?}",
-            self.state.content,
-            self.renders.slots(),
-            self.renders.failed_slots(),
-            self.worker.pending(),
-            self.toasts.texts()
-        )
-    }
-
-    pub fn clear_toasts(&mut self) {
-        self.toasts.clear();
-    }
-
-    pub fn toast_texts(&self) -> Vec<String> {
-        self.toasts.texts()
-    }
-
-    /// Swap-grid cells on screen.
-    pub fn rendered_swap_cells(&self) -> usize {
-        let swap = |s: &&Slot| matches!(s, Slot::Swap { .. });
-        self.display.slots().filter(swap).count()
-    }
-
-    /// Sample-grid cells on screen.
-    pub fn rendered_samples(&self) -> usize {
-        let sample = |s: &&Slot| matches!(s, Slot::Sample(_));
-        self.display.slots().filter(sample).count()
-    }
-
-    pub fn has_interpolation(&self) -> bool {
-        self.display.has(Slot::Interpolation)
-    }
-
-    /// Whether a save is waiting for the user to confirm replacing a file.
-    pub fn asks_to_replace(&self) -> bool {
-        self.confirm_replace.is_some()
     }
 }
 

@@ -160,6 +160,27 @@ impl Session {
     }
 }
 
+impl super::StylespaceApp {
+    /// Writes the session file (at most every 2 s unless `force`, and only when it changed).
+    pub(super) fn save_session(&mut self, now: f64, force: bool) {
+        let Some(path) = self.session_path.clone() else {
+            return;
+        };
+        if !force && now - self.last_session_save < 2.0 {
+            return;
+        }
+        self.last_session_save = now;
+        let session = self.state.session();
+        if self.session_saved.as_ref() == Some(&session) {
+            return;
+        }
+        match session.save(&path) {
+            Ok(()) => self.session_saved = Some(session),
+            Err(e) => log::warn!("cannot save the session to {}: {e}", path.display()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,7 +182,7 @@ fn status_bar(app: &StylespaceApp, ui: &mut Ui) {
                 let d = &info.description;
                 let label = match (d.family, d.preprocess_for(app.state.source), d.style) {
                     (Family::Munit, Preprocess::ShorterSide { new_size }, Some(s)) => format!(
-                        "model {} ({new_size} px, style_dim {})",
+                        "MUNIT model {} ({new_size} px, style_dim {})",
                         info.source.label(),
                         s.dim
                     ),
