@@ -163,9 +163,14 @@ fn a_dropped_image_becomes_the_content_on_the_shared_gpu_device() {
     snapshot(&mut h, "translate");
 }
 
+/// On the bundled MUNIT model (what a newcomer sees first).
 #[test]
 fn a_slider_drag_random_and_undo_change_the_picture() {
-    let mut h = started(options(DeviceChoice::Cpu, vec![fixture("a.png")]));
+    let mut opts = options(DeviceChoice::Cpu, vec![fixture("a.png")]);
+    opts.model = None;
+    let mut h = started(opts);
+    let bundled = ModelSource::Folder(stylespace::engine::bundled_model());
+    assert_eq!(h.state().state.settings.model, Some(bundled));
     let first = output(&h);
     set_slider(&h, 1, 2.5);
     wait(&mut h, "the slider render", |app| {
@@ -444,9 +449,15 @@ fn drit_and_unit_models_translate_in_the_window() {
         // A dropped image becomes the content and is translated by this model.
         let before_drop = output(&h);
         h.input_mut().dropped_files.push(dropped(&fixture("b.png")));
-        wait(&mut h, "the dropped image", |app| app.state.images.len() == 2);
+        wait(&mut h, "the dropped image", |app| {
+            app.state.images.len() == 2
+        });
         idle(&mut h);
-        assert_ne!(output(&h), before_drop, "{model:?}: the dropped image is translated");
+        assert_ne!(
+            output(&h),
+            before_drop,
+            "{model:?}: the dropped image is translated"
+        );
         let first = output(&h);
         if !has_style {
             // UNIT: latent noise changes the picture at amount > 0 and not at 0.
