@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use eframe::egui_wgpu;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::wgpu::WgpuTestRenderer;
 
 use stylespace::app::session::View;
@@ -198,6 +198,14 @@ fn a_slider_drag_random_and_undo_change_the_picture() {
     idle(&mut h);
     assert_eq!(h.state().state.style, after_slider);
     assert_eq!(output(&h), slid);
+
+    // Ctrl+Y redoes (as Ctrl+Shift+Z does).
+    let random = {
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Y);
+        h.run_steps(2);
+        h.state().state.style.clone()
+    };
+    assert_ne!(random, after_slider, "Ctrl+Y brought the random code back");
 }
 
 #[test]
@@ -212,15 +220,20 @@ fn the_swap_grid_renders_rows_times_columns_and_swaps_roles() {
     });
     idle(&mut h);
     snapshot(&mut h, "swap_grid");
+    // With every image both a row and a column, "Swap roles" is disabled (it would change
+    // nothing); once the first image is only a row, it makes it only a column.
+    assert!(h.get_by_label("Swap roles").accesskit_node().is_disabled());
+    let first = h.state().state.images[0].id;
+    h.state_mut().act(Action::SetGridRoles {
+        id: first,
+        in_rows: true,
+        in_cols: false,
+    });
+    h.run_steps(2);
     h.get_by_label("Swap roles").click();
     h.run_steps(2);
-    assert!(
-        h.state()
-            .state
-            .images
-            .iter()
-            .all(|e| e.in_rows && e.in_cols)
-    );
+    let entry = &h.state().state.images[0];
+    assert!(!entry.in_rows && entry.in_cols, "roles swapped");
 }
 
 #[test]
@@ -240,6 +253,88 @@ fn the_sample_grid_and_the_interpolation_render() {
     wait(&mut h, "the interpolation", |app| app.has_interpolation());
     idle(&mut h);
     snapshot(&mut h, "interpolate");
+}
+
+/// Every export honours the chosen scale: cells, frames and the clipboard image grow with it.
+#[test]
+fn every_export_is_written_at_the_chosen_scale() {
+    let mut h = started(options(
+        DeviceChoice::Cpu,
+        vec![fixture("a.png"), fixture("b.png")],
+    ));
+    let seed = h.state().state.settings.sample_seed;
+    h.state_mut().act(Action::SetSampleGrid { seed, count: 2 });
+    let mut interpolation = h.state().state.settings.interpolation.clone();
+    interpolation.frames = 3;
+    interpolation.back_and_forth = true;
+    h.state_mut().act(Action::SetInterpolation(interpolation));
+    let side = h.state().main_output_rgba().unwrap().0 as u32;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sizes = Vec::new();
+    for scale in [1u32, 4] {
+        h.state_mut().act(Action::SetExportScale(scale));
+        let targets = [
+            SaveTarget::Png,
+            SaveTarget::SampleGrid,
+            SaveTarget::SwapGrid,
+            SaveTarget::Strip,
+            SaveTarget::Gif,
+        ];
+        let paths: Vec<PathBuf> = targets
+            .iter()
+            .map(|t| {
+                dir.path().join(format!(
+                    "{t:?}-{scale}.{}",
+                    if *t == SaveTarget::Gif { "gif" } else { "png" }
+                ))
+            })
+            .collect();
+        for (target, path) in targets.iter().zip(&paths) {
+            h.state_mut().export_to(*target, path.clone(), false);
+        }
+        wait(&mut h, "the exports", |_| paths.iter().all(|p| p.is_file()));
+        let dims: Vec<(u32, u32)> = paths[..4]
+            .iter()
+            .map(|p| image::image_dimensions(p).unwrap())
+            .collect();
+        let gif = {
+            use image::AnimationDecoder;
+            let reader = std::io::BufReader::new(std::fs::File::open(&paths[4]).unwrap());
+            let frames: Vec<_> = image::codecs::gif::GifDecoder::new(reader)
+                .unwrap()
+                .into_frames()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            (frames.len(), frames[0].buffer().dimensions())
+        };
+        let cell = side * scale;
+        assert_eq!(dims[0], (cell, cell), "PNG at scale {scale}");
+        assert_eq!(
+            dims[1].0,
+            2 * (cell + 4) + 4,
+            "sample grid width at scale {scale}"
+        );
+        assert_eq!(
+            dims[3],
+            (3 * (cell + 4) + 4, cell + 8),
+            "strip at scale {scale}"
+        );
+        assert_eq!(
+            gif,
+            (4, (cell, cell)),
+            "GIF: 3 frames and 1 back, at scale {scale}"
+        );
+        sizes.push(dims);
+    }
+    // The swap grid (2 x 2 cells, labels of fixed size) grows by its cells only.
+    let (small, large) = (sizes[0][2], sizes[1][2]);
+    assert_eq!(large.0 - small.0, 2 * side * 3);
+    assert_eq!(large.1 - small.1, 2 * side * 3);
+    assert_eq!(
+        sizes[1][1].1 - sizes[0][1].1,
+        side * 3,
+        "sample grid: one row"
+    );
 }
 
 #[test]
@@ -278,6 +373,17 @@ fn exports_decode_and_an_existing_file_is_not_replaced_without_asking() {
     idle(&mut h);
     assert!(!h.state().asks_to_replace());
     assert_eq!(std::fs::read(&png).unwrap(), before);
+
+    // A screenshot (F12) is written without any further input: the app keeps frames coming
+    // until it is saved.
+    let shot = dir.path().join("shot.png");
+    h.state_mut()
+        .export_to(SaveTarget::Screenshot, shot.clone(), false);
+    h.run();
+    assert!(
+        shot.is_file(),
+        "the screenshot was written by the frames the app asked for"
+    );
 }
 
 #[test]
@@ -379,6 +485,73 @@ fn cpu_backend_uploads_pixels_and_bad_drops_keep_the_state() {
             .iter()
             .any(|t| t.contains("broken.png"))
     );
+
+    // Six bad files at once: every message stays in the session's log, which the status bar
+    // opens, even after the toasts are gone.
+    let bad: Vec<PathBuf> = (0..6)
+        .map(|i| {
+            let path = dir.path().join(format!("bad-{i}.jpg"));
+            std::fs::write(&path, b"not an image").unwrap();
+            path
+        })
+        .collect();
+    for path in &bad {
+        h.input_mut().dropped_files.push(dropped(path));
+    }
+    h.run_steps(2);
+    h.state_mut().clear_toasts();
+    let log: Vec<String> = h
+        .state()
+        .message_log()
+        .iter()
+        .map(|m| m.text.clone())
+        .collect();
+    for i in 0..6 {
+        let name = format!("bad-{i}.jpg");
+        assert!(log.iter().any(|t| t.contains(&name)), "{name} in {log:?}");
+    }
+    h.get_by_label_contains("Messages (").click();
+    h.run_steps(2);
+    assert!(h.state().show_log);
+    assert!(
+        h.query_all_by_label_contains("bad-5.jpg").count() >= 1,
+        "the log panel lists the messages"
+    );
+
+    // A style code pasted as text (as "Copy style code" writes it) becomes the code; one of the
+    // wrong length is refused with a message.
+    let code = "[0.5, -0.25, 1, 0, 0, 0, 0, 2]";
+    h.event(egui::Event::Paste(code.into()));
+    h.run_steps(2);
+    assert_eq!(
+        h.state().state.style,
+        [0.5, -0.25, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0]
+    );
+    h.event(egui::Event::Paste("1, 2".into()));
+    h.run_steps(2);
+    assert_eq!(h.state().state.style[7], 2.0);
+    assert!(
+        h.state()
+            .toast_texts()
+            .iter()
+            .any(|t| t.contains("has 2 values"))
+    );
+}
+
+/// A model that fails to open ends every wait: no spinner turns on, the reason is shown where
+/// the translation would be and the image says it is not encoded.
+#[test]
+fn a_failed_model_ends_every_spinner_with_its_reason() {
+    let mut opts = options(DeviceChoice::Cpu, vec![fixture("a.png")]);
+    opts.model = Some(ModelSource::Folder(PathBuf::from("/nonexistent/model")));
+    let mut h = harness(opts);
+    wait(&mut h, "the failure", |app| {
+        matches!(app.state.model, stylespace::app::ModelState::Failed(..))
+    });
+    h.run_steps(2);
+    assert!(!h.state().busy(), "{}", h.state().summary());
+    assert!(h.query_all_by_label_contains("could not be opened").count() >= 1);
+    assert!(h.query_all_by_label_contains("not encoded").count() >= 1);
 }
 
 #[test]

@@ -122,6 +122,15 @@ impl Command {
         }
     }
 
+    /// Further shortcuts for a command (shown nowhere, but they work): Ctrl+Y redoes, as on
+    /// most desktops.
+    pub fn alternative_shortcut(self) -> Option<KeyboardShortcut> {
+        match self {
+            Command::Redo => Some(KeyboardShortcut::new(CTRL, Key::Y)),
+            _ => None,
+        }
+    }
+
     /// The commands whose shortcut was pressed this frame (consumed from the input).
     pub fn pressed(ctx: &egui::Context) -> Vec<Command> {
         let typing = ctx.egui_wants_keyboard_input();
@@ -130,7 +139,8 @@ impl Command {
             // Longest modifier sets first, so Ctrl+Shift+Z is not taken for Ctrl+Z.
             let mut commands: Vec<_> = Command::ALL
                 .iter()
-                .filter_map(|c| c.shortcut().map(|s| (*c, s)))
+                .flat_map(|c| [c.shortcut(), c.alternative_shortcut()].map(|s| s.map(|s| (*c, s))))
+                .flatten()
                 .collect();
             commands.sort_by_key(|(_, s)| {
                 std::cmp::Reverse(
@@ -176,7 +186,7 @@ impl super::StylespaceApp {
                 .iter()
                 .rev()
                 .find_map(|e| e.path.as_deref()?.parent());
-            if let Err(e) = self.dialogs.open(dialog, start) {
+            if let Err(e) = self.dialogs.open(dialog, start, ctx) {
                 self.toasts.push(e, true);
             }
             return;
@@ -219,7 +229,10 @@ mod tests {
     fn shortcuts_are_unique() {
         let mut seen = std::collections::HashSet::new();
         for command in Command::ALL {
-            if let Some(s) = command.shortcut() {
+            for s in [command.shortcut(), command.alternative_shortcut()]
+                .into_iter()
+                .flatten()
+            {
                 assert!(seen.insert((s.modifiers.shift, s.modifiers.command, s.logical_key)));
             }
         }

@@ -46,14 +46,22 @@ impl Default for Dialogs {
 
 impl Dialogs {
     /// Shows `dialog` starting in `start` (when given); an error if no thread could be started.
-    pub fn open(&self, dialog: Dialog, start: Option<&Path>) -> Result<(), String> {
+    /// The answer wakes the UI (`ctx`), so it is acted on at once, not at the next mouse move.
+    pub fn open(
+        &self,
+        dialog: Dialog,
+        start: Option<&Path>,
+        ctx: &egui::Context,
+    ) -> Result<(), String> {
         let tx = self.tx.clone();
         let start = start.map(Path::to_path_buf);
+        let ctx = ctx.clone();
         std::thread::Builder::new()
             .name("file-dialog".into())
             .spawn(move || {
                 if let Some(answer) = ask(dialog, start) {
                     let _ = tx.send(answer);
+                    ctx.request_repaint();
                 }
             })
             .map(drop)

@@ -39,12 +39,11 @@ impl SaveTarget {
     }
 }
 
-/// An export waiting for pixels from the worker.
+/// What an export makes once its pixels arrive.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExportKind {
     Png {
         path: PathBuf,
-        scale: u32,
     },
     /// The output image to the clipboard.
     Copy,
@@ -60,6 +59,8 @@ pub enum ExportKind {
     Gif {
         path: PathBuf,
         frame_ms: u32,
+        /// Forth then back again (a seamless loop).
+        back_and_forth: bool,
     },
     Strip {
         path: PathBuf,
@@ -70,9 +71,25 @@ pub enum ExportKind {
 /// latent noise of each.
 pub type PixelJobs = Vec<(ImageId, Vec<Vec<f32>>, Vec<Option<LatentNoise>>)>;
 
+/// An export planned from the state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub kind: ExportKind,
+    pub jobs: PixelJobs,
+    /// Every rendered image is upscaled by this (nearest) before it is composed.
+    pub scale: u32,
+}
+
 /// The pixels an export of `target` into `path` needs (`None` for the path: the clipboard copy),
-/// or why it cannot run yet. Screenshots and style sets need no pixels and are not planned here.
-pub fn plan(
+/// at the chosen export scale, or why it cannot run yet. Screenshots and style sets need no
+/// pixels and are not planned here.
+pub fn plan(state: &AppState, target: SaveTarget, path: Option<PathBuf>) -> Result<Plan, String> {
+    let (kind, jobs) = plan_pixels(state, target, path)?;
+    let scale = state.settings.export_scale.max(1);
+    Ok(Plan { kind, jobs, scale })
+}
+
+fn plan_pixels(
     state: &AppState,
     target: SaveTarget,
     path: Option<PathBuf>,
@@ -85,10 +102,7 @@ pub fn plan(
         return Ok((ExportKind::Copy, main()));
     };
     Ok(match target {
-        SaveTarget::Png => {
-            let scale = state.settings.export_scale.max(1);
-            (ExportKind::Png { path, scale }, main())
-        }
+        SaveTarget::Png => (ExportKind::Png { path }, main()),
         SaveTarget::SampleGrid => {
             let seed = state.settings.sample_seed;
             let jobs = vec![(content, state.sample_codes(), state.sample_noises())];
@@ -125,8 +139,11 @@ pub fn plan(
                 .collect();
             let codes = codes.ok_or("Choose both interpolation end points first")?;
             let kind = if target == SaveTarget::Gif {
-                let frame_ms = settings.frame_ms;
-                ExportKind::Gif { path, frame_ms }
+                ExportKind::Gif {
+                    path,
+                    frame_ms: settings.frame_ms,
+                    back_and_forth: settings.back_and_forth,
+                }
             } else {
                 ExportKind::Strip { path }
             };
@@ -149,6 +166,7 @@ fn short(name: &str) -> String {
 
 struct PendingExport {
     kind: ExportKind,
+    scale: u32,
     parts: Vec<Option<Vec<RgbImage>>>,
 }
 
@@ -172,7 +190,8 @@ pub struct Exports {
 
 impl Exports {
     /// Asks the worker for an export's pixels.
-    pub fn start(&mut self, kind: ExportKind, jobs: PixelJobs, target: Domain, worker: &Worker) {
+    pub fn start(&mut self, plan: Plan, target: Domain, worker: &Worker) {
+        let Plan { kind, jobs, scale } = plan;
         self.next += 1;
         let export = self.next;
         for (part, (content, styles, noises)) in jobs.iter().enumerate() {
@@ -185,7 +204,8 @@ impl Exports {
             });
         }
         let parts = vec![None; jobs.len()];
-        self.pending.insert(export, PendingExport { kind, parts });
+        let pending = PendingExport { kind, scale, parts };
+        self.pending.insert(export, pending);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -212,7 +232,10 @@ impl Exports {
             return None;
         }
         let pending = self.pending.remove(&export)?;
-        let parts: Vec<Vec<RgbImage>> = pending.parts.into_iter().flatten().collect();
+        let scale = pending.scale;
+        let parts: Vec<Vec<RgbImage>> = (pending.parts.into_iter().flatten())
+            .map(|part| part.iter().map(|i| compose::upscale(i, scale)).collect())
+            .collect();
         Some(finish(pending.kind, parts))
     }
 }
@@ -232,9 +255,8 @@ fn finish(kind: ExportKind, parts: Vec<Vec<RgbImage>>) -> Result<Finished, Strin
     };
     match kind {
         ExportKind::Copy => Ok(Finished::Copy(first()?.clone())),
-        ExportKind::Png { path, scale } => {
-            let image = compose::upscale(first()?, scale);
-            let result = save_png(&path, &image);
+        ExportKind::Png { path } => {
+            let result = save_png(&path, first()?);
             written(path, result)
         }
         ExportKind::SampleGrid { path, seed } => {
@@ -255,8 +277,18 @@ fn finish(kind: ExportKind, parts: Vec<Vec<RgbImage>>) -> Result<Finished, Strin
             let result = save_png(&path, &grid);
             written(path, result)
         }
-        ExportKind::Gif { path, frame_ms } => {
-            let frames: Vec<RgbImage> = parts.into_iter().flatten().collect();
+        ExportKind::Gif {
+            path,
+            frame_ms,
+            back_and_forth,
+        } => {
+            let mut frames: Vec<RgbImage> = parts.into_iter().flatten().collect();
+            if back_and_forth && frames.len() > 2 {
+                // The way back without repeating either end.
+                let back: Vec<RgbImage> =
+                    frames[1..frames.len() - 1].iter().rev().cloned().collect();
+                frames.extend(back);
+            }
             let result = compose::gif_bytes(&frames, frame_ms)
                 .map_err(|e| e.to_string())
                 .and_then(|bytes| {
@@ -301,9 +333,9 @@ impl super::StylespaceApp {
                 self.report_write(&path, result);
             }
             _ => match plan(&self.state, target, Some(path)) {
-                Ok((kind, jobs)) => {
+                Ok(plan) => {
                     let domain = self.state.target();
-                    self.exports.start(kind, jobs, domain, &self.worker);
+                    self.exports.start(plan, domain, &self.worker);
                 }
                 Err(e) => self.toasts.push(e, true),
             },
@@ -313,9 +345,9 @@ impl super::StylespaceApp {
     /// Copies the output image to the clipboard (read back through the worker).
     pub fn copy_image(&mut self) {
         match plan(&self.state, SaveTarget::Png, None) {
-            Ok((kind, jobs)) => {
+            Ok(plan) => {
                 let domain = self.state.target();
-                self.exports.start(kind, jobs, domain, &self.worker);
+                self.exports.start(plan, domain, &self.worker);
             }
             Err(e) => self.toasts.push(e, true),
         }

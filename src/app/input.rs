@@ -18,6 +18,8 @@ pub enum Incoming {
         /// Dropped on the style zone: a style reference, not a content image.
         as_style: bool,
     },
+    /// A style code pasted as text (what "Copy style code" puts on the clipboard).
+    StyleCode(Vec<f32>),
     Error(String),
 }
 
@@ -80,21 +82,48 @@ pub fn drops(ctx: &egui::Context, style_zone: Option<egui::Rect>) -> Vec<Incomin
         .collect()
 }
 
-/// Images pasted this frame (Ctrl+V with an image on the clipboard), named `pasted-<n>` from
-/// `first_number` on.
+/// A style code in pasted text: a JSON array (as "Copy style code" writes it) or numbers
+/// separated by commas or spaces. `None` if the text is anything else.
+pub fn parse_pasted_code(text: &str) -> Option<Vec<f32>> {
+    let text = text.trim();
+    let code: Vec<f32> = match serde_json::from_str(text) {
+        Ok(code) => code,
+        Err(_) => text
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+            .map(|t| t.parse().ok())
+            .collect::<Option<_>>()?,
+    };
+    (!code.is_empty() && code.iter().all(|v| v.is_finite())).then_some(code)
+}
+
+/// Images (Ctrl+V with an image on the clipboard, named `pasted-<n>` from `first_number` on)
+/// and style codes pasted this frame, while no text field has the keyboard.
 pub fn pastes(ctx: &egui::Context, first_number: u64) -> Vec<Incoming> {
     if ctx.egui_wants_keyboard_input() {
         return Vec::new();
     }
-    let pasted: Vec<Arc<egui::ColorImage>> = ctx.input(|i| {
-        i.events
-            .iter()
+    let (pasted, texts): (Vec<Arc<egui::ColorImage>>, Vec<String>) = ctx.input(|i| {
+        let images = (i.events.iter())
             .filter_map(|e| match e {
                 egui::Event::PasteImage(img) => Some(img.clone()),
                 _ => None,
             })
-            .collect()
+            .collect();
+        let texts = (i.events.iter())
+            .filter_map(|e| match e {
+                egui::Event::Paste(text) => Some(text.clone()),
+                _ => None,
+            })
+            .collect();
+        (images, texts)
     });
+    let codes = texts
+        .into_iter()
+        .map(|text| match parse_pasted_code(&text) {
+            Some(code) => Incoming::StyleCode(code),
+            None => Incoming::Error("The pasted text is not a style code".into()),
+        });
     pasted
         .into_iter()
         .zip(first_number..)
@@ -111,5 +140,23 @@ pub fn pastes(ctx: &egui::Context, first_number: u64) -> Vec<Incoming> {
                 None => Incoming::Error("The clipboard image could not be read".into()),
             }
         })
+        .chain(codes)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_pasted_code;
+
+    #[test]
+    fn pasted_codes_are_json_or_plain_numbers() {
+        assert_eq!(
+            parse_pasted_code("[0.5,-1,2e-1]"),
+            Some(vec![0.5, -1.0, 0.2])
+        );
+        assert_eq!(parse_pasted_code(" 1, 2  3\n"), Some(vec![1.0, 2.0, 3.0]));
+        assert_eq!(parse_pasted_code("hello"), None);
+        assert_eq!(parse_pasted_code("[]"), None);
+        assert_eq!(parse_pasted_code("1, nan"), None);
+    }
 }

@@ -63,6 +63,11 @@ impl StylespaceApp {
         self.toasts.clear();
     }
 
+    /// Every message of the session (the log panel's contents).
+    pub fn message_log(&self) -> &[super::toasts::LogEntry] {
+        self.toasts.log()
+    }
+
     pub fn toast_texts(&self) -> Vec<String> {
         self.toasts.texts()
     }

@@ -162,6 +162,8 @@ pub enum Intent {
     KeepFile,
     /// Where the style panel's drop zone is this frame (routes dropped files).
     StyleZone(egui::Rect),
+    /// Show or hide the session's message log.
+    ToggleLog,
 }
 
 /// Latencies remembered (the status bar shows the median of the last 50).
@@ -206,6 +208,8 @@ pub struct StylespaceApp {
     style_zone: Option<egui::Rect>,
     pub stats: Stats,
     pub show_timings: bool,
+    /// The message log panel is open.
+    pub show_log: bool,
 }
 
 impl StylespaceApp {
@@ -255,6 +259,7 @@ impl StylespaceApp {
             style_zone: None,
             stats: Stats::default(),
             show_timings: options.show_timings,
+            show_log: false,
         };
         for note in [backend.note, session_warning].into_iter().flatten() {
             app.toasts.push(note, true);
@@ -341,6 +346,20 @@ impl StylespaceApp {
                 image,
                 as_style,
             }),
+            Incoming::StyleCode(code) => match self.state.style_dim() {
+                Some(dim) if dim == code.len() => {
+                    self.act(Action::SetStyle(code));
+                    self.toasts.push("Pasted a style code", false);
+                }
+                dim => self.toasts.push(
+                    format!(
+                        "The pasted code has {} values; this model's code has {}",
+                        code.len(),
+                        dim.map_or("none yet".into(), |d| d.to_string())
+                    ),
+                    true,
+                ),
+            },
             Incoming::Error(e) => self.toasts.push(e, true),
         }
     }
@@ -408,6 +427,7 @@ impl StylespaceApp {
                 }
                 Intent::KeepFile => self.confirm_replace = None,
                 Intent::StyleZone(rect) => self.style_zone = Some(rect),
+                Intent::ToggleLog => self.show_log = !self.show_log,
             }
         }
     }
@@ -455,6 +475,10 @@ impl eframe::App for StylespaceApp {
         self.renders.send(renders::plan(&self.state), &self.worker);
         if let Some(copy) = self.copy_request.take() {
             ctx.copy_image(copy);
+        }
+        if self.screenshot_wanted || self.screenshot_path.is_some() {
+            // The screenshot is taken by a coming frame: make sure one comes without input.
+            ctx.request_repaint();
         }
         self.handle_screenshots(&ctx);
         self.drive_script(&ctx);

@@ -130,6 +130,11 @@ impl RenderLink {
         self.failed.insert(slot);
     }
 
+    /// Whether the slot's latest request failed.
+    pub fn has_failed(&self, slot: Slot) -> bool {
+        self.failed.contains(&slot)
+    }
+
     /// Whether some slot still waits for the answer to its latest request (`shown_seq`: the
     /// sequence number of the picture a slot shows). Failed slots wait for nothing.
     pub fn waiting(&self, shown_seq: impl Fn(Slot) -> Option<u64>) -> bool {

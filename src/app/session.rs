@@ -92,6 +92,8 @@ pub struct InterpolationSettings {
     pub spherical: bool,
     pub frames: usize,
     pub frame_ms: u32,
+    /// GIFs go forth and back again.
+    pub back_and_forth: bool,
 }
 
 impl Default for InterpolationSettings {
@@ -102,6 +104,7 @@ impl Default for InterpolationSettings {
             spherical: true,
             frames: 16,
             frame_ms: 100,
+            back_and_forth: false,
         }
     }
 }

@@ -196,6 +196,8 @@ pub struct AppState {
     pub settings: Settings,
     pub interpolation_t: f32,
     pub playing: bool,
+    /// The user chose the interpolation's start; until then it follows the current code.
+    interpolation_start_chosen: bool,
     history: History,
 }
 
@@ -220,6 +222,7 @@ impl AppState {
             settings,
             interpolation_t: 0.0,
             playing: false,
+            interpolation_start_chosen: false,
             history: History::new(Snapshot {
                 source,
                 ..Snapshot::default()
@@ -534,7 +537,17 @@ impl AppState {
     /// View settings and the animation.
     fn apply_settings(&mut self, action: Action, _effects: &mut Vec<Effect>) {
         match action {
-            Action::SetInterpolationStart(code) => self.settings.interpolation.start = code,
+            Action::SetInterpolationStart(code) => {
+                self.interpolation_start_chosen = true;
+                self.settings.interpolation.start = code;
+            }
+            // The interpolation starts from the current code unless the user chose a start.
+            Action::SetView(View::Interpolate)
+                if !self.interpolation_start_chosen && !self.style.is_empty() =>
+            {
+                self.settings.interpolation.start = self.style.clone();
+                self.settings.view = View::Interpolate;
+            }
             Action::SetInterpolationEnd(code) => self.settings.interpolation.end = code,
             Action::SetView(view) => self.settings.view = view,
             Action::SetNoise(noise) => self.settings.noise = noise,
@@ -1025,6 +1038,20 @@ pub(crate) mod tests {
         assert_eq!(state.content, Some(file));
         assert_eq!(session.style, vec![0.5, 0.25]);
         assert_eq!(session.settings.view, View::Samples);
+    }
+
+    #[test]
+    fn the_interpolation_starts_from_the_current_code_until_a_start_is_chosen() {
+        let mut state = ready(Family::Munit, 2);
+        state.apply(Action::SetStyle(vec![0.5, 0.5]));
+        state.apply(Action::SetView(View::Interpolate));
+        assert_eq!(state.settings.interpolation.start, vec![0.5, 0.5]);
+        state.apply(Action::SetInterpolationStart(vec![-1.0, 1.0]));
+        state.apply(Action::SetStyle(vec![2.0, 2.0]));
+        state.apply(Action::SetView(View::Translate));
+        state.apply(Action::SetView(View::Interpolate));
+        assert_eq!(state.settings.interpolation.start, vec![-1.0, 1.0]);
+        assert_eq!(state.settings.view, View::Interpolate);
     }
 
     #[test]

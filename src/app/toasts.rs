@@ -1,5 +1,5 @@
-//! Short messages in the window's corner: notes for a few seconds, errors for longer (and in the
-//! log either way).
+//! Short messages in the window's corner: notes for a few seconds, errors for longer. Every
+//! message of the session is also kept in a log the window can show.
 
 use egui::Color32;
 
@@ -16,9 +16,24 @@ const ERROR_SECONDS: f64 = 8.0;
 /// Toasts on screen at once (the newest).
 const SHOWN: usize = 5;
 
+/// Messages kept in the session's log (the oldest go first).
+const LOG_KEPT: usize = 1000;
+
+/// One message of the session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// Seconds since the app started.
+    pub seconds: f64,
+    pub text: String,
+    pub error: bool,
+}
+
 #[derive(Default)]
 pub struct Toasts {
     toasts: Vec<Toast>,
+    log: Vec<LogEntry>,
+    /// When the app started, for the log's times.
+    started: Option<std::time::Instant>,
 }
 
 impl Toasts {
@@ -29,6 +44,15 @@ impl Toasts {
         } else {
             log::info!("{text}");
         }
+        let started = *self.started.get_or_insert_with(std::time::Instant::now);
+        if self.log.len() == LOG_KEPT {
+            self.log.remove(0);
+        }
+        self.log.push(LogEntry {
+            seconds: started.elapsed().as_secs_f64(),
+            text: text.clone(),
+            error,
+        });
         self.toasts.push(Toast {
             text,
             error,
@@ -36,10 +60,16 @@ impl Toasts {
         });
     }
 
+    /// Every message of the session, oldest first.
+    pub fn log(&self) -> &[LogEntry] {
+        &self.log
+    }
+
     pub fn texts(&self) -> Vec<String> {
         self.toasts.iter().map(|t| t.text.clone()).collect()
     }
 
+    /// Clears the toasts on screen (the log keeps them).
     pub fn clear(&mut self) {
         self.toasts.clear();
     }

@@ -7,7 +7,7 @@ use super::Intents;
 use crate::Domain;
 use crate::app::StylespaceApp;
 use crate::app::commands::Command;
-use crate::app::state::{Action, EncodeState, ImageEntry};
+use crate::app::state::{Action, EncodeState, ImageEntry, ModelState};
 
 pub fn panel(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     let state = &app.state;
@@ -57,9 +57,18 @@ fn image_row(app: &StylespaceApp, ui: &mut Ui, entry: &ImageEntry, out: &mut Int
                 }
                 ui.horizontal(|ui| {
                     match &entry.state {
-                        EncodeState::Pending => {
+                        EncodeState::Pending if entry.encoding() => {
                             ui.spinner();
                         }
+                        EncodeState::Pending => match &app.state.model {
+                            ModelState::Loading(_) => {
+                                ui.spinner().on_hover_text("waiting for the model");
+                            }
+                            _ => {
+                                ui.label(RichText::new("not encoded").weak())
+                                    .on_hover_text("No model is open to encode it");
+                            }
+                        },
                         EncodeState::Failed(e) => {
                             ui.colored_label(Color32::LIGHT_RED, "failed")
                                 .on_hover_text(e);

@@ -40,7 +40,13 @@ pub fn draw(app: &StylespaceApp, ui: &mut Ui) -> Vec<Intent> {
     let ctx = ui.ctx().clone();
     let settings = &app.state.settings;
     egui::Panel::top("menu").show(ui, |ui| menu_bar(app, ui, &mut out));
-    egui::Panel::bottom("status").show(ui, |ui| status_bar(app, ui));
+    egui::Panel::bottom("status").show(ui, |ui| status_bar(app, ui, &mut out));
+    if app.show_log {
+        egui::Panel::bottom("log")
+            .resizable(true)
+            .default_size(140.0)
+            .show(ui, |ui| message_log(app, ui));
+    }
     let content = egui::Panel::left("content")
         .resizable(true)
         .default_size(settings.content_panel_width.unwrap_or(CONTENT_WIDTH))
@@ -164,8 +170,22 @@ fn menu_bar(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     });
 }
 
-fn status_bar(app: &StylespaceApp, ui: &mut Ui) {
+fn status_bar(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     ui.horizontal(|ui| {
+        let log = app.toasts.log();
+        let errors = log.iter().filter(|m| m.error).count();
+        let label = match errors {
+            0 => format!("Messages ({})", log.len()),
+            n => format!("Messages ({}, {n} errors)", log.len()),
+        };
+        if ui
+            .selectable_label(app.show_log, label)
+            .on_hover_text("Every message of this session")
+            .clicked()
+        {
+            out.push(Intent::ToggleLog);
+        }
+        ui.separator();
         ui.label(&app.backend_description);
         ui.separator();
         match &app.state.model {
@@ -218,6 +238,23 @@ fn status_bar(app: &StylespaceApp, ui: &mut Ui) {
             ui.spinner();
         }
     });
+}
+
+/// Every message of the session, newest at the bottom.
+fn message_log(app: &StylespaceApp, ui: &mut Ui) {
+    egui::ScrollArea::vertical()
+        .stick_to_bottom(true)
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for entry in app.toasts.log() {
+                let text = format!("{:>7.1} s  {}", entry.seconds, entry.text);
+                if entry.error {
+                    ui.colored_label(Color32::LIGHT_RED, text);
+                } else {
+                    ui.label(text);
+                }
+            }
+        });
 }
 
 fn median(values: &[f64]) -> Option<f64> {

@@ -59,10 +59,42 @@ fn output_image(app: &StylespaceApp, ui: &mut Ui, slot: Slot, side: f32) -> egui
             let (rect, response) = ui.allocate_exact_size(Vec2::splat(side), Sense::click());
             ui.painter()
                 .rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
-            ui.put(rect, egui::Spinner::new());
+            // A spinner only while something is coming; a failure ends it with the reason.
+            match waiting_for(app, slot) {
+                Ok(()) => {
+                    ui.put(rect, egui::Spinner::new());
+                }
+                Err(reason) => {
+                    let text = RichText::new(reason).color(ui.visuals().warn_fg_color);
+                    ui.put(rect.shrink(8.0), egui::Label::new(text).wrap());
+                }
+            }
             response
         }
     }
+}
+
+/// Why a slot has no picture: `Ok` while one is coming, else what failed.
+fn waiting_for(app: &StylespaceApp, slot: Slot) -> Result<(), String> {
+    use crate::app::state::{EncodeState, ModelState};
+    match &app.state.model {
+        ModelState::Failed(source, error) => {
+            return Err(format!(
+                "The model {} could not be opened: {error}",
+                source.label()
+            ));
+        }
+        ModelState::None => return Err("No model is open".into()),
+        _ => {}
+    }
+    let content = app.state.content.and_then(|id| app.state.image(id));
+    if let Some(EncodeState::Failed(error)) = content.map(|e| &e.state) {
+        return Err(format!("This image could not be encoded: {error}"));
+    }
+    if app.renders.has_failed(slot) {
+        return Err("The render failed (see Messages)".into());
+    }
+    Ok(())
 }
 
 fn translate(app: &StylespaceApp, ui: &mut Ui) {
@@ -111,12 +143,23 @@ fn samples(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
         "Click a sample to make its code current."
     };
     ui.label(RichText::new(hint).weak());
+    // The sample whose code (UNIT: noise) is the current one is framed.
+    let state = &app.state;
+    let current = |i: usize| match state.sample_noises().get(i) {
+        Some(Some(noise)) => state.settings.noise == *noise,
+        _ => state.sample_codes().get(i) == Some(&state.style),
+    };
     ui.horizontal_wrapped(|ui| {
         for i in 0..settings.sample_count {
-            if output_image(app, ui, Slot::Sample(i), CELL_SIDE)
-                .on_hover_text(format!("sample {}", i + 1))
-                .clicked()
-            {
+            let response = output_image(app, ui, Slot::Sample(i), CELL_SIDE)
+                .on_hover_text(format!("sample {}", i + 1));
+            if current(i) {
+                let stroke = egui::Stroke::new(3.0, ui.visuals().selection.bg_fill);
+                let rect = response.rect.expand(1.5);
+                ui.painter()
+                    .rect_stroke(rect, 2.0, stroke, egui::StrokeKind::Outside);
+            }
+            if response.clicked() {
                 out.act(Action::TakeSample(i));
             }
         }
@@ -124,10 +167,16 @@ fn samples(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
 }
 
 fn swap(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
+    // With every image both a row and a column, swapping roles changes nothing: say so.
+    let all_both = (app.state.images.iter()).all(|e| e.in_rows && e.in_cols);
     ui.horizontal(|ui| {
         if ui
-            .button("Swap roles")
+            .add_enabled(!all_both, egui::Button::new("Swap roles"))
             .on_hover_text("Rows become columns")
+            .on_disabled_hover_text(
+                "Every image is both a row and a column, so swapping changes nothing: uncheck \
+                 \"row\" or \"col\" in the content panel to give images roles",
+            )
             .clicked()
         {
             out.act(Action::SwapGridRoles);
@@ -208,6 +257,7 @@ fn interpolate(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
         let label = ui.label("ms per frame");
         ui.add(egui::DragValue::new(&mut settings.frame_ms).range(20..=2000))
             .labelled_by(label.id);
+        ui.checkbox(&mut settings.back_and_forth, "GIF back and forth");
     });
     if settings != state.settings.interpolation {
         out.act(Action::SetInterpolation(settings));
