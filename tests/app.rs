@@ -569,6 +569,22 @@ fn the_session_is_restored() {
         h.run_steps(3);
         h.state_mut().act(Action::SetView(View::Samples));
         h.state_mut().act(Action::SaveCurrentCode);
+        // A pasted image (no file of its own) and swap-grid roles come back too.
+        let pasted = image::open(fixture("a.png")).unwrap().to_rgba8();
+        h.event(egui::Event::PasteImage(std::sync::Arc::new(
+            egui::ColorImage::from_rgba_unmultiplied(
+                [pasted.width() as usize, pasted.height() as usize],
+                pasted.as_raw(),
+            ),
+        )));
+        h.run_steps(2);
+        let first = h.state().state.images[0].id;
+        h.state_mut().act(Action::SetGridRoles {
+            id: first,
+            in_rows: false,
+            in_cols: true,
+        });
+        h.state_mut().act(Action::SelectContent(first));
         h.run_steps(2);
         eframe::App::on_exit(h.state_mut());
     }
@@ -580,15 +596,34 @@ fn the_session_is_restored() {
         app.main_output_rgba().is_some()
     });
     let app = h.state();
-    assert_eq!(app.state.images.len(), 1);
+    assert_eq!(app.state.images.len(), 2, "{}", app.summary());
     assert_eq!(
         app.state.images[0].path.as_deref(),
         Some(fixture("b.png").as_path())
+    );
+    let first = &app.state.images[0];
+    assert!(!first.in_rows && first.in_cols, "roles restored");
+    assert_eq!(app.state.content, Some(first.id));
+    let pasted = &app.state.images[1];
+    assert!(pasted.name.starts_with("pasted-"), "{}", pasted.name);
+    assert!(
+        pasted
+            .path
+            .as_ref()
+            .is_some_and(|p| p.starts_with(dir.path())),
+        "the pasted image is kept beside the session: {:?}",
+        pasted.path
     );
     assert!((app.state.style[1] - 1.25).abs() < 1e-6);
     assert_eq!(app.state.settings.view, View::Samples);
     assert_eq!(app.state.settings.saved_codes.len(), 1);
     assert_eq!(app.state.settings.model, Some(tiny_model()));
+    let saved = stylespace::app::session::Session::load(&session).0;
+    assert_eq!(
+        saved.settings.window_size,
+        Some([1100.0, 720.0]),
+        "the window size is remembered"
+    );
 }
 
 /// DRIT++ (a `.pth` alone) and UNIT (YAML + `gen.pt`) open in the window and translate on the

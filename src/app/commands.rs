@@ -32,6 +32,7 @@ pub enum Command {
     ViewSwap,
     ViewInterpolate,
     ToggleAnimation,
+    Quit,
 }
 
 const CTRL: Modifiers = Modifiers::COMMAND;
@@ -41,7 +42,7 @@ const CTRL_SHIFT: Modifiers = Modifiers {
 };
 
 impl Command {
-    pub const ALL: [Command; 24] = [
+    pub const ALL: [Command; 25] = [
         Command::OpenImage,
         Command::PasteImage,
         Command::OpenModel,
@@ -66,6 +67,7 @@ impl Command {
         Command::ViewSwap,
         Command::ViewInterpolate,
         Command::ToggleAnimation,
+        Command::Quit,
     ];
 
     pub fn label(self) -> &'static str {
@@ -94,6 +96,7 @@ impl Command {
             Command::ViewSwap => "Swap grid",
             Command::ViewInterpolate => "Interpolation",
             Command::ToggleAnimation => "Play / pause interpolation",
+            Command::Quit => "Quit",
         }
     }
 
@@ -117,6 +120,7 @@ impl Command {
             Command::ViewSwap => key(Modifiers::NONE, Key::Num3),
             Command::ViewInterpolate => key(Modifiers::NONE, Key::Num4),
             Command::ToggleAnimation => key(Modifiers::NONE, Key::P),
+            Command::Quit => key(CTRL, Key::Q),
             // Paste arrives as a clipboard event (Ctrl+V), not as a key press.
             _ => None,
         }
@@ -198,6 +202,11 @@ impl super::StylespaceApp {
                 return;
             }
             Command::CopyImage => return self.copy_image(),
+            Command::Quit => {
+                // The session is saved by `on_exit`.
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                return;
+            }
             Command::CopyStyle => {
                 ctx.copy_text(self.state.style_json());
                 self.toasts.push("Copied the style code", false);

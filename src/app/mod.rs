@@ -104,12 +104,17 @@ pub fn wgpu_setup(mut setup: egui_wgpu::WgpuSetup) -> egui_wgpu::WgpuSetup {
 pub fn run(options: AppOptions) -> Result<(), RunError> {
     let mut wgpu_options = egui_wgpu::WgpuConfiguration::default();
     wgpu_options.wgpu_setup = wgpu_setup(wgpu_options.wgpu_setup);
+    // The window comes back at the size it had.
+    let size = (options.session_path.as_deref())
+        .and_then(|path| Session::load(path).0.settings.window_size)
+        .filter(|[w, h]| *w >= 320.0 && *h >= 240.0)
+        .unwrap_or([1200.0, 780.0]);
     let native = eframe::NativeOptions {
         renderer: eframe::Renderer::Wgpu,
         wgpu_options,
         viewport: egui::ViewportBuilder::default()
             .with_title("stylespace")
-            .with_inner_size([1200.0, 780.0])
+            .with_inner_size(size)
             .with_min_inner_size([640.0, 420.0])
             .with_drag_and_drop(true),
         ..Default::default()
@@ -227,6 +232,7 @@ impl StylespaceApp {
         let Session {
             settings,
             images: session_images,
+            roles: session_roles,
             content: session_content,
             source,
             style,
@@ -274,21 +280,37 @@ impl StylespaceApp {
             .or_else(|| app.state.settings.model.clone())
             .unwrap_or_else(|| ModelSource::Folder(crate::engine::bundled_model()));
         app.act(Action::OpenModel(model));
-        let (images, restored_content) = if options.images.is_empty() {
-            (session_images, session_content)
+        let (images, roles, restored_content) = if options.images.is_empty() {
+            (session_images, session_roles, session_content)
         } else {
-            (options.images.clone(), None)
+            (options.images.clone(), Vec::new(), None)
         };
-        app.open_first_images(&images, restored_content);
+        app.open_first_images(&images, &roles, restored_content);
         app.act(Action::Commit);
         app
     }
 
     /// The images the window opens with (the bundled samples when there are none), and the
     /// content image a restored session had.
-    fn open_first_images(&mut self, paths: &[PathBuf], content: Option<usize>) {
-        for path in paths {
+    fn open_first_images(
+        &mut self,
+        paths: &[PathBuf],
+        roles: &[[bool; 2]],
+        content: Option<usize>,
+    ) {
+        for (i, path) in paths.iter().enumerate() {
+            let before = self.state.next_image_id();
             self.incoming(input::image_file(path, false));
+            if let Some([in_rows, in_cols]) = roles.get(i).copied()
+                && self.state.image(before).is_some()
+            {
+                let id = before;
+                self.act(Action::SetGridRoles {
+                    id,
+                    in_rows,
+                    in_cols,
+                });
+            }
         }
         if self.state.images.is_empty() {
             for (name, bytes) in SAMPLE_IMAGES {
@@ -331,6 +353,31 @@ impl StylespaceApp {
         }
     }
 
+    /// Keeps an image that has no file (pasted, dropped from a browser, a bundled sample) as a
+    /// PNG beside the session, named by its content, so the session can bring it back. `None`
+    /// without a session or when it cannot be written (the image then lives for this run only).
+    fn keep_image(&mut self, name: &str, image: &image::DynamicImage) -> Option<PathBuf> {
+        let dir = Session::kept_images_dir(self.session_path.as_ref()?);
+        let bytes = crate::io::image::png_bytes(&image.to_rgb8());
+        let stem = std::path::Path::new(name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = dir.join(format!(
+            "{stem}-{:016x}.png",
+            xxhash_rust::xxh3::xxh3_64(&bytes)
+        ));
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|()| crate::io::atomic::write_atomic(&path, &bytes, true));
+        match written {
+            Ok(()) => Some(path),
+            Err(e) => {
+                log::warn!("cannot keep {name} for the next session: {e}");
+                None
+            }
+        }
+    }
+
     /// A model, an image or an error from a drop, paste, dialog or the command line.
     fn incoming(&mut self, incoming: Incoming) {
         match incoming {
@@ -340,12 +387,15 @@ impl StylespaceApp {
                 path,
                 image,
                 as_style,
-            } => self.act(Action::AddImage {
-                name,
-                path,
-                image,
-                as_style,
-            }),
+            } => {
+                let path = path.or_else(|| self.keep_image(&name, &image));
+                self.act(Action::AddImage {
+                    name,
+                    path,
+                    image,
+                    as_style,
+                })
+            }
             Incoming::StyleCode(code) => match self.state.style_dim() {
                 Some(dim) if dim == code.len() => {
                     self.act(Action::SetStyle(code));
@@ -463,6 +513,11 @@ impl eframe::App for StylespaceApp {
             ctx.request_repaint();
         }
         self.display.sync_thumbnails(&ctx, &self.state);
+        let rect = ctx.input(|i| i.viewport_rect());
+        let size = [rect.width().round(), rect.height().round()];
+        if rect.is_positive() && self.state.settings.window_size != Some(size) {
+            self.act(Action::SetWindowSize(size));
+        }
 
         let intents = panels::draw(self, ui);
         self.apply_intents(&ctx, intents);

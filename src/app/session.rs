@@ -29,6 +29,8 @@ pub struct Settings {
     /// Widths of the side panels in points (`None`: the default width).
     pub content_panel_width: Option<f32>,
     pub style_panel_width: Option<f32>,
+    /// The window's inner size in points when it was last seen.
+    pub window_size: Option<[f32; 2]>,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             noise: Default::default(),
             content_panel_width: None,
             style_panel_width: None,
+            window_size: None,
         }
     }
 }
@@ -65,8 +68,11 @@ impl Settings {
 pub struct Session {
     #[serde(flatten)]
     pub settings: Settings,
-    /// Image files in the set (images pasted or dropped as bytes are not persisted).
+    /// Image files in the set (pasted images and images dropped as bytes are kept as files in
+    /// the session's folder, see [`Session::kept_images_dir`]).
     pub images: Vec<PathBuf>,
+    /// Each image's swap-grid roles `[row, column]`, in the order of `images` (missing: both).
+    pub roles: Vec<[bool; 2]>,
     /// Index into `images` of the current content image.
     pub content: Option<usize>,
     pub source: Domain,
@@ -152,6 +158,12 @@ impl Session {
                 )
             }
         }
+    }
+
+    /// Where images without a file of their own (pasted, dropped from a browser, the bundled
+    /// samples) are kept so that the session can bring them back: `images/` beside the session.
+    pub fn kept_images_dir(session_path: &Path) -> PathBuf {
+        session_path.with_file_name("images")
     }
 
     pub fn save(&self, path: &Path) -> std::io::Result<()> {

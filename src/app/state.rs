@@ -123,6 +123,7 @@ pub enum Action {
         content: f32,
         style: f32,
     },
+    SetWindowSize([f32; 2]),
     SaveCurrentCode,
     LoadSavedCode(usize),
     DeleteSavedCode(usize),
@@ -361,6 +362,7 @@ impl AppState {
         Session {
             settings: self.settings.clone(),
             images: persisted.iter().filter_map(|e| e.path.clone()).collect(),
+            roles: persisted.iter().map(|e| [e.in_rows, e.in_cols]).collect(),
             content: self
                 .content
                 .and_then(|id| persisted.iter().position(|e| e.id == id)),
@@ -416,7 +418,8 @@ impl AppState {
             | TogglePlaying
             | Advance { .. }
             | SetExportScale(..)
-            | SetPanelWidths { .. } => self.apply_settings(action, &mut effects),
+            | SetPanelWidths { .. }
+            | SetWindowSize(..) => self.apply_settings(action, &mut effects),
             Undo | Redo | Commit => self.apply_history(action, &mut effects),
             OpenModel(..)
             | ModelLoaded(..)
@@ -565,6 +568,7 @@ impl AppState {
                     (self.interpolation_t + seconds.min(0.1) / period.max(0.1)) % 1.0;
             }
             Action::SetExportScale(scale) => self.settings.export_scale = scale.clamp(1, 16),
+            Action::SetWindowSize(size) => self.settings.window_size = Some(size),
             Action::SetPanelWidths { content, style } => {
                 self.settings.content_panel_width = Some(content);
                 self.settings.style_panel_width = Some(style);

@@ -117,6 +117,8 @@ fn menu_bar(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
             ui.separator();
             command_button(ui, out, Command::SaveStyles, true);
             command_button(ui, out, Command::LoadStyles, true);
+            ui.separator();
+            command_button(ui, out, Command::Quit, true);
         });
         ui.menu_button("Edit", |ui| {
             command_button(ui, out, Command::Undo, state.can_undo());
