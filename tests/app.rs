@@ -554,6 +554,31 @@ fn a_failed_model_ends_every_spinner_with_its_reason() {
     assert!(h.query_all_by_label_contains("not encoded").count() >= 1);
 }
 
+/// Where no native file dialog can be shown, opening and saving work with a typed path.
+#[test]
+fn a_typed_path_opens_and_saves_without_a_native_dialog() {
+    use stylespace::app::commands::Command;
+    let mut h = started(options(DeviceChoice::Cpu, vec![fixture("a.png")]));
+    let answer = |h: &mut Harness<'static, StylespaceApp>, command, path: &Path| {
+        h.state_mut().prompt_for_command(command);
+        h.run_steps(2);
+        assert!(h.state().path_prompt().is_some());
+        h.get_by_role(Role::TextInput)
+            .set_text_value_accesskit(&path.display().to_string());
+        h.run_steps(2);
+        h.get_by_label("OK").click();
+        h.run_steps(2);
+        assert!(h.state().path_prompt().is_none());
+    };
+    answer(&mut h, Command::OpenImage, &fixture("b.png"));
+    wait(&mut h, "the typed image", |app| app.state.images.len() == 2);
+    idle(&mut h);
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("typed.png");
+    answer(&mut h, Command::ExportPng, &png);
+    wait(&mut h, "the typed save", |_| png.is_file());
+}
+
 #[test]
 fn the_session_is_restored() {
     let dir = tempfile::tempdir().unwrap();

@@ -164,34 +164,34 @@ impl Command {
     }
 }
 
+/// The file dialog a command opens, if it opens one.
+pub fn dialog_of(command: Command) -> Option<Dialog> {
+    match command {
+        Command::OpenImage => Some(Dialog::Images),
+        Command::OpenModel => Some(Dialog::ModelFolder),
+        Command::OpenOfficialModel => Some(Dialog::Official),
+        Command::ExportPng => Some(Dialog::Save(SaveTarget::Png)),
+        Command::ExportSampleGrid => Some(Dialog::Save(SaveTarget::SampleGrid)),
+        Command::ExportSwapGrid => Some(Dialog::Save(SaveTarget::SwapGrid)),
+        Command::ExportGif => Some(Dialog::Save(SaveTarget::Gif)),
+        Command::ExportStrip => Some(Dialog::Save(SaveTarget::Strip)),
+        Command::Screenshot => Some(Dialog::Save(SaveTarget::Screenshot)),
+        Command::SaveStyles => Some(Dialog::Save(SaveTarget::Styles)),
+        Command::LoadStyles => Some(Dialog::StyleSet),
+        _ => None,
+    }
+}
+
 impl super::StylespaceApp {
     /// Runs a command (from a shortcut, a menu or a button).
     pub fn run_command(&mut self, ctx: &egui::Context, command: Command) {
         use super::session::View;
-        let save = |target| Dialog::Save(target);
-        let dialog = match command {
-            Command::OpenImage => Some(Dialog::Images),
-            Command::OpenModel => Some(Dialog::ModelFolder),
-            Command::OpenOfficialModel => Some(Dialog::Official),
-            Command::ExportPng => Some(save(SaveTarget::Png)),
-            Command::ExportSampleGrid => Some(save(SaveTarget::SampleGrid)),
-            Command::ExportSwapGrid => Some(save(SaveTarget::SwapGrid)),
-            Command::ExportGif => Some(save(SaveTarget::Gif)),
-            Command::ExportStrip => Some(save(SaveTarget::Strip)),
-            Command::Screenshot => Some(save(SaveTarget::Screenshot)),
-            Command::SaveStyles => Some(save(SaveTarget::Styles)),
-            Command::LoadStyles => Some(Dialog::StyleSet),
-            _ => None,
-        };
+        let dialog = dialog_of(command);
         if let Some(dialog) = dialog {
-            let start = self
-                .state
-                .images
-                .iter()
-                .rev()
-                .find_map(|e| e.path.as_deref()?.parent());
-            if let Err(e) = self.dialogs.open(dialog, start, ctx) {
+            let start = self.dialog_start();
+            if let Err(e) = self.dialogs.open(dialog, start.as_deref(), ctx) {
                 self.toasts.push(e, true);
+                self.prompt_for_path(dialog);
             }
             return;
         }

@@ -1,5 +1,7 @@
 //! Native file dialogs, each on its own thread (they must not block the UI); the answer comes
-//! back over a channel as an [`Answer`] the app applies on its next frame.
+//! back over a channel as an [`Answer`] the app applies on its next frame. Where no native
+//! dialog can be shown (Linux without an XDG desktop portal or zenity), the window asks for a
+//! typed path instead ([`PathPrompt`]), so every open and save still works.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -28,7 +30,60 @@ pub enum Answer {
     /// A native save dialog has already asked about replacing the file.
     SaveTo(SaveTarget, PathBuf),
     LoadStyles(PathBuf),
+    /// The native dialog could not be shown (it came back at once without an answer).
+    Unavailable(Dialog),
 }
+
+/// A dialog answered with a typed path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathPrompt {
+    pub dialog: Dialog,
+    pub text: String,
+}
+
+impl PathPrompt {
+    pub fn new(dialog: Dialog, start: Option<&Path>) -> Self {
+        let mut text = start.map(|p| p.display().to_string()).unwrap_or_default();
+        if let Dialog::Save(target) = dialog {
+            let name = target.file_kind().2;
+            text = match text.is_empty() {
+                true => name.to_string(),
+                false => Path::new(&text).join(name).display().to_string(),
+            };
+        }
+        Self { dialog, text }
+    }
+
+    /// What the dialog asks for, for the prompt's title.
+    pub fn title(&self) -> &'static str {
+        match self.dialog {
+            Dialog::Images => "Open image (path)",
+            Dialog::ModelFolder => "Open model folder (path)",
+            Dialog::Official => "Open checkpoint (path)",
+            Dialog::StyleSet => "Load style codes (path)",
+            Dialog::Save(_) => "Save as (path)",
+        }
+    }
+
+    /// The answer the typed path gives. Saves into an existing file still ask first.
+    pub fn answer(&self) -> Option<Answer> {
+        let path = PathBuf::from(self.text.trim());
+        if path.as_os_str().is_empty() {
+            return None;
+        }
+        Some(match self.dialog {
+            Dialog::Images => Answer::OpenImages(vec![path]),
+            Dialog::ModelFolder => Answer::OpenModelFolder(path),
+            Dialog::Official => Answer::OpenCheckpoint(path),
+            Dialog::StyleSet => Answer::LoadStyles(path),
+            Dialog::Save(target) => Answer::SaveTo(target, path),
+        })
+    }
+}
+
+/// A native dialog that returns without an answer faster than this could not be shown: no
+/// person cancels a dialog that quickly.
+const UNAVAILABLE_WITHIN: std::time::Duration = std::time::Duration::from_millis(250);
 
 const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "bmp", "gif"];
 
@@ -59,7 +114,15 @@ impl Dialogs {
         std::thread::Builder::new()
             .name("file-dialog".into())
             .spawn(move || {
-                if let Some(answer) = ask(dialog, start) {
+                let asked = std::time::Instant::now();
+                let answer = ask(dialog, start);
+                let answer = match answer {
+                    None if asked.elapsed() < UNAVAILABLE_WITHIN => {
+                        Some(Answer::Unavailable(dialog))
+                    }
+                    answer => answer,
+                };
+                if let Some(answer) = answer {
                     let _ = tx.send(answer);
                     ctx.request_repaint();
                 }
@@ -107,7 +170,35 @@ impl super::StylespaceApp {
     /// Applies the answers of file dialogs closed since the last frame.
     pub(super) fn handle_answers(&mut self) {
         for answer in self.dialogs.answers() {
+            self.answer(answer);
+        }
+    }
+
+    /// Asks for a typed path for what `dialog` would ask (also the fallback when no native
+    /// dialog can be shown).
+    pub(super) fn prompt_for_path(&mut self, dialog: Dialog) {
+        let start = self.dialog_start();
+        self.path_prompt = Some(PathPrompt::new(dialog, start.as_deref()));
+    }
+
+    /// Where dialogs start: the folder of the newest image that has one.
+    pub(super) fn dialog_start(&self) -> Option<PathBuf> {
+        (self.state.images.iter().rev())
+            .find_map(|e| e.path.as_deref()?.parent())
+            .map(Path::to_path_buf)
+    }
+
+    pub(super) fn answer(&mut self, answer: Answer) {
+        {
             match answer {
+                Answer::Unavailable(dialog) => {
+                    self.toasts.push(
+                        "No file dialog could be shown (on Linux they need an XDG desktop portal \
+                         or zenity): type the path instead",
+                        true,
+                    );
+                    self.prompt_for_path(dialog);
+                }
                 Answer::OpenImages(paths) => {
                     for path in paths {
                         self.incoming(input::image_file(&path, false));

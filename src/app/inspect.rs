@@ -88,6 +88,19 @@ impl StylespaceApp {
         self.display.has(Slot::Interpolation)
     }
 
+    /// The title of the path prompt on screen, if any.
+    pub fn path_prompt(&self) -> Option<&'static str> {
+        self.path_prompt.as_ref().map(|p| p.title())
+    }
+
+    /// Asks for a typed path for a command's dialog (what happens when no native dialog can be
+    /// shown); other commands are ignored.
+    pub fn prompt_for_command(&mut self, command: super::commands::Command) {
+        if let Some(dialog) = super::commands::dialog_of(command) {
+            self.prompt_for_path(dialog);
+        }
+    }
+
     /// Whether a save is waiting for the user to confirm replacing a file.
     pub fn asks_to_replace(&self) -> bool {
         self.confirm_replace.is_some()

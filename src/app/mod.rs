@@ -169,6 +169,10 @@ pub enum Intent {
     StyleZone(egui::Rect),
     /// Show or hide the session's message log.
     ToggleLog,
+    /// The path prompt's text changed.
+    PromptText(String),
+    /// The path prompt was answered (`true`) or cancelled.
+    PromptDone(bool),
 }
 
 /// Latencies remembered (the status bar shows the median of the last 50).
@@ -207,6 +211,8 @@ pub struct StylespaceApp {
     copy_request: Option<ColorImage>,
     /// A save that would replace an existing file, waiting for the user's answer.
     confirm_replace: Option<(SaveTarget, PathBuf)>,
+    /// A dialog answered by typing a path (no native dialog could be shown).
+    path_prompt: Option<dialogs::PathPrompt>,
     scripted: Option<script::Scripted>,
     /// Why the screenshot-and-exit mode failed (read by [`run`] after the window closes).
     failure: Arc<Mutex<Option<String>>>,
@@ -257,6 +263,7 @@ impl StylespaceApp {
             screenshot_wanted: false,
             copy_request: None,
             confirm_replace: None,
+            path_prompt: None,
             scripted: options
                 .screenshot_and_exit
                 .clone()
@@ -478,6 +485,23 @@ impl StylespaceApp {
                 Intent::KeepFile => self.confirm_replace = None,
                 Intent::StyleZone(rect) => self.style_zone = Some(rect),
                 Intent::ToggleLog => self.show_log = !self.show_log,
+                Intent::PromptText(text) => {
+                    if let Some(prompt) = &mut self.path_prompt {
+                        prompt.text = text;
+                    }
+                }
+                Intent::PromptDone(ok) => {
+                    let prompt = self.path_prompt.take();
+                    if let Some(answer) = prompt.filter(|_| ok).and_then(|p| p.answer()) {
+                        // A typed save path has not been asked about replacing a file yet.
+                        match answer {
+                            dialogs::Answer::SaveTo(target, path) => {
+                                self.export_to(target, path, false)
+                            }
+                            answer => self.answer(answer),
+                        }
+                    }
+                }
             }
         }
     }

@@ -71,6 +71,7 @@ pub fn draw(app: &StylespaceApp, ui: &mut Ui) -> Vec<Intent> {
     }
     egui::CentralPanel::default().show(ui, |ui| views::central(app, ui, &mut out));
     confirm_replace(app, &ctx, &mut out);
+    path_prompt(app, &ctx, &mut out);
     out.0
 }
 
@@ -239,6 +240,34 @@ fn status_bar(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
         if app.busy() {
             ui.spinner();
         }
+    });
+}
+
+/// A file dialog answered by typing a path (where no native dialog can be shown).
+fn path_prompt(app: &StylespaceApp, ctx: &egui::Context, out: &mut Intents) {
+    let Some(prompt) = &app.path_prompt else {
+        return;
+    };
+    egui::Modal::new(egui::Id::unique("path-prompt")).show(ctx, |ui| {
+        ui.heading(prompt.title());
+        let mut text = prompt.text.clone();
+        let field = ui.add(
+            egui::TextEdit::singleline(&mut text)
+                .desired_width(420.0)
+                .hint_text("/path/to/file"),
+        );
+        if field.changed() {
+            out.push(Intent::PromptText(text));
+        }
+        let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        ui.horizontal(|ui| {
+            if ui.button("OK").clicked() || entered {
+                out.push(Intent::PromptDone(true));
+            }
+            if ui.button("Cancel").clicked() {
+                out.push(Intent::PromptDone(false));
+            }
+        });
     });
 }
 
