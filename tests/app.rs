@@ -55,8 +55,12 @@ fn render_state() -> egui_wgpu::RenderState {
 }
 
 fn harness(options: AppOptions) -> Harness<'static, StylespaceApp> {
+    sized_harness(options, egui::vec2(1100.0, 720.0))
+}
+
+fn sized_harness(options: AppOptions, size: egui::Vec2) -> Harness<'static, StylespaceApp> {
     Harness::builder()
-        .with_size(egui::vec2(1100.0, 720.0))
+        .with_size(size)
         .renderer(WgpuTestRenderer::from_render_state(render_state()))
         .build_eframe(move |cc| StylespaceApp::new(cc, options))
 }
@@ -161,6 +165,40 @@ fn a_dropped_image_becomes_the_content_on_the_shared_gpu_device() {
     assert_eq!(h.state().state.content, Some(h.state().state.images[1].id));
     assert_ne!(first, output(&h), "a new content image changes the output");
     snapshot(&mut h, "translate");
+}
+
+/// The translation fills the view at any window size: whole and inside the window at 800x600,
+/// larger at 1600x1000, with every control reachable.
+#[test]
+fn the_canvas_scales_with_the_window() {
+    let mut sides = Vec::new();
+    let mut snapshots = egui_kittest::SnapshotResults::new();
+    for (w, h_) in [(800.0, 600.0), (1600.0, 1000.0)] {
+        let mut h = sized_harness(
+            options(DeviceChoice::Wgpu, vec![fixture("a.png")]),
+            egui::vec2(w, h_),
+        );
+        wait(&mut h, "the first translation", |app| {
+            app.main_output_rgba().is_some()
+        });
+        idle(&mut h);
+        snapshot(&mut h, &format!("translate_{w}x{h_}"));
+        let rect = h.get_by_label("translation").rect();
+        assert!(
+            rect.min.x >= 0.0 && rect.min.y >= 0.0 && rect.max.x <= w && rect.max.y <= h_,
+            "the translation {rect:?} is whole inside {w}x{h_}"
+        );
+        for control in ["Random", "Zero", "Fit", "Translate", "Interpolation"] {
+            h.get_by_label(control);
+        }
+        h.get_by_role_and_label(Role::Slider, "style 8");
+        sides.push(rect.width());
+        snapshots.extend(h.take_snapshot_results());
+    }
+    assert!(
+        sides[1] > sides[0] * 1.5,
+        "the translation grows with the window: {sides:?}"
+    );
 }
 
 /// On the bundled MUNIT model (what a newcomer sees first).

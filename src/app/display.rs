@@ -42,6 +42,8 @@ impl SlotView {
 pub struct Display {
     slots: HashMap<Slot, SlotView>,
     thumbnails: HashMap<ImageId, TextureHandle>,
+    /// Magnify smoothly (bilinear) instead of nearest-neighbour.
+    smooth: bool,
 }
 
 /// Side of a thumbnail, in pixels.
@@ -65,7 +67,7 @@ impl Display {
                 let Some(rs) = render_state else { return };
                 let view = texture.create_view(&Default::default());
                 let mut renderer = rs.renderer.write();
-                let filter = eframe::wgpu::FilterMode::Nearest;
+                let filter = self.wgpu_filter();
                 let id = match previous {
                     Some(SlotView {
                         texture: SlotTexture::Native { id, .. },
@@ -89,11 +91,11 @@ impl Display {
                         texture: SlotTexture::Managed(mut handle, _),
                         ..
                     }) => {
-                        handle.set(color, TextureOptions::NEAREST);
+                        handle.set(color, self.texture_options());
                         SlotTexture::Managed(handle, pixels)
                     }
                     _ => SlotTexture::Managed(
-                        ctx.load_texture(format!("{slot:?}"), color, TextureOptions::NEAREST),
+                        ctx.load_texture(format!("{slot:?}"), color, self.texture_options()),
                         pixels,
                     ),
                 }
@@ -106,6 +108,49 @@ impl Display {
             style,
         };
         self.slots.insert(slot, view);
+    }
+
+    fn wgpu_filter(&self) -> eframe::wgpu::FilterMode {
+        match self.smooth {
+            true => eframe::wgpu::FilterMode::Linear,
+            false => eframe::wgpu::FilterMode::Nearest,
+        }
+    }
+
+    fn texture_options(&self) -> TextureOptions {
+        match self.smooth {
+            true => TextureOptions::LINEAR,
+            false => TextureOptions::NEAREST,
+        }
+    }
+
+    /// Switches between smooth and nearest-neighbour magnification, for the pictures on
+    /// screen too.
+    pub fn set_smooth(&mut self, smooth: bool, render_state: Option<&egui_wgpu::RenderState>) {
+        if self.smooth == smooth {
+            return;
+        }
+        self.smooth = smooth;
+        let (filter, options) = (self.wgpu_filter(), self.texture_options());
+        for view in self.slots.values_mut() {
+            match &mut view.texture {
+                SlotTexture::Native { id, texture } => {
+                    if let Some(rs) = render_state {
+                        let texture_view = texture.create_view(&Default::default());
+                        rs.renderer.write().update_egui_texture_from_wgpu_texture(
+                            &rs.device,
+                            &texture_view,
+                            filter,
+                            *id,
+                        );
+                    }
+                }
+                SlotTexture::Managed(handle, pixels) => {
+                    let size = [pixels.width() as usize, pixels.height() as usize];
+                    handle.set(ColorImage::from_rgb(size, pixels.as_raw()), options);
+                }
+            }
+        }
     }
 
     /// A slot's texture and its size in pixels.

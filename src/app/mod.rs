@@ -537,6 +537,8 @@ impl eframe::App for StylespaceApp {
             ctx.request_repaint();
         }
         self.display.sync_thumbnails(&ctx, &self.state);
+        let smooth = self.state.settings.smooth;
+        self.display.set_smooth(smooth, self.render_state.as_ref());
         let rect = ctx.input(|i| i.viewport_rect());
         let size = [rect.width().round(), rect.height().round()];
         if rect.is_positive() && self.state.settings.window_size != Some(size) {

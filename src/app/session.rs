@@ -31,6 +31,21 @@ pub struct Settings {
     pub style_panel_width: Option<f32>,
     /// The window's inner size in points when it was last seen.
     pub window_size: Option<[f32; 2]>,
+    /// How the translation is shown: fitted to the view, or at a whole multiple of its pixels.
+    pub zoom: Zoom,
+    /// Smooth (bilinear) instead of nearest-neighbour magnification.
+    pub smooth: bool,
+}
+
+/// The translation's size on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Zoom {
+    /// As large as the view allows.
+    #[default]
+    Fit,
+    /// Each model pixel as n x n screen pixels (1 = 1:1); larger than the view, it pans.
+    Times(u8),
 }
 
 impl Default for Settings {
@@ -48,6 +63,8 @@ impl Default for Settings {
             content_panel_width: None,
             style_panel_width: None,
             window_size: None,
+            zoom: Zoom::Fit,
+            smooth: false,
         }
     }
 }

@@ -124,6 +124,8 @@ pub enum Action {
         style: f32,
     },
     SetWindowSize([f32; 2]),
+    SetZoom(super::session::Zoom),
+    SetSmooth(bool),
     SaveCurrentCode,
     LoadSavedCode(usize),
     DeleteSavedCode(usize),
@@ -419,7 +421,9 @@ impl AppState {
             | Advance { .. }
             | SetExportScale(..)
             | SetPanelWidths { .. }
-            | SetWindowSize(..) => self.apply_settings(action, &mut effects),
+            | SetWindowSize(..)
+            | SetZoom(..)
+            | SetSmooth(..) => self.apply_settings(action, &mut effects),
             Undo | Redo | Commit => self.apply_history(action, &mut effects),
             OpenModel(..)
             | ModelLoaded(..)
@@ -569,6 +573,8 @@ impl AppState {
             }
             Action::SetExportScale(scale) => self.settings.export_scale = scale.clamp(1, 16),
             Action::SetWindowSize(size) => self.settings.window_size = Some(size),
+            Action::SetZoom(zoom) => self.settings.zoom = zoom,
+            Action::SetSmooth(smooth) => self.settings.smooth = smooth,
             Action::SetPanelWidths { content, style } => {
                 self.settings.content_panel_width = Some(content);
                 self.settings.style_panel_width = Some(style);

@@ -10,9 +10,6 @@ use egui::{Color32, Ui};
 use super::commands::Command;
 use super::{Action, Intent, ModelState, StylespaceApp};
 
-/// Side of an output image on screen, in points (the model's pixels are scaled up).
-const OUTPUT_SIDE: f32 = 320.0;
-const CELL_SIDE: f32 = 112.0;
 /// Default widths of the side panels, in points.
 const CONTENT_WIDTH: f32 = 220.0;
 const STYLE_WIDTH: f32 = 280.0;
@@ -54,7 +51,10 @@ pub fn draw(app: &StylespaceApp, ui: &mut Ui) -> Vec<Intent> {
     let style = egui::Panel::right("style")
         .resizable(true)
         .default_size(settings.style_panel_width.unwrap_or(STYLE_WIDTH))
-        .show(ui, |ui| style::panel(app, ui, &mut out));
+        .show(ui, |ui| {
+            // Scrolls rather than clips in a short window.
+            egui::ScrollArea::vertical().show(ui, |ui| style::panel(app, ui, &mut out));
+        });
     // Panel widths are kept in the session once they settle on a new size.
     let widths = (content.response.rect.width(), style.response.rect.width());
     let kept = (

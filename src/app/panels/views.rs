@@ -2,7 +2,7 @@
 
 use egui::{RichText, Sense, Ui, Vec2};
 
-use super::{CELL_SIDE, Intents, OUTPUT_SIDE, shortcut_text};
+use super::{Intents, shortcut_text};
 use crate::app::StylespaceApp;
 use crate::app::commands::Command;
 use crate::app::session::View;
@@ -13,7 +13,7 @@ use crate::engine::worker::Slot;
 pub fn central(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     let ctx = ui.ctx().clone();
     let current = app.state.settings.view;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         for (view, command) in [
             (View::Translate, Command::ViewTranslate),
             (View::Samples, Command::ViewSamples),
@@ -31,7 +31,7 @@ pub fn central(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     });
     ui.separator();
     egui::ScrollArea::both().show(ui, |ui| match current {
-        View::Translate => translate(app, ui),
+        View::Translate => translate(app, ui, out),
         View::Samples => samples(app, ui, out),
         View::Swap | View::Interpolate if app.state.uses_latent_noise() => {
             ui.label(
@@ -52,6 +52,7 @@ fn output_image(app: &StylespaceApp, ui: &mut Ui, slot: Slot, side: f32) -> egui
             let scale = side / w.max(h) as f32;
             ui.add(
                 egui::Image::new((id, Vec2::new(w as f32 * scale, h as f32 * scale)))
+                    .alt_text(slot_name(slot))
                     .sense(Sense::click()),
             )
         }
@@ -72,6 +73,27 @@ fn output_image(app: &StylespaceApp, ui: &mut Ui, slot: Slot, side: f32) -> egui
             response
         }
     }
+}
+
+/// What a slot's picture is called (for screen readers and tests).
+fn slot_name(slot: Slot) -> String {
+    match slot {
+        Slot::Main => "translation".into(),
+        Slot::Interpolation => "interpolation".into(),
+        Slot::Sample(i) => format!("sample {}", i + 1),
+        Slot::Swap { row, col } => format!("swap cell {}, {}", row + 1, col + 1),
+    }
+}
+
+/// The side of the largest square that fits `avail` (at least `min`).
+fn fit_side(avail: Vec2, min: f32) -> f32 {
+    avail.x.min(avail.y).max(min)
+}
+
+/// Cells of `count` per row that fill `width` (between `min` and `max` points each).
+fn cell_side(width: f32, count: usize, spacing: f32, min: f32, max: f32) -> f32 {
+    let count = count.max(1) as f32;
+    ((width - spacing * (count - 1.0)) / count).clamp(min, max)
 }
 
 /// Why a slot has no picture: `Ok` while one is coming, else what failed.
@@ -97,17 +119,62 @@ fn waiting_for(app: &StylespaceApp, slot: Slot) -> Result<(), String> {
     Ok(())
 }
 
-fn translate(app: &StylespaceApp, ui: &mut Ui) {
+fn translate(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
+    use crate::app::session::Zoom;
     let state = &app.state;
     let Some(content) = state.content else {
         ui.label("Drop an image here, or use File -> Open image.");
         return;
     };
-    ui.horizontal(|ui| {
+    let settings = &state.settings;
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Zoom");
+        for (zoom, label) in [
+            (Zoom::Fit, "Fit"),
+            (Zoom::Times(1), "1:1"),
+            (Zoom::Times(2), "2:1"),
+            (Zoom::Times(4), "4:1"),
+            (Zoom::Times(8), "8:1"),
+        ] {
+            if ui.selectable_label(settings.zoom == zoom, label).clicked() {
+                out.act(Action::SetZoom(zoom));
+            }
+        }
+        let mut smooth = settings.smooth;
+        if ui
+            .checkbox(&mut smooth, "smooth")
+            .on_hover_text("Bilinear magnification instead of sharp pixels")
+            .changed()
+        {
+            out.act(Action::SetSmooth(smooth));
+        }
+    });
+    // The input at a quarter of the width (at most 240 points), the translation in the rest.
+    let avail = ui.available_size();
+    let spacing = ui.spacing().item_spacing;
+    let label_h = ui.text_style_height(&egui::TextStyle::Body) + spacing.y;
+    let input_side = (avail.x * 0.25).clamp(48.0, 240.0);
+    let output_side = match settings.zoom {
+        Zoom::Fit => fit_side(
+            Vec2::new(
+                avail.x - input_side - 2.0 * spacing.x,
+                avail.y - label_h - spacing.y,
+            ),
+            64.0,
+        ),
+        Zoom::Times(n) => {
+            let pixels = app
+                .display
+                .texture_of(Slot::Main)
+                .map_or(256, |(_, [w, h])| w.max(h));
+            (pixels * n as usize) as f32 / ui.ctx().pixels_per_point()
+        }
+    };
+    ui.horizontal_top(|ui| {
         if let Some(thumb) = app.display.thumbnail(content) {
             ui.vertical(|ui| {
                 ui.label(format!("input ({})", state.source));
-                ui.add(egui::Image::new((thumb, Vec2::splat(OUTPUT_SIDE * 0.5))));
+                ui.add(egui::Image::new((thumb, Vec2::splat(input_side))));
             });
         }
         ui.vertical(|ui| {
@@ -116,7 +183,7 @@ fn translate(app: &StylespaceApp, ui: &mut Ui) {
                 state.source,
                 state.target()
             ));
-            output_image(app, ui, Slot::Main, OUTPUT_SIDE)
+            output_image(app, ui, Slot::Main, output_side)
                 .on_hover_text("The current content with the current style code");
         });
     });
@@ -149,9 +216,12 @@ fn samples(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
         Some(Some(noise)) => state.settings.noise == *noise,
         _ => state.sample_codes().get(i) == Some(&state.style),
     };
+    let per_row = settings.sample_count.min(4);
+    let spacing = ui.spacing().item_spacing.x;
+    let side = cell_side(ui.available_width(), per_row, spacing, 64.0, 512.0);
     ui.horizontal_wrapped(|ui| {
         for i in 0..settings.sample_count {
-            let response = output_image(app, ui, Slot::Sample(i), CELL_SIDE)
+            let response = output_image(app, ui, Slot::Sample(i), side)
                 .on_hover_text(format!("sample {}", i + 1));
             if current(i) {
                 let stroke = egui::Stroke::new(3.0, ui.visuals().selection.bg_fill);
@@ -200,6 +270,13 @@ fn swap(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
             ui.label("");
         }
     };
+    let side = cell_side(
+        ui.available_width() - 48.0 - 6.0,
+        cols.len(),
+        6.0,
+        48.0,
+        384.0,
+    );
     egui::Grid::new("swap-grid")
         .spacing([6.0, 6.0])
         .show(ui, |ui| {
@@ -211,7 +288,7 @@ fn swap(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
             for (r, row) in rows.iter().enumerate() {
                 thumb(ui, row.id);
                 for (c, col) in cols.iter().enumerate() {
-                    if output_image(app, ui, Slot::Swap { row: r, col: c }, CELL_SIDE).clicked() {
+                    if output_image(app, ui, Slot::Swap { row: r, col: c }, side).clicked() {
                         out.act(Action::TakeSwapCell {
                             row: row.id,
                             col: col.id,
@@ -290,5 +367,6 @@ fn interpolate(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
             out.act(Action::UseInterpolated);
         }
     });
-    output_image(app, ui, Slot::Interpolation, OUTPUT_SIDE);
+    let side = fit_side(ui.available_size(), 64.0);
+    output_image(app, ui, Slot::Interpolation, side);
 }
