@@ -221,6 +221,10 @@ pub struct StylespaceApp {
     pub show_timings: bool,
     /// The message log panel is open.
     pub show_log: bool,
+    /// Errors the shared wgpu device reported (surface, validation), to be shown as messages.
+    gpu_errors: Arc<Mutex<Vec<String>>>,
+    /// Our device error handler is in place after the compute backend's (see `watch_gpu`).
+    gpu_watched: bool,
 }
 
 impl StylespaceApp {
@@ -273,7 +277,10 @@ impl StylespaceApp {
             stats: Stats::default(),
             show_timings: options.show_timings,
             show_log: false,
+            gpu_errors: Arc::default(),
+            gpu_watched: false,
         };
+        app.watch_gpu();
         for note in [backend.note, session_warning].into_iter().flatten() {
             app.toasts.push(note, true);
         }
@@ -335,6 +342,32 @@ impl StylespaceApp {
             let id = entry.id;
             self.act(Action::SelectContent(id));
         }
+    }
+
+    /// Makes errors of the window's wgpu device messages instead of a crash. wgpu's default
+    /// handler, and the one burn's compute backend installs when it starts using the shared
+    /// device, panic on any uncaptured error: a long compute job can make the window's
+    /// `Surface::configure` time out, and that must not take the window down. Installed again
+    /// once the compute backend has run (it replaces the handler when it starts).
+    fn watch_gpu(&mut self) {
+        let Some(rs) = &self.render_state else {
+            return;
+        };
+        let errors = self.gpu_errors.clone();
+        rs.device
+            .on_uncaptured_error(Arc::new(move |error: eframe::wgpu::Error| {
+                log::error!("wgpu: {error}");
+                // "Validation Error / Caused by: / In Surface::configure / ..." on one line.
+                let text = error.to_string();
+                let parts: Vec<&str> = (text.lines().map(str::trim))
+                    .filter(|l| !l.is_empty() && *l != "Caused by:")
+                    .collect();
+                let message: String = parts.join(": ").chars().take(240).collect();
+                errors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(message);
+            }));
     }
 
     /// Applies an action and carries out its effects.
@@ -424,7 +457,11 @@ impl StylespaceApp {
     fn handle_events(&mut self, ctx: &egui::Context) {
         for event in self.worker.events() {
             match event {
-                Event::Loaded(info) => self.act(Action::ModelLoaded(info)),
+                Event::Loaded(info) => {
+                    // The compute backend has started on the device (weights are on it).
+                    self.watch_gpu();
+                    self.act(Action::ModelLoaded(info))
+                }
                 Event::LoadFailed { source, error } => {
                     self.act(Action::ModelFailed { source, error })
                 }
@@ -455,6 +492,10 @@ impl StylespaceApp {
                         self.stats.latencies.push(latency.as_secs_f64());
                     }
                     self.stats.last_render_seconds = seconds;
+                    if !self.gpu_watched && self.backend == BackendKind::Wgpu {
+                        self.watch_gpu();
+                        self.gpu_watched = true;
+                    }
                     let rs = self.render_state.as_ref();
                     self.display.show(ctx, rs, slot, seq, style, output);
                 }
@@ -521,6 +562,14 @@ impl eframe::App for StylespaceApp {
         let now = ctx.input(|i| i.time);
 
         self.handle_events(&ctx);
+        let gpu_errors =
+            std::mem::take(&mut *self.gpu_errors.lock().unwrap_or_else(|e| e.into_inner()));
+        for error in gpu_errors {
+            self.toasts.push(
+                format!("The GPU reported an error (the window keeps running): {error}"),
+                true,
+            );
+        }
         self.handle_answers();
         for incoming in input::drops(&ctx, self.style_zone) {
             self.incoming(incoming);
