@@ -373,6 +373,24 @@ fn every_export_is_written_at_the_chosen_scale() {
         side * 3,
         "sample grid: one row"
     );
+
+    // Saved codes export as a batch: one PNG per code, named after it, at the scale.
+    h.state_mut().act(Action::SaveCurrentCode);
+    h.state_mut().act(Action::RandomStyle { seed: 99 });
+    h.state_mut().act(Action::SaveCurrentCode);
+    let base = dir.path().join("codes.png");
+    h.state_mut().export_to(SaveTarget::SavedCodes, base, false);
+    let files = [
+        dir.path().join("codes-code_1.png"),
+        dir.path().join("codes-code_2.png"),
+    ];
+    wait(&mut h, "the batch", |_| files.iter().all(|f| f.is_file()));
+    let (a, b) = (
+        image::open(&files[0]).unwrap(),
+        image::open(&files[1]).unwrap(),
+    );
+    assert_eq!(a.width(), side * 4);
+    assert!(a.to_rgb8() != b.to_rgb8(), "each file has its own code");
 }
 
 #[test]

@@ -22,6 +22,7 @@ pub enum Command {
     ExportSwapGrid,
     ExportGif,
     ExportStrip,
+    ExportSavedCodes,
     Screenshot,
     CopyImage,
     CopyStyle,
@@ -42,7 +43,7 @@ const CTRL_SHIFT: Modifiers = Modifiers {
 };
 
 impl Command {
-    pub const ALL: [Command; 25] = [
+    pub const ALL: [Command; 26] = [
         Command::OpenImage,
         Command::PasteImage,
         Command::OpenModel,
@@ -57,6 +58,7 @@ impl Command {
         Command::ExportSwapGrid,
         Command::ExportGif,
         Command::ExportStrip,
+        Command::ExportSavedCodes,
         Command::Screenshot,
         Command::CopyImage,
         Command::CopyStyle,
@@ -86,6 +88,7 @@ impl Command {
             Command::ExportSwapGrid => "Export swap grid...",
             Command::ExportGif => "Export interpolation GIF...",
             Command::ExportStrip => "Export interpolation strip...",
+            Command::ExportSavedCodes => "Export saved codes as PNGs...",
             Command::Screenshot => "Save window screenshot...",
             Command::CopyImage => "Copy output image",
             Command::CopyStyle => "Copy style code",
@@ -175,6 +178,7 @@ pub fn dialog_of(command: Command) -> Option<Dialog> {
         Command::ExportSwapGrid => Some(Dialog::Save(SaveTarget::SwapGrid)),
         Command::ExportGif => Some(Dialog::Save(SaveTarget::Gif)),
         Command::ExportStrip => Some(Dialog::Save(SaveTarget::Strip)),
+        Command::ExportSavedCodes => Some(Dialog::Save(SaveTarget::SavedCodes)),
         Command::Screenshot => Some(Dialog::Save(SaveTarget::Screenshot)),
         Command::SaveStyles => Some(Dialog::Save(SaveTarget::Styles)),
         Command::LoadStyles => Some(Dialog::StyleSet),

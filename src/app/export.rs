@@ -22,6 +22,8 @@ pub enum SaveTarget {
     Strip,
     Screenshot,
     Styles,
+    /// One PNG per saved code, named after the code, beside the chosen file name.
+    SavedCodes,
 }
 
 impl SaveTarget {
@@ -30,6 +32,7 @@ impl SaveTarget {
         match self {
             SaveTarget::Gif => ("GIF", "gif", "interpolation.gif"),
             SaveTarget::Styles => ("Style codes", "json", "styles.json"),
+            SaveTarget::SavedCodes => ("PNG", "png", "codes.png"),
             SaveTarget::SampleGrid => ("PNG", "png", "samples.png"),
             SaveTarget::SwapGrid => ("PNG", "png", "swap-grid.png"),
             SaveTarget::Strip => ("PNG", "png", "interpolation.png"),
@@ -64,6 +67,11 @@ pub enum ExportKind {
     },
     Strip {
         path: PathBuf,
+    },
+    /// One file per image: `path` with `-<name>` added to its stem.
+    Batch {
+        path: PathBuf,
+        names: Vec<String>,
     },
 }
 
@@ -149,10 +157,43 @@ fn plan_pixels(
             };
             (kind, vec![(content, codes, Vec::new())])
         }
+        SaveTarget::SavedCodes => {
+            let codes = &state.settings.saved_codes;
+            let dim = state.style.len();
+            let codes: Vec<_> = codes.iter().filter(|c| c.code.len() == dim).collect();
+            if codes.is_empty() {
+                return Err("No saved codes of this model to export".into());
+            }
+            let kind = ExportKind::Batch {
+                path,
+                names: codes.iter().map(|c| c.name.clone()).collect(),
+            };
+            let styles = codes.iter().map(|c| c.code.clone()).collect();
+            (kind, vec![(content, styles, Vec::new())])
+        }
         SaveTarget::Screenshot | SaveTarget::Styles => {
             return Err(format!("{target:?} needs no rendering"));
         }
     })
+}
+
+/// The file of one code of a batch: `dir/stem-<name>.png`, the name made safe for a file name.
+pub fn batch_file(path: &Path, name: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "codes".into());
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    path.with_file_name(format!("{stem}-{safe}.png"))
 }
 
 /// Labels in exported grids: the file name without extension, shortened.
@@ -296,6 +337,26 @@ fn finish(kind: ExportKind, parts: Vec<Vec<RgbImage>>) -> Result<Finished, Strin
                 });
             written(path, result)
         }
+        ExportKind::Batch { path, names } => {
+            let images = parts.into_iter().flatten();
+            let mut failed = Vec::new();
+            for (name, image) in names.iter().zip(images) {
+                let file = batch_file(&path, name);
+                // Existing files are kept: a batch never replaces one.
+                if let Err(e) = crate::io::image::save_png(&file, &image, false) {
+                    failed.push(e.to_string());
+                }
+            }
+            let result = match failed.len() {
+                0 => Ok(()),
+                n => Err(format!(
+                    "{n} of {} not written: {}",
+                    names.len(),
+                    failed.join("; ")
+                )),
+            };
+            written(path, result)
+        }
         ExportKind::Strip { path } => {
             let frames: Vec<RgbImage> = parts.into_iter().flatten().collect();
             let result = save_png(&path, &compose::strip(&frames));
@@ -392,6 +453,12 @@ impl super::StylespaceApp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_files_sit_beside_the_chosen_name() {
+        let file = batch_file(Path::new("/out/codes.png"), "code 1/x");
+        assert_eq!(file, PathBuf::from("/out/codes-code_1_x.png"));
+    }
 
     #[test]
     fn labels_are_short_stems() {

@@ -155,6 +155,7 @@ fn menu_bar(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
                 Command::ExportSwapGrid,
                 Command::ExportGif,
                 Command::ExportStrip,
+                Command::ExportSavedCodes,
                 Command::Screenshot,
             ] {
                 command_button(ui, out, command, true);
