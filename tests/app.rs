@@ -442,53 +442,6 @@ fn exports_decode_and_an_existing_file_is_not_replaced_without_asking() {
     );
 }
 
-/// An error on the window's wgpu device after the compute backend started on it (as a
-/// `Surface::configure` timing out under a long compute job) becomes a message; the window keeps
-/// running instead of panicking in the compute backend's error handler.
-#[test]
-fn gpu_device_errors_are_messages_not_crashes() {
-    // A device of its own: the error provoked here must not reach other tests' apps.
-    let rs = egui_kittest::wgpu::create_render_state(
-        wgpu_setup(egui_kittest::wgpu::default_wgpu_setup()),
-        egui_wgpu::RendererOptions::PREDICTABLE,
-    );
-    let device = rs.device.clone();
-    let opts = options(DeviceChoice::Wgpu, vec![fixture("a.png")]);
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1100.0, 720.0))
-        .renderer(WgpuTestRenderer::from_render_state(rs))
-        .build_eframe(move |cc| StylespaceApp::new(cc, opts));
-    wait(&mut h, "the first translation", |app| {
-        app.main_output_rgba().is_some()
-    });
-    idle(&mut h);
-    // Mapping for both reading and writing is invalid without a feature: a validation error
-    // that nobody captures.
-    let _invalid = device.create_buffer(&eframe::wgpu::BufferDescriptor {
-        label: Some("invalid on purpose"),
-        size: 16,
-        usage: eframe::wgpu::BufferUsages::MAP_READ | eframe::wgpu::BufferUsages::MAP_WRITE,
-        mapped_at_creation: false,
-    });
-    h.run_steps(2);
-    let log: Vec<String> = h
-        .state()
-        .message_log()
-        .iter()
-        .map(|m| m.text.clone())
-        .collect();
-    assert!(
-        log.iter().any(|t| t.contains("The GPU reported an error")),
-        "{log:?}"
-    );
-    // And it still translates.
-    set_slider(&h, 1, 1.5);
-    wait(&mut h, "a render after the error", |app| {
-        app.main_output_style()
-            .is_some_and(|s| (s[0] - 1.5).abs() < 1e-6)
-    });
-}
-
 #[test]
 fn slider_moves_run_no_encoder_and_read_nothing_back_on_wgpu() {
     let mut h = harness(options(DeviceChoice::Wgpu, vec![fixture("a.png")]));
