@@ -105,8 +105,11 @@ pub fn run(options: AppOptions) -> Result<(), RunError> {
     let mut wgpu_options = egui_wgpu::WgpuConfiguration::default();
     wgpu_options.wgpu_setup = wgpu_setup(wgpu_options.wgpu_setup);
     // The window comes back at the size it had.
+    // (Read without `Session::load`, which sets a damaged file aside: the app reports that.)
     let size = (options.session_path.as_deref())
-        .and_then(|path| Session::load(path).0.settings.window_size)
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| serde_json::from_str::<Session>(&text).ok())
+        .and_then(|session| session.settings.window_size)
         .filter(|[w, h]| *w >= 320.0 && *h >= 240.0)
         .unwrap_or([1200.0, 780.0]);
     let native = eframe::NativeOptions {
