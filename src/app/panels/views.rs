@@ -212,9 +212,10 @@ fn samples(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     ui.label(RichText::new(hint).weak());
     // The sample whose code (UNIT: noise) is the current one is framed.
     let state = &app.state;
-    let current = |i: usize| match state.sample_noises().get(i) {
+    let (codes, noises) = (state.sample_codes(), state.sample_noises());
+    let current = |i: usize| match noises.get(i) {
         Some(Some(noise)) => state.settings.noise == *noise,
-        _ => state.sample_codes().get(i) == Some(&state.style),
+        _ => codes.get(i) == Some(&state.style),
     };
     let per_row = settings.sample_count.min(4);
     let spacing = ui.spacing().item_spacing.x;
