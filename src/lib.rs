@@ -35,6 +35,14 @@ impl Domain {
             Domain::B => Domain::A,
         }
     }
+
+    /// 0 for A, 1 for B (for per-domain arrays).
+    pub fn index(self) -> usize {
+        match self {
+            Domain::A => 0,
+            Domain::B => 1,
+        }
+    }
 }
 
 impl std::fmt::Display for Domain {

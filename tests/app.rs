@@ -859,3 +859,92 @@ fn switching_family_keeps_images_and_starts_a_new_history() {
     assert!(h.state().state.style.is_empty());
     assert_eq!(h.state().state.images.len(), 1);
 }
+
+/// `count` small distinct pictures (colour fields with a shape) as PNG files in `dir`.
+fn picture_files(dir: &Path, count: usize) -> Vec<PathBuf> {
+    (0..count)
+        .map(|i| {
+            let hue = i as f32 / count as f32;
+            let image = image::RgbImage::from_fn(48, 48, |x, y| {
+                let inside =
+                    (x as i32 - 24).pow(2) + (y as i32 - 24).pow(2) < (8 + 2 * i as i32).pow(2);
+                let base = [
+                    (255.0 * hue) as u8,
+                    (255.0 * (1.0 - hue)) as u8,
+                    (40 * (i % 4)) as u8,
+                ];
+                if inside {
+                    image::Rgb([base[2], base[0], base[1]])
+                } else {
+                    image::Rgb(base)
+                }
+            });
+            let path = dir.join(format!("picture-{i}.png"));
+            image.save(&path).unwrap();
+            path
+        })
+        .collect()
+}
+
+#[test]
+fn the_style_map_lays_out_codes_and_its_marker_restyles() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = picture_files(dir.path(), 8);
+    let mut h = started(options(DeviceChoice::Cpu, vec![fixture("a.png")]));
+    h.state_mut().act(Action::SetView(View::Map));
+    h.state_mut().act(Action::AddMapFiles(files));
+    wait(&mut h, "8 codes on the map", |app| {
+        app.state.map.files.len() == 8 && app.state.map.loading.is_none()
+    });
+    idle(&mut h);
+    h.run_steps(2);
+    let pca = h
+        .state()
+        .state
+        .style_pca()
+        .expect("principal axes of 8 codes");
+    let ratio = pca.explained_variance_ratio();
+    assert!(ratio[0] >= ratio[1] && ratio[1] > 0.0, "{ratio:?}");
+    let start_code = h.state().state.style.clone();
+    let start_pixels = output(&h);
+    let marker = stylespace::app::map_marker_position(&h.ctx).expect("the marker is drawn");
+
+    // Drag the ring away: the code moves in the plane of the two axes and the output follows.
+    h.hover_at(marker);
+    h.run_steps(1);
+    h.drag_at(marker);
+    h.run_steps(1);
+    let away = marker + egui::vec2(60.0, -35.0);
+    for step in 1..=5 {
+        h.hover_at(marker + (away - marker) * (step as f32 / 5.0));
+        h.run_steps(1);
+    }
+    let moved = h.state().state.style.clone();
+    assert_ne!(moved, start_code);
+    let moved_coords = pca.project(&moved, pca.dim());
+    let start_coords = pca.project(&start_code, pca.dim());
+    assert!(moved_coords[0] > start_coords[0] && moved_coords[1] > start_coords[1]);
+    for k in 2..pca.dim() {
+        assert!(
+            (moved_coords[k] - start_coords[k]).abs() < 1e-4,
+            "component {k} moved"
+        );
+    }
+    wait(&mut h, "the dragged code's translation", |app| {
+        app.main_output_style() == Some(moved.as_slice())
+    });
+    assert_ne!(output(&h), start_pixels);
+
+    // And back where it started: exactly the starting code, and the same pixels.
+    h.hover_at(marker);
+    h.run_steps(1);
+    h.drop_at(marker);
+    h.run_steps(2);
+    assert_eq!(h.state().state.style, start_code);
+    wait(&mut h, "the starting code's translation", |app| {
+        app.main_output_style() == Some(start_code.as_slice())
+    });
+    idle(&mut h);
+    assert_eq!(output(&h), start_pixels);
+    snapshot(&mut h, "style_map");
+}

@@ -650,6 +650,8 @@ fn help_is_available_for_every_command() {
         &["encode", "--help"],
         &["import", "--help"],
         &["bench", "--help"],
+        &["map", "--help"],
+        &["domains", "--help"],
     ] {
         let (status, stdout, _) = run_cli(cmd);
         assert_eq!(status, 0);
@@ -1336,4 +1338,127 @@ fn bench_times_every_family_from_its_files() {
         &strings(&["bench", "--config", &unit_yaml, "--size", "32"]),
         "--family unit",
     );
+}
+
+#[test]
+fn map_lays_out_a_folder_on_its_principal_axes() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..6u8 {
+        let image = image::RgbImage::from_fn(40, 40, |x, y| {
+            let ring = ((x as i32 - 20).pow(2) + (y as i32 - 20).pow(2)) < 60 + 40 * i as i32;
+            if ring {
+                image::Rgb([40 * i, 255 - 30 * i, 90])
+            } else {
+                image::Rgb([250 - 20 * i, 200, 35 * i])
+            }
+        });
+        image.save(dir.path().join(format!("{i}.png"))).unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), "not an image").unwrap();
+    let input = dir.path().display().to_string();
+    let png = dir.path().join("map.png");
+    let png_arg = png.display().to_string();
+    let (code, stdout, stderr) = run(&["map", "--input-dir", &input, "--json", "--png", &png_arg]);
+    assert_eq!(code, 0, "{stderr}");
+    let out: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let floats = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect()
+    };
+    assert_eq!(out["files"].as_array().unwrap().len(), 6);
+    let codes: Vec<Vec<f32>> = out["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(floats)
+        .collect();
+    let mean = floats(&out["mean"]);
+    let axes: Vec<Vec<f32>> = out["axes"].as_array().unwrap().iter().map(floats).collect();
+    let coords: Vec<Vec<f32>> = out["coords"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(floats)
+        .collect();
+    let ratio = floats(&out["explained_variance_ratio"]);
+    assert_eq!(
+        (codes.len(), axes.len(), coords.len(), ratio.len()),
+        (6, 2, 6, 2)
+    );
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    assert!((dot(&axes[0], &axes[0]) - 1.0).abs() < 1e-4);
+    assert!(dot(&axes[0], &axes[1]).abs() < 1e-4);
+    for (i, code) in codes.iter().enumerate() {
+        let expected_mean: f32 = codes.iter().map(|c| c[0]).sum::<f32>() / 6.0;
+        assert!((mean[0] - expected_mean).abs() < 1e-4);
+        let centred: Vec<f32> = code.iter().zip(&mean).map(|(c, m)| c - m).collect();
+        for k in 0..2 {
+            assert!((coords[i][k] - dot(&centred, &axes[k])).abs() < 1e-4);
+        }
+    }
+    // The first axis carries the largest variance of any direction: more than either of the
+    // code's own first two dimensions.
+    let var = |values: Vec<f32>| {
+        let m = values.iter().sum::<f32>() / values.len() as f32;
+        values.iter().map(|v| (v - m).powi(2)).sum::<f32>() / (values.len() as f32 - 1.0)
+    };
+    let along0 = var(coords.iter().map(|c| c[0]).collect());
+    assert!(along0 >= var(codes.iter().map(|c| c[0]).collect()) - 1e-5);
+    assert!(along0 >= var(codes.iter().map(|c| c[1]).collect()) - 1e-5);
+    assert!(ratio[0] >= ratio[1] && ratio[0] + ratio[1] <= 1.0 + 1e-5);
+    assert_eq!(image::image_dimensions(&png).unwrap(), (768, 768));
+    // The PNG is not replaced without --overwrite.
+    let (code, _, stderr) = run(&["map", "--input-dir", &input, "--png", &png_arg]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--overwrite"), "{stderr}");
+}
+
+/// The bundled model tells its two domains apart and flags a photo as unlike both.
+#[test]
+fn domains_tags_line_art_colour_and_a_photo_with_the_bundled_model() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        ("assets/samples/sample-1.png", "1-line-art.png"),
+        (
+            "tests/fixtures/images/openmoji-1F319-colour.png",
+            "2-colour.png",
+        ),
+        ("tests/fixtures/images/photo-cat.png", "3-photo.png"),
+    ] {
+        std::fs::copy(root.join(from), dir.path().join(to)).unwrap();
+    }
+    let input = dir.path().display().to_string();
+    let (code, stdout, stderr) = run_cli(&["domains", &input, "--json", "--device", "cpu"]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    let tag = |i: usize| {
+        (
+            rows[i]["likely"].as_str().unwrap(),
+            rows[i]["far"].as_bool().unwrap(),
+        )
+    };
+    assert_eq!(tag(0), ("a", false), "{:?}", rows[0]);
+    assert_eq!(tag(1), ("b", false), "{:?}", rows[1]);
+    assert!(
+        tag(2).1,
+        "the photo is far from both domains: {:?}",
+        rows[2]
+    );
+    // Far means both errors are larger than any of the glyphs' better one.
+    let best = |i: usize| {
+        let (a, b) = (
+            rows[i]["error_a"].as_f64().unwrap(),
+            rows[i]["error_b"].as_f64().unwrap(),
+        );
+        a.min(b)
+    };
+    assert!(best(2) > 2.0 * best(0).max(best(1)));
 }

@@ -32,6 +32,9 @@ pub enum Command {
     ViewSamples,
     ViewSwap,
     ViewInterpolate,
+    ViewMap,
+    AddMapFolder,
+    ExportMap,
     ToggleAnimation,
     Quit,
 }
@@ -43,7 +46,7 @@ const CTRL_SHIFT: Modifiers = Modifiers {
 };
 
 impl Command {
-    pub const ALL: [Command; 26] = [
+    pub const ALL: [Command; 29] = [
         Command::OpenImage,
         Command::PasteImage,
         Command::OpenModel,
@@ -68,6 +71,9 @@ impl Command {
         Command::ViewSamples,
         Command::ViewSwap,
         Command::ViewInterpolate,
+        Command::ViewMap,
+        Command::AddMapFolder,
+        Command::ExportMap,
         Command::ToggleAnimation,
         Command::Quit,
     ];
@@ -98,6 +104,9 @@ impl Command {
             Command::ViewSamples => "Sample grid",
             Command::ViewSwap => "Swap grid",
             Command::ViewInterpolate => "Interpolation",
+            Command::ViewMap => "Style map",
+            Command::AddMapFolder => "Add folder to style map...",
+            Command::ExportMap => "Export style map PNG...",
             Command::ToggleAnimation => "Play / pause interpolation",
             Command::Quit => "Quit",
         }
@@ -122,6 +131,7 @@ impl Command {
             Command::ViewSamples => key(Modifiers::NONE, Key::Num2),
             Command::ViewSwap => key(Modifiers::NONE, Key::Num3),
             Command::ViewInterpolate => key(Modifiers::NONE, Key::Num4),
+            Command::ViewMap => key(Modifiers::NONE, Key::Num5),
             Command::ToggleAnimation => key(Modifiers::NONE, Key::P),
             Command::Quit => key(CTRL, Key::Q),
             // Paste arrives as a clipboard event (Ctrl+V), not as a key press.
@@ -182,6 +192,8 @@ pub fn dialog_of(command: Command) -> Option<Dialog> {
         Command::Screenshot => Some(Dialog::Save(SaveTarget::Screenshot)),
         Command::SaveStyles => Some(Dialog::Save(SaveTarget::Styles)),
         Command::LoadStyles => Some(Dialog::StyleSet),
+        Command::AddMapFolder => Some(Dialog::MapFolder),
+        Command::ExportMap => Some(Dialog::Save(SaveTarget::Map)),
         _ => None,
     }
 }
@@ -227,6 +239,7 @@ impl super::StylespaceApp {
             Command::ViewSamples => Action::SetView(View::Samples),
             Command::ViewSwap => Action::SetView(View::Swap),
             Command::ViewInterpolate => Action::SetView(View::Interpolate),
+            Command::ViewMap => Action::SetView(View::Map),
             Command::ToggleAnimation => Action::TogglePlaying,
             _ => return,
         };

@@ -92,6 +92,93 @@ pub fn gif_bytes(frames: &[RgbImage], delay_ms: u32) -> Result<Vec<u8>, image::I
     Ok(bytes)
 }
 
+/// A style map as a picture: `points` (2-D coordinates, each with a thumbnail) over the faint
+/// dots of `prior` (the prior's samples in the same projection), axes through the mean labelled
+/// with their share of the variance, and an optional `marker` (the current code) as a ring.
+/// `side` is the plot's width and height in pixels.
+pub fn style_map(
+    points: &[([f32; 2], RgbImage)],
+    prior: &[[f32; 2]],
+    explained: [f32; 2],
+    marker: Option<[f32; 2]>,
+    side: u32,
+) -> RgbImage {
+    let side = side.max(64);
+    let mut image = RgbImage::from_pixel(side, side, Rgb([255, 255, 255]));
+    let extent = points
+        .iter()
+        .map(|(p, _)| *p)
+        .chain(marker)
+        .flat_map(|[x, y]| [x.abs(), y.abs()])
+        .filter(|v| v.is_finite())
+        .fold(1e-6f32, f32::max)
+        * 1.15;
+    let thumb = (side / 12).clamp(16, 64);
+    let margin = thumb as f32 / 2.0 + 2.0;
+    let to_pixel = |[x, y]: [f32; 2]| {
+        let half = (side as f32 - 2.0 * margin) / 2.0;
+        let c = side as f32 / 2.0;
+        [c + x / extent * half, c - y / extent * half]
+    };
+    let put = |image: &mut RgbImage, x: i64, y: i64, colour: Rgb<u8>| {
+        if (0..side as i64).contains(&x) && (0..side as i64).contains(&y) {
+            image.put_pixel(x as u32, y as u32, colour);
+        }
+    };
+    // Axes through the mean.
+    let centre = (side / 2) as i64;
+    for i in 0..side as i64 {
+        put(&mut image, i, centre, Rgb([200, 200, 200]));
+        put(&mut image, centre, i, Rgb([200, 200, 200]));
+    }
+    for p in prior {
+        let [px, py] = to_pixel(*p);
+        put(
+            &mut image,
+            px.round() as i64,
+            py.round() as i64,
+            Rgb([215, 215, 235]),
+        );
+    }
+    for (p, picture) in points {
+        let [px, py] = to_pixel(*p);
+        let small = imageops::resize(picture, thumb, thumb, imageops::FilterType::Triangle);
+        let (x, y) = (
+            px.round() as i64 - thumb as i64 / 2,
+            py.round() as i64 - thumb as i64 / 2,
+        );
+        for (tx, ty, colour) in small.enumerate_pixels() {
+            put(&mut image, x + i64::from(tx), y + i64::from(ty), *colour);
+        }
+    }
+    if let Some(m) = marker {
+        let [mx, my] = to_pixel(m);
+        let r = thumb as f32 / 2.0 + 3.0;
+        for step in 0..720 {
+            let a = step as f32 * std::f32::consts::PI / 360.0;
+            for w in 0..3 {
+                let rr = r + w as f32;
+                put(
+                    &mut image,
+                    (mx + rr * a.cos()).round() as i64,
+                    (my + rr * a.sin()).round() as i64,
+                    Rgb([220, 40, 40]),
+                );
+            }
+        }
+    }
+    let texts = [
+        format!("PC1 ({:.1} % of the variance)", explained[0] * 100.0),
+        format!("PC2 ({:.1} %)", explained[1] * 100.0),
+    ];
+    let labels = render_labels(&texts);
+    let x1 = side.saturating_sub(labels[0].width + GAP);
+    let y1 = (side / 2).saturating_sub(labels[0].height + 2);
+    draw_label(&mut image, &labels[0], x1, y1, side);
+    draw_label(&mut image, &labels[1], side / 2 + GAP, GAP, side);
+    image
+}
+
 /// A label rendered with egui's own proportional font and rasteriser (as the UI draws text):
 /// coverage per pixel, row-major.
 struct Label {

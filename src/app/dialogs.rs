@@ -18,6 +18,8 @@ pub enum Dialog {
     ModelFolder,
     Official,
     StyleSet,
+    /// A folder of images for the style map.
+    MapFolder,
     Save(SaveTarget),
 }
 
@@ -30,6 +32,7 @@ pub enum Answer {
     /// A native save dialog has already asked about replacing the file.
     SaveTo(SaveTarget, PathBuf),
     LoadStyles(PathBuf),
+    MapFolder(PathBuf),
     /// The native dialog could not be shown (it came back at once without an answer).
     Unavailable(Dialog),
 }
@@ -61,6 +64,7 @@ impl PathPrompt {
             Dialog::ModelFolder => "Open model folder (path)",
             Dialog::Official => "Open checkpoint (path)",
             Dialog::StyleSet => "Load style codes (path)",
+            Dialog::MapFolder => "Add a folder to the style map (path)",
             Dialog::Save(_) => "Save as (path)",
         }
     }
@@ -76,6 +80,7 @@ impl PathPrompt {
             Dialog::ModelFolder => Answer::OpenModelFolder(path),
             Dialog::Official => Answer::OpenCheckpoint(path),
             Dialog::StyleSet => Answer::LoadStyles(path),
+            Dialog::MapFolder => Answer::MapFolder(path),
             Dialog::Save(target) => Answer::SaveTo(target, path),
         })
     }
@@ -148,6 +153,7 @@ fn ask(dialog: Dialog, start: Option<PathBuf>) -> Option<Answer> {
             .pick_files()
             .map(Answer::OpenImages),
         Dialog::ModelFolder => d.pick_folder().map(Answer::OpenModelFolder),
+        Dialog::MapFolder => d.pick_folder().map(Answer::MapFolder),
         Dialog::Official => d
             .add_filter("PyTorch checkpoint", &["pt", "pth", "safetensors"])
             .pick_file()
@@ -214,6 +220,18 @@ impl super::StylespaceApp {
                 }
                 Answer::SaveTo(target, path) => self.export_to(target, path, true),
                 Answer::LoadStyles(path) => self.load_styles(&path),
+                Answer::MapFolder(dir) => match crate::io::image::images_in(&dir) {
+                    Ok(paths) if paths.is_empty() => self
+                        .toasts
+                        .push(format!("{} holds no images", dir.display()), true),
+                    Ok(paths) => {
+                        self.act(Action::SetView(super::session::View::Map));
+                        self.act(Action::AddMapFiles(paths));
+                    }
+                    Err(e) => self
+                        .toasts
+                        .push(format!("Cannot read {}: {e}", dir.display()), true),
+                },
             }
         }
     }

@@ -42,6 +42,7 @@ impl SlotView {
 pub struct Display {
     slots: HashMap<Slot, SlotView>,
     thumbnails: HashMap<ImageId, TextureHandle>,
+    map_thumbnails: HashMap<std::path::PathBuf, TextureHandle>,
     /// Magnify smoothly (bilinear) instead of nearest-neighbour.
     smooth: bool,
 }
@@ -221,5 +222,38 @@ impl Display {
 
     pub fn thumbnail(&self, id: ImageId) -> Option<TextureId> {
         self.thumbnails.get(&id).map(TextureHandle::id)
+    }
+
+    /// Textures of the style map's file thumbnails (kept by path, made when a file arrives).
+    pub fn sync_map_thumbnails(&mut self, ctx: &egui::Context, state: &AppState) {
+        let files = &state.map.files;
+        if self.map_thumbnails.len() == files.len()
+            && files
+                .last()
+                .is_none_or(|f| self.map_thumbnails.contains_key(&f.path))
+        {
+            return;
+        }
+        self.map_thumbnails
+            .retain(|path, _| files.iter().any(|f| &f.path == path));
+        for file in files {
+            self.map_thumbnails
+                .entry(file.path.clone())
+                .or_insert_with(|| {
+                    let thumb = &file.thumbnail;
+                    ctx.load_texture(
+                        format!("map-{}", file.path.display()),
+                        ColorImage::from_rgb(
+                            [thumb.width() as usize, thumb.height() as usize],
+                            thumb.as_raw(),
+                        ),
+                        TextureOptions::LINEAR,
+                    )
+                });
+        }
+    }
+
+    pub fn map_thumbnail(&self, path: &std::path::Path) -> Option<TextureId> {
+        self.map_thumbnails.get(path).map(TextureHandle::id)
     }
 }

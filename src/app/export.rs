@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use image::RgbImage;
 
 use super::compose;
-use super::state::AppState;
+use super::state::{AppState, MapFrom};
 use crate::Domain;
+use crate::engine::styles::sample_styles;
 use crate::engine::worker::{ImageId, Job, LatentNoise, Worker};
 
 /// What a save is for.
@@ -24,6 +25,8 @@ pub enum SaveTarget {
     Styles,
     /// One PNG per saved code, named after the code, beside the chosen file name.
     SavedCodes,
+    /// The style map with thumbnails.
+    Map,
 }
 
 impl SaveTarget {
@@ -35,6 +38,7 @@ impl SaveTarget {
             SaveTarget::SavedCodes => ("PNG", "png", "codes.png"),
             SaveTarget::SampleGrid => ("PNG", "png", "samples.png"),
             SaveTarget::SwapGrid => ("PNG", "png", "swap-grid.png"),
+            SaveTarget::Map => ("PNG", "png", "style-map.png"),
             SaveTarget::Strip => ("PNG", "png", "interpolation.png"),
             SaveTarget::Screenshot => ("PNG", "png", "screenshot.png"),
             SaveTarget::Png => ("PNG", "png", "translation.png"),
@@ -171,7 +175,7 @@ fn plan_pixels(
             let styles = codes.iter().map(|c| c.code.clone()).collect();
             (kind, vec![(content, styles, Vec::new())])
         }
-        SaveTarget::Screenshot | SaveTarget::Styles => {
+        SaveTarget::Screenshot | SaveTarget::Styles | SaveTarget::Map => {
             return Err(format!("{target:?} needs no rendering"));
         }
     })
@@ -393,6 +397,17 @@ impl super::StylespaceApp {
                 let result = save_styles(&self.state, &path);
                 self.report_write(&path, result);
             }
+            SaveTarget::Map => match map_picture(&self.state) {
+                Some(picture) => {
+                    let result = crate::io::image::save_png(&path, &picture, true)
+                        .map_err(|e| e.to_string());
+                    self.report_write(&path, result);
+                }
+                None => self.toasts.push(
+                    "The style map needs the codes of at least two reference images",
+                    true,
+                ),
+            },
             _ => match plan(&self.state, target, Some(path)) {
                 Ok(plan) => {
                     let domain = self.state.target();
@@ -448,6 +463,50 @@ impl super::StylespaceApp {
             Err(e) => self.toasts.push(format!("{}: {e}", path.display()), true),
         }
     }
+}
+
+/// Prior samples drawn faintly behind a style map.
+pub const MAP_PRIOR_SAMPLES: usize = 500;
+
+/// Side of an exported style map, in pixels (times the export scale).
+const MAP_SIDE: u32 = 768;
+
+/// The style map as a picture: every point's thumbnail at its coordinates, the prior's samples
+/// and the current code. `None` without principal axes.
+pub fn map_picture(state: &AppState) -> Option<RgbImage> {
+    let pca = state.style_pca()?;
+    let xy = |code: &[f32]| {
+        let c = pca.project(code, 2);
+        [c[0], c[1]]
+    };
+    let points: Vec<([f32; 2], RgbImage)> = state
+        .map_points()
+        .iter()
+        .map(|p| {
+            let thumbnail = match p.from {
+                MapFrom::Image(id) => state
+                    .image(id)
+                    .map(|e| e.image.thumbnail(96, 96).to_rgb8())
+                    .unwrap_or_default(),
+                MapFrom::File(i) => state.map.files[i].thumbnail.clone(),
+            };
+            (xy(&p.code), thumbnail)
+        })
+        .collect();
+    let prior: Vec<[f32; 2]> = sample_styles(MAP_PRIOR_SAMPLES, pca.dim(), 0)
+        .iter()
+        .map(|c| xy(c))
+        .collect();
+    let ratio = pca.explained_variance_ratio();
+    let marker = (state.style.len() == pca.dim()).then(|| xy(&state.style));
+    let side = MAP_SIDE * state.settings.export_scale.max(1);
+    Some(compose::style_map(
+        &points,
+        &prior,
+        [ratio[0], ratio[1]],
+        marker,
+        side,
+    ))
 }
 
 #[cfg(test)]

@@ -76,6 +76,22 @@ impl History {
         Some(snapshot)
     }
 
+    /// Gives an image other grid roles as if it had been added with them (a default decided
+    /// later, from its domain): in every step that holds it with the roles `from`, without a step
+    /// of its own.
+    pub fn amend_roles(&mut self, id: ImageId, from: (bool, bool), to: (bool, bool)) {
+        let snapshots = (self.undo.iter_mut())
+            .chain(&mut self.redo)
+            .chain(std::iter::once(&mut self.committed));
+        for snapshot in snapshots {
+            for (i, rows, cols) in &mut snapshot.images {
+                if *i == id && (*rows, *cols) == from {
+                    (*rows, *cols) = to;
+                }
+            }
+        }
+    }
+
     /// Forgets every step (a model switch: old codes mean nothing to the new model).
     pub fn reset(&mut self, now: Snapshot) {
         *self = Self::new(now);

@@ -19,6 +19,7 @@ pub mod export;
 pub mod history;
 mod input;
 mod inspect;
+pub mod map;
 mod panels;
 pub mod renders;
 mod script;
@@ -43,6 +44,7 @@ use display::Display;
 use export::Exports;
 pub use export::SaveTarget;
 use input::Incoming;
+pub use panels::map::marker_position as map_marker_position;
 use renders::RenderLink;
 use session::Session;
 pub use state::{Action, AppState, EncodeState, ImageEntry, ModelState};
@@ -225,9 +227,12 @@ pub struct StylespaceApp {
     /// The message log panel is open.
     pub show_log: bool,
     /// Errors the shared wgpu device reported (surface, validation), to be shown as messages.
-    gpu_errors: Arc<Mutex<Vec<String>>>,
+    /// With whether each one is fatal to the compute backend.
+    gpu_errors: Arc<Mutex<Vec<(String, bool)>>>,
     /// Our device error handler is in place after the compute backend's (see `watch_gpu`).
     gpu_watched: bool,
+    /// DRIT++ test-time resize and crop, sent to every worker started.
+    drit_resize_crop: (Option<usize>, Option<usize>),
 }
 
 impl StylespaceApp {
@@ -235,8 +240,8 @@ impl StylespaceApp {
         let ctx = cc.egui_ctx.clone();
         let backend = backend::choose(options.device, cc.wgpu_render_state.as_ref());
         let notify = move || ctx.request_repaint();
-        let worker =
-            Worker::spawn(backend.device, backend.display, notify).expect("spawning a thread");
+        let worker = Worker::spawn(backend.device, backend.kind, backend.display, notify)
+            .expect("spawning a thread");
         let (session, session_warning) = match &options.session_path {
             Some(path) => Session::load(path),
             None => (Session::default(), None),
@@ -282,6 +287,7 @@ impl StylespaceApp {
             show_log: false,
             gpu_errors: Arc::default(),
             gpu_watched: false,
+            drit_resize_crop: options.drit_resize_crop,
         };
         app.watch_gpu();
         for note in [backend.note, session_warning].into_iter().flatten() {
@@ -360,6 +366,9 @@ impl StylespaceApp {
         rs.device
             .on_uncaptured_error(Arc::new(move |error: eframe::wgpu::Error| {
                 log::error!("wgpu: {error}");
+                // Out of memory is the compute's doing (the window's own buffers are small):
+                // the app moves the model to the CPU.
+                let fatal = matches!(error, eframe::wgpu::Error::OutOfMemory { .. });
                 // "Validation Error / Caused by: / In Surface::configure / ..." on one line.
                 let text = error.to_string();
                 let parts: Vec<&str> = (text.lines().map(str::trim))
@@ -369,7 +378,7 @@ impl StylespaceApp {
                 errors
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .push(message);
+                    .push((message, fatal));
             }));
     }
 
@@ -389,6 +398,10 @@ impl StylespaceApp {
                     source,
                 }),
                 state::Effect::Forget(id) => self.worker.send(Job::Forget(id)),
+                state::Effect::EncodeStyles(batch) => self.worker.send(Job::EncodeStyles(batch)),
+                state::Effect::FitDomain { id, image, name } => {
+                    self.worker.send(Job::FitDomain { id, image, name })
+                }
                 state::Effect::LoadModel(source) => self.worker.send(Job::Load(source)),
                 state::Effect::Toast { text, error } => self.toasts.push(text, error),
                 state::Effect::ModelChanged => self.renders.clear(),
@@ -509,8 +522,63 @@ impl StylespaceApp {
                 }
                 Event::Pixels { tag, images } => self.export_part(tag, Ok(images)),
                 Event::PixelsFailed { tag, error } => self.export_part(tag, Err(error)),
+                Event::DomainFit { id, fit } => self.act(Action::DomainFitted { id, fit }),
+                Event::Styles {
+                    tag,
+                    styles,
+                    failed,
+                    done,
+                    ..
+                } => self.act(Action::MapStyles {
+                    tag,
+                    styles,
+                    failed,
+                    done,
+                }),
+                Event::BackendFailed { error } => self.fall_back_to_cpu(ctx, &error),
             }
         }
+    }
+
+    /// Moves the model to the CPU backend after the GPU failed: a new worker, the same model
+    /// loaded again, every image encoded again and every slot rendered again. The code, saved
+    /// codes and undo history stay. The old worker is abandoned, not joined (it may be stuck in
+    /// the driver).
+    fn fall_back_to_cpu(&mut self, ctx: &egui::Context, error: &str) {
+        if self.backend != BackendKind::Wgpu {
+            return;
+        }
+        log::error!("the GPU backend failed: {error}");
+        let cpu = backend::choose(DeviceChoice::Cpu, None);
+        let notify = {
+            let ctx = ctx.clone();
+            move || ctx.request_repaint()
+        };
+        let worker = match Worker::spawn(cpu.device, cpu.kind, cpu.display, notify) {
+            Ok(worker) => worker,
+            Err(e) => {
+                self.toasts.push(
+                    format!("The GPU failed ({error}) and no CPU worker could start: {e}"),
+                    true,
+                );
+                return;
+            }
+        };
+        std::mem::replace(&mut self.worker, worker).abandon();
+        let (resize, crop) = self.drit_resize_crop;
+        if resize.is_some() || crop.is_some() {
+            self.worker.send(Job::DritResizeCrop { resize, crop });
+        }
+        self.backend = cpu.kind;
+        self.backend_description = format!("{} (after a GPU failure)", cpu.description);
+        self.renders.clear();
+        self.toasts.push(
+            format!(
+                "The GPU failed: {error}. Switched to the CPU backend; translations go on there."
+            ),
+            true,
+        );
+        self.act(Action::ReloadModel);
     }
 
     fn apply_intents(&mut self, ctx: &egui::Context, intents: Vec<Intent>) {
@@ -567,11 +635,15 @@ impl eframe::App for StylespaceApp {
         self.handle_events(&ctx);
         let gpu_errors =
             std::mem::take(&mut *self.gpu_errors.lock().unwrap_or_else(|e| e.into_inner()));
-        for error in gpu_errors {
-            self.toasts.push(
-                format!("The GPU reported an error (the window keeps running): {error}"),
-                true,
-            );
+        for (error, fatal) in gpu_errors {
+            if fatal && self.backend == BackendKind::Wgpu {
+                self.fall_back_to_cpu(&ctx, &error);
+            } else {
+                self.toasts.push(
+                    format!("The GPU reported an error (the window keeps running): {error}"),
+                    true,
+                );
+            }
         }
         self.handle_answers();
         for incoming in input::drops(&ctx, self.style_zone) {
@@ -589,6 +661,7 @@ impl eframe::App for StylespaceApp {
             ctx.request_repaint();
         }
         self.display.sync_thumbnails(&ctx, &self.state);
+        self.display.sync_map_thumbnails(&ctx, &self.state);
         let smooth = self.state.settings.smooth;
         self.display.set_smooth(smooth, self.render_state.as_ref());
         let rect = ctx.input(|i| i.viewport_rect());

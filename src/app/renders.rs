@@ -40,7 +40,7 @@ pub fn plan(state: &AppState) -> Vec<(Slot, Wanted)> {
         wanted(content, state.style.clone(), state.main_noise()),
     )];
     match state.settings.view {
-        View::Translate => {}
+        View::Translate | View::Map => {}
         View::Samples => {
             let cells = state.sample_codes().into_iter().zip(state.sample_noises());
             for (i, (code, noise)) in cells.enumerate() {

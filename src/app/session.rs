@@ -35,6 +35,19 @@ pub struct Settings {
     pub zoom: Zoom,
     /// Smooth (bilinear) instead of nearest-neighbour magnification.
     pub smooth: bool,
+    /// What the style panel's sliders move.
+    pub slider_mode: SliderMode,
+}
+
+/// What the style panel's sliders move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SliderMode {
+    /// One slider per dimension of the code.
+    #[default]
+    Dimensions,
+    /// One slider per principal direction of the style map's codes.
+    Principal,
 }
 
 /// The translation's size on screen.
@@ -65,6 +78,7 @@ impl Default for Settings {
             window_size: None,
             zoom: Zoom::Fit,
             smooth: false,
+            slider_mode: SliderMode::Dimensions,
         }
     }
 }
@@ -105,6 +119,8 @@ pub enum View {
     Samples,
     Swap,
     Interpolate,
+    /// The style map.
+    Map,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -9,11 +9,14 @@ use std::sync::Arc;
 use image::DynamicImage;
 
 use super::history::{History, Snapshot};
-use super::session::{InterpolationSettings, Session, Settings, View};
+use super::map::StyleMap;
+use super::session::{InterpolationSettings, Session, Settings, SliderMode, View};
 use crate::Domain;
 use crate::engine::Family;
+use crate::engine::domains::DomainFit;
+use crate::engine::pca::Pca;
 use crate::engine::styles::{NamedCode, StyleSet, lerp, sample_styles, slerp};
-use crate::engine::worker::{ImageId, LatentNoise, ModelInfo, ModelSource};
+use crate::engine::worker::{FileStyle, ImageId, LatentNoise, ModelInfo, ModelSource, StyleBatch};
 
 /// Seed of the code a freshly opened model without a showcase code starts from.
 const FIRST_CODE_SEED: u64 = 3;
@@ -23,6 +26,22 @@ pub enum EncodeState {
     Pending,
     Ready { style: Vec<f32>, size: [usize; 2] },
     Failed(String),
+}
+
+/// Where a point of the style map comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapFrom {
+    Image(ImageId),
+    /// An index into the map's files.
+    File(usize),
+}
+
+/// A code on the style map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapPoint {
+    pub label: String,
+    pub code: Vec<f32>,
+    pub from: MapFrom,
 }
 
 /// An image in the set.
@@ -38,6 +57,12 @@ pub struct ImageEntry {
     /// Shown as a row (content) / a column (style) of the swap grid.
     pub in_rows: bool,
     pub in_cols: bool,
+    /// The user (or a restored session) set the roles: the domain no longer decides them.
+    roles_chosen: bool,
+    /// Which domain the model thinks the image comes from, once measured.
+    pub domain: Option<DomainFit>,
+    /// The domain fit was asked of the worker (for the current model).
+    fit_requested: bool,
 }
 
 impl ImageEntry {
@@ -135,7 +160,22 @@ pub enum Action {
     Redo,
     /// The end of a gesture (a drag, a click): records an undo step if anything changed.
     Commit,
+    /// Image files whose styles join the style map.
+    AddMapFiles(Vec<PathBuf>),
+    /// A step of the worker's encoding of map files.
+    MapStyles {
+        tag: u64,
+        styles: Vec<FileStyle>,
+        failed: Vec<String>,
+        done: usize,
+    },
+    CancelMap,
+    ClearMap,
+    SetSliderMode(SliderMode),
     OpenModel(ModelSource),
+    /// The same model again on another worker (the compute backend changed): images are encoded
+    /// again, while the code, the saved codes and the undo history stay.
+    ReloadModel,
     // Worker events.
     ModelLoaded(Box<ModelInfo>),
     ModelFailed {
@@ -152,6 +192,10 @@ pub enum Action {
         id: ImageId,
         error: String,
     },
+    DomainFitted {
+        id: ImageId,
+        fit: Result<DomainFit, String>,
+    },
 }
 
 /// What the shell must do after an action.
@@ -166,6 +210,14 @@ pub enum Effect {
     },
     /// Drop the image's content code from the worker.
     Forget(ImageId),
+    /// Encode image files' styles for the map.
+    EncodeStyles(StyleBatch),
+    /// Measure which domain the image comes from.
+    FitDomain {
+        id: ImageId,
+        image: Arc<DynamicImage>,
+        name: String,
+    },
     LoadModel(ModelSource),
     Toast {
         text: String,
@@ -202,6 +254,10 @@ pub struct AppState {
     /// The user chose the interpolation's start; until then it follows the current code.
     interpolation_start_chosen: bool,
     history: History,
+    /// The model being loaded is the current one again (see [`Action::ReloadModel`]).
+    reloading: bool,
+    /// Image files on the style map.
+    pub map: StyleMap,
 }
 
 impl Default for AppState {
@@ -226,6 +282,8 @@ impl AppState {
             interpolation_t: 0.0,
             playing: false,
             interpolation_start_chosen: false,
+            reloading: false,
+            map: StyleMap::default(),
             history: History::new(Snapshot {
                 source,
                 ..Snapshot::default()
@@ -423,13 +481,19 @@ impl AppState {
             | SetPanelWidths { .. }
             | SetWindowSize(..)
             | SetZoom(..)
-            | SetSmooth(..) => self.apply_settings(action, &mut effects),
+            | SetSmooth(..)
+            | SetSliderMode(..) => self.apply_settings(action, &mut effects),
+            AddMapFiles(..) | MapStyles { .. } | CancelMap | ClearMap => {
+                self.apply_map(action, &mut effects)
+            }
             Undo | Redo | Commit => self.apply_history(action, &mut effects),
             OpenModel(..)
+            | ReloadModel
             | ModelLoaded(..)
             | ModelFailed { .. }
             | Encoded { .. }
-            | EncodeFailed { .. } => self.apply_model(action, &mut effects),
+            | EncodeFailed { .. }
+            | DomainFitted { .. } => self.apply_model(action, &mut effects),
         }
         effects
     }
@@ -453,20 +517,27 @@ impl AppState {
                 if let Some(entry) = self.images.iter_mut().find(|e| e.id == id) {
                     entry.in_rows = in_rows;
                     entry.in_cols = in_cols;
+                    entry.roles_chosen = true;
                 }
             }
             Action::SwapGridRoles => {
                 for entry in &mut self.images {
                     std::mem::swap(&mut entry.in_rows, &mut entry.in_cols);
+                    entry.roles_chosen = true;
                 }
             }
             Action::SetSource(source) => {
+                let changed = source != self.source;
                 self.source = source;
                 self.encode_if_needed(effects);
+                if changed {
+                    self.restart_map(effects);
+                }
             }
             Action::SwapDirection => {
                 self.source = self.source.other();
                 self.encode_if_needed(effects);
+                self.restart_map(effects);
             }
             _ => {}
         }
@@ -575,12 +646,87 @@ impl AppState {
             Action::SetWindowSize(size) => self.settings.window_size = Some(size),
             Action::SetZoom(zoom) => self.settings.zoom = zoom,
             Action::SetSmooth(smooth) => self.settings.smooth = smooth,
+            Action::SetSliderMode(mode) => self.settings.slider_mode = mode,
             Action::SetPanelWidths { content, style } => {
                 self.settings.content_panel_width = Some(content);
                 self.settings.style_panel_width = Some(style);
             }
             _ => {}
         }
+    }
+
+    /// The style map's files.
+    fn apply_map(&mut self, action: Action, effects: &mut Vec<Effect>) {
+        match action {
+            Action::AddMapFiles(paths) => {
+                if self.style_dim().is_none_or(|d| d == 0) {
+                    effects.push(toast(
+                        "The style map needs a model with a style space",
+                        true,
+                    ));
+                    return;
+                }
+                effects.extend(self.map.add(paths, self.target()).map(Effect::EncodeStyles));
+            }
+            Action::MapStyles {
+                tag,
+                styles,
+                failed,
+                done,
+            } => {
+                if let Some(summary) = self.map.answer(tag, styles, failed, done) {
+                    effects.push(toast(summary, true));
+                }
+            }
+            Action::CancelMap => self.map.cancel(),
+            Action::ClearMap => self.map.clear(),
+            _ => {}
+        }
+    }
+
+    /// The codes on the style map: the set's reference images (those [`Self::offers_as_reference`])
+    /// and the map's files.
+    pub fn map_points(&self) -> Vec<MapPoint> {
+        let images = (self.images.iter())
+            .filter(|e| self.offers_as_reference(e))
+            .filter_map(|e| {
+                Some(MapPoint {
+                    label: e.name.clone(),
+                    code: e.style()?.to_vec(),
+                    from: MapFrom::Image(e.id),
+                })
+            });
+        let files = self.map.files.iter().enumerate().map(|(i, f)| MapPoint {
+            label: f.path.file_name().map_or_else(
+                || f.path.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            ),
+            code: f.code.clone(),
+            from: MapFrom::File(i),
+        });
+        let dim = self.style_dim().unwrap_or(0);
+        images
+            .chain(files)
+            .filter(|p| p.code.len() == dim)
+            .collect()
+    }
+
+    /// Principal axes of the map's codes (at least two codes of a style space of two or more
+    /// dimensions).
+    pub fn style_pca(&self) -> Option<Pca> {
+        let codes: Vec<Vec<f32>> = self.map_points().into_iter().map(|p| p.code).collect();
+        Pca::fit(&codes).ok().filter(|p| p.dim() >= 2)
+    }
+
+    /// Whether an image is offered as a style reference: its style was encoded, and it is not
+    /// known to look like the source domain or far from both (its style would lack the target
+    /// domain's look).
+    pub fn offers_as_reference(&self, entry: &ImageEntry) -> bool {
+        let target = self.target();
+        entry.style().is_some()
+            && entry
+                .domain
+                .is_none_or(|f| f.likely() == target && !f.far_from_both())
     }
 
     /// Undo, redo and the end of a gesture.
@@ -607,11 +753,28 @@ impl AppState {
     fn apply_model(&mut self, action: Action, effects: &mut Vec<Effect>) {
         match action {
             Action::OpenModel(source) => {
+                self.reloading = false;
+                self.model = ModelState::Loading(source.clone());
+                effects.push(Effect::LoadModel(source));
+            }
+            Action::ReloadModel => {
+                let source = match &self.model {
+                    ModelState::None => return,
+                    ModelState::Loading(source) | ModelState::Failed(source, _) => source.clone(),
+                    ModelState::Ready(info) => info.source.clone(),
+                };
+                self.reloading = true;
+                for entry in &mut self.images {
+                    entry.encoded_for = None;
+                    entry.state = EncodeState::Pending;
+                    entry.fit_requested = entry.domain.is_some();
+                }
                 self.model = ModelState::Loading(source.clone());
                 effects.push(Effect::LoadModel(source));
             }
             Action::ModelLoaded(info) => self.model_loaded(info, effects),
             Action::ModelFailed { source, error } => {
+                self.reloading = false;
                 effects.push(toast(
                     format!("Could not open model {}: {error}", source.label()),
                     true,
@@ -639,6 +802,7 @@ impl AppState {
                     entry.state = EncodeState::Failed(error);
                 }
             }
+            Action::DomainFitted { id, fit } => self.domain_fitted(id, fit, effects),
 
             _ => {}
         }
@@ -670,6 +834,9 @@ impl AppState {
             encoded_for: None,
             in_rows: !as_style,
             in_cols: true,
+            roles_chosen: as_style,
+            domain: None,
+            fit_requested: false,
         });
         if as_style {
             // A style reference: the content stays, the code comes from this image.
@@ -687,6 +854,8 @@ impl AppState {
             let mut entry = self.images.remove(pos);
             entry.encoded_for = None;
             entry.state = EncodeState::Pending;
+            // A fit not made yet is dropped with the content code.
+            entry.fit_requested = entry.domain.is_some();
             effects.push(Effect::Forget(id));
             self.removed.push(entry);
             if self.content == Some(id) {
@@ -724,6 +893,64 @@ impl AppState {
                     source: self.source,
                 });
             }
+        }
+        for entry in &mut self.images {
+            if !entry.fit_requested {
+                entry.fit_requested = true;
+                effects.push(Effect::FitDomain {
+                    id: entry.id,
+                    image: entry.image.clone(),
+                    name: entry.name.clone(),
+                });
+            }
+        }
+    }
+
+    /// The map's files encoded again by the current target domain's style encoder.
+    fn restart_map(&mut self, effects: &mut Vec<Effect>) {
+        if matches!(self.model, ModelState::Ready(_)) && self.style_dim().is_some_and(|d| d > 0) {
+            effects.extend(self.map.restart(self.target()).map(Effect::EncodeStyles));
+        } else {
+            self.map.clear();
+        }
+    }
+
+    /// The model's judgement of an image's domain arrived. Unless the user set its roles, an
+    /// image of the source domain stops being offered as a style reference (its style would carry
+    /// the wrong domain's look: line art as a reference gives colourless results); an image far
+    /// from both domains gets a warning.
+    fn domain_fitted(
+        &mut self,
+        id: ImageId,
+        fit: Result<DomainFit, String>,
+        effects: &mut Vec<Effect>,
+    ) {
+        let target = self.target();
+        let Some(entry) = self.images.iter_mut().find(|e| e.id == id) else {
+            return;
+        };
+        let fit = match fit {
+            Ok(fit) => fit,
+            Err(e) => {
+                log::warn!("{}: no domain fit: {e}", entry.name);
+                return;
+            }
+        };
+        entry.domain = Some(fit);
+        if fit.far_from_both() {
+            effects.push(toast(
+                format!(
+                    "{} looks unlike both domains of this model (reconstruction error {:.2} in a, \
+                     {:.2} in b): its translations may be poor",
+                    entry.name, fit.errors[0], fit.errors[1]
+                ),
+                false,
+            ));
+        } else if !entry.roles_chosen {
+            let from = (entry.in_rows, entry.in_cols);
+            let to = (entry.in_rows, fit.likely() == target);
+            (entry.in_rows, entry.in_cols) = to;
+            self.history.amend_roles(id, from, to);
         }
     }
 
@@ -769,7 +996,16 @@ impl AppState {
         let dim = info.style_dim;
         let family = info.description.family;
         let previous = self.loaded_family.replace(family);
+        let reloaded = std::mem::take(&mut self.reloading);
         self.settings.model = Some(info.source.clone());
+        if reloaded && previous == Some(family) && self.style.len() == dim {
+            // Same model, new worker: only the content codes have to be made again.
+            self.model = ModelState::Ready(info);
+            effects.push(Effect::ModelChanged);
+            self.encode_if_needed(effects);
+            self.restart_map(effects);
+            return;
+        }
         self.settings.remember_model(&info.source);
         effects.push(toast(
             format!("Opened model {}", info.source.label()),
@@ -792,12 +1028,16 @@ impl AppState {
         }
         for entry in self.images.iter_mut().chain(&mut self.removed) {
             entry.encoded_for = None;
+            // Another model judges domains its own way.
+            entry.domain = None;
+            entry.fit_requested = false;
         }
         // Undo does not cross a model switch: old codes belong to the old model.
         self.history.reset(self.snapshot());
         self.prune_removed();
         effects.push(Effect::ModelChanged);
         self.encode_if_needed(effects);
+        self.restart_map(effects);
     }
 }
 
@@ -867,6 +1107,108 @@ pub(crate) mod tests {
         let fx = state.apply(Action::ModelLoaded(model(family, dim)));
         assert!(fx.iter().any(|e| matches!(e, Effect::ModelChanged)));
         state
+    }
+
+    fn fits(effects: &[Effect]) -> Vec<ImageId> {
+        (effects.iter())
+            .filter_map(|e| match e {
+                Effect::FitDomain { id, .. } => Some(*id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn fitted(state: &mut AppState, id: ImageId, errors: [f32; 2]) -> Vec<Effect> {
+        state.apply(Action::DomainFitted {
+            id,
+            fit: Ok(DomainFit { errors }),
+        })
+    }
+
+    #[test]
+    fn source_domain_images_stop_being_style_columns_without_an_undo_step() {
+        let mut state = ready(Family::Munit, 8);
+        let (line_art, fx) = add(&mut state, "line-art.png");
+        assert_eq!(fits(&fx), vec![line_art]);
+        encode_all(&mut state, &fx);
+        state.apply(Action::Commit);
+        let (colour, fx) = add(&mut state, "colour.png");
+        encode_all(&mut state, &fx);
+        state.apply(Action::Commit);
+        let steps_before = state.history.can_undo();
+        // Translating a -> b: the line art (a) is no reference; the colour image (b) is.
+        assert!(fitted(&mut state, line_art, [0.02, 0.09]).is_empty());
+        fitted(&mut state, colour, [0.12, 0.03]);
+        let entry = state.image(line_art).unwrap();
+        assert!(entry.in_rows && !entry.in_cols);
+        assert_eq!(entry.domain.unwrap().likely(), Domain::A);
+        let entry = state.image(colour).unwrap();
+        assert!(entry.in_rows && entry.in_cols);
+        // A default, not an edit: no undo step, and undoing the colour image's addition keeps
+        // the line art's new roles.
+        state.apply(Action::Commit);
+        assert_eq!(state.history.can_undo(), steps_before);
+        state.apply(Action::Undo);
+        assert!(state.image(colour).is_none());
+        assert!(!state.image(line_art).unwrap().in_cols);
+    }
+
+    #[test]
+    fn roles_the_user_set_and_far_images_keep_their_roles() {
+        let mut state = ready(Family::Munit, 8);
+        let (chosen, fx) = add(&mut state, "chosen.png");
+        encode_all(&mut state, &fx);
+        let (photo, fx) = add(&mut state, "photo.jpg");
+        encode_all(&mut state, &fx);
+        state.apply(Action::SetGridRoles {
+            id: chosen,
+            in_rows: true,
+            in_cols: true,
+        });
+        fitted(&mut state, chosen, [0.02, 0.09]);
+        assert!(state.image(chosen).unwrap().in_cols);
+        let fx = fitted(&mut state, photo, [0.41, 0.38]);
+        assert!(state.image(photo).unwrap().in_cols);
+        let warned = fx.iter().any(|e| {
+            matches!(e, Effect::Toast { text, .. }
+                if text.contains("photo.jpg looks unlike both domains"))
+        });
+        assert!(warned, "{fx:?}");
+    }
+
+    #[test]
+    fn fits_are_asked_once_per_model_and_survive_a_reload() {
+        let mut state = ready(Family::Munit, 8);
+        let (a, fx) = add(&mut state, "a");
+        encode_all(&mut state, &fx);
+        let (b, fx) = add(&mut state, "b");
+        assert_eq!(fits(&fx), vec![b]);
+        encode_all(&mut state, &fx);
+        // A direction change encodes again but does not measure again.
+        let fx = state.apply(Action::SwapDirection);
+        assert!(fits(&fx).is_empty());
+        fitted(&mut state, a, [0.02, 0.09]);
+        // The same model on a new worker: only the unanswered fit is asked again, and the code
+        // and history stay.
+        state.apply(Action::SetStyleValue {
+            dim: 0,
+            value: 1.25,
+        });
+        state.apply(Action::Commit);
+        let fx = state.apply(Action::ReloadModel);
+        assert!(matches!(state.model, ModelState::Loading(_)));
+        let fx2 = state.apply(Action::ModelLoaded(model(Family::Munit, 8)));
+        assert!(fits(&fx).is_empty());
+        assert_eq!(fits(&fx2), vec![b]);
+        assert!(state.image(a).unwrap().domain.is_some());
+        assert_eq!(state.style[0], 1.25);
+        assert!(state.history.can_undo());
+        let reloaded_toasts = fx2.iter().any(|e| matches!(e, Effect::Toast { .. }));
+        assert!(!reloaded_toasts, "{fx2:?}");
+        // Another model: everything is measured again.
+        let fx = state.apply(Action::ModelLoaded(model(Family::Drit, 8)));
+        assert_eq!(fits(&fx), vec![a, b]);
+        assert!(state.image(a).unwrap().domain.is_none());
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct LogEntry {
     pub seconds: f64,
     pub text: String,
     pub error: bool,
+    /// How many times it came in a row (a failing device repeats itself every frame).
+    pub repeats: u32,
 }
 
 #[derive(Default)]
@@ -45,6 +47,21 @@ impl Toasts {
             log::info!("{text}");
         }
         let started = *self.started.get_or_insert_with(std::time::Instant::now);
+        if let Some(last) = self.log.last_mut()
+            && last.text == text
+            && last.error == error
+        {
+            last.repeats += 1;
+            last.seconds = started.elapsed().as_secs_f64();
+            if !self.toasts.iter().any(|t| t.text == text) {
+                self.toasts.push(Toast {
+                    text,
+                    error,
+                    until: f64::NAN,
+                });
+            }
+            return;
+        }
         if self.log.len() == LOG_KEPT {
             self.log.remove(0);
         }
@@ -52,6 +69,7 @@ impl Toasts {
             seconds: started.elapsed().as_secs_f64(),
             text: text.clone(),
             error,
+            repeats: 1,
         });
         self.toasts.push(Toast {
             text,

@@ -2,9 +2,7 @@
 
 use super::*;
 
-const IMAGE_EXTENSIONS: [&str; 9] = [
-    "png", "jpg", "jpeg", "webp", "bmp", "gif", "ppm", "tif", "tiff",
-];
+use stylespace::io::image::IMAGE_EXTENSIONS;
 
 pub(super) fn is_image(path: &Path) -> bool {
     path.extension()
@@ -240,6 +238,147 @@ pub(super) fn encode(args: EncodeArgs) -> Result<()> {
             "no style code: a {} model translates deterministically",
             description.family
         ),
+    }
+    Ok(())
+}
+
+pub(super) fn domains(args: DomainsArgs) -> Result<()> {
+    let files = inputs(&args.input)?;
+    let mut model = args.model.load()?;
+    if !args.json {
+        println!(
+            "reconstruction error (mean |x - x_rec|, values in [-1, 1]); far: both above {}",
+            stylespace::engine::domains::FAR_FROM_DOMAINS
+        );
+    }
+    let mut failed = 0usize;
+    for path in &files {
+        let name = path.display().to_string();
+        let fit = load_image(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|img| Ok(model.domain_fit(&img, &name)?));
+        let fit = match fit {
+            Ok(fit) => fit,
+            Err(e) => {
+                eprintln!("warning: skipped: {e:#}");
+                failed += 1;
+                continue;
+            }
+        };
+        if args.json {
+            let out = serde_json::json!({
+                "image": name,
+                "error_a": fit.errors[0],
+                "error_b": fit.errors[1],
+                "likely": fit.likely(),
+                "far": fit.far_from_both(),
+            });
+            println!("{out}");
+        } else {
+            println!(
+                "{name}: a {:.4}  b {:.4}  -> {}{}",
+                fit.errors[0],
+                fit.errors[1],
+                fit.likely(),
+                if fit.far_from_both() {
+                    " (far from both domains)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    if failed == files.len() {
+        bail!("no image could be read");
+    }
+    Ok(())
+}
+
+/// Points of the prior drawn faintly behind a style map.
+const MAP_PRIOR_SAMPLES: usize = 500;
+
+pub(super) fn map(args: MapArgs) -> Result<()> {
+    use stylespace::engine::pca::Pca;
+    let domain: Domain = args.domain.into();
+    let files = inputs(&args.input_dir)?;
+    if let Some(png) = &args.png
+        && png.exists()
+        && !args.overwrite
+    {
+        bail!(
+            "{} already exists; pass --overwrite to replace it",
+            png.display()
+        );
+    }
+    let model = args.model.load()?;
+    if model.description().style.is_none() {
+        bail!("a {} model has no style space to map", model.family());
+    }
+    let (mut names, mut codes, mut thumbs) = (Vec::new(), Vec::new(), Vec::new());
+    for path in &files {
+        let name = path.display().to_string();
+        let encoded = load_image(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|img| {
+                let prepared = model.prepare(&img, domain, &name)?;
+                let code = model
+                    .style(domain, &prepared)
+                    .expect("the model has a style space");
+                Ok((code.code, img))
+            });
+        match encoded {
+            Ok((code, img)) => {
+                names.push(name);
+                codes.push(code);
+                if args.png.is_some() {
+                    thumbs.push(img.thumbnail(96, 96).to_rgb8());
+                }
+            }
+            Err(e) => eprintln!("warning: skipped: {e:#}"),
+        }
+    }
+    let pca = Pca::fit(&codes).map_err(|e| anyhow!("{}: {e}", args.input_dir.display()))?;
+    if pca.dim() < 2 {
+        bail!("a map needs a style space of at least 2 dimensions");
+    }
+    let coords: Vec<Vec<f32>> = codes.iter().map(|c| pca.project(c, 2)).collect();
+    let ratio = pca.explained_variance_ratio();
+    if let Some(png) = &args.png {
+        let prior = sample_styles(MAP_PRIOR_SAMPLES, model.style_dim(), 0);
+        let prior: Vec<[f32; 2]> = (prior.iter())
+            .map(|c| {
+                let p = pca.project(c, 2);
+                [p[0], p[1]]
+            })
+            .collect();
+        let points: Vec<([f32; 2], image::RgbImage)> = (coords.iter())
+            .zip(thumbs)
+            .map(|(c, t)| ([c[0], c[1]], t))
+            .collect();
+        let picture =
+            stylespace::app::compose::style_map(&points, &prior, [ratio[0], ratio[1]], None, 768);
+        save_png(png, &picture, args.overwrite)?;
+    }
+    if args.json {
+        let out = serde_json::json!({
+            "files": names,
+            "codes": codes,
+            "mean": pca.mean,
+            "axes": pca.axes[..2],
+            "coords": coords,
+            "explained_variance_ratio": ratio[..2],
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "{} codes; explained variance: PC1 {:.1} %, PC2 {:.1} %",
+            codes.len(),
+            100.0 * ratio[0],
+            100.0 * ratio[1]
+        );
+        for (name, c) in names.iter().zip(&coords) {
+            println!("{name}: {:+.4} {:+.4}", c[0], c[1]);
+        }
     }
     Ok(())
 }

@@ -45,6 +45,12 @@ pub enum Command {
     Translate(TranslateArgs),
     /// Encode an image into its content and style codes.
     Encode(EncodeArgs),
+    /// Which domain each image most likely comes from: its reconstruction error through each
+    /// domain's autoencoder, and whether it is far from both.
+    Domains(DomainsArgs),
+    /// Encode a folder of images into style codes and lay them out on their two principal
+    /// directions (a style map): JSON, a table, or a PNG with thumbnails.
+    Map(MapArgs),
     /// Convert an official checkpoint (MUNIT/UNIT config + gen_*.pt, or a DRIT++ .pth) into a
     /// native model folder.
     Import(ImportArgs),
@@ -336,6 +342,40 @@ pub struct EncodeArgs {
     pub json: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct DomainsArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// An image or a folder of images.
+    pub input: PathBuf,
+    /// Print one JSON object per image: {"image", "error_a", "error_b", "likely", "far"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MapArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Folder of images whose styles to map.
+    #[arg(long)]
+    pub input_dir: PathBuf,
+    /// Domain whose style encoder reads the images (the target domain of the translations the
+    /// styles are for).
+    #[arg(long, value_enum, default_value = "b")]
+    pub domain: DomainArg,
+    /// Print JSON: {"files", "codes", "mean", "axes" (two unit axes), "coords" ((code - mean) on
+    /// the axes), "explained_variance_ratio"}.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the map as a PNG (thumbnails at their coordinates over the prior's samples).
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+    /// Replace an existing PNG.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BenchFamily {
     Munit,
@@ -447,12 +487,14 @@ fn app(args: AppArgs) -> Result<()> {
 
 pub fn run(cli: Cli) -> Result<()> {
     use bench::bench;
-    use infer::{encode, evaluate, translate};
+    use infer::{domains, encode, evaluate, map, translate};
     use training::{dataset_openmoji, export, import, losses, train};
     match cli.command.unwrap_or(Command::App(AppArgs::default())) {
         Command::App(args) => app(args),
         Command::Translate(args) => translate(args),
         Command::Encode(args) => encode(args),
+        Command::Domains(args) => domains(args),
+        Command::Map(args) => map(args),
         Command::Import(args) => import(args),
         Command::Bench(args) => bench(args),
         Command::Losses(args) => losses(args),

@@ -4,6 +4,8 @@
 //! codes), samples styles and decodes translations.
 
 pub mod device;
+pub mod domains;
+pub mod pca;
 pub mod styles;
 pub mod texture;
 pub mod worker;

@@ -273,6 +273,17 @@ impl TextureConverter {
     }
 }
 
+impl TextureConverter {
+    /// Blocks until the work submitted on the shared queue so far has run (see the worker's
+    /// `settle`). Fails when the device was lost.
+    pub fn wait_idle(&self) -> Result<(), String> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// Reads a texture back to RGBA8 bytes (tests and exports only; display never needs this).
 pub fn read_texture(
     device: &wgpu::Device,

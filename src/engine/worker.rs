@@ -15,6 +15,7 @@ use burn::prelude::*;
 use burn::tensor::wgpu::wgpu;
 use image::{DynamicImage, RgbImage};
 
+use super::domains::DomainFit;
 use super::texture::TextureConverter;
 use super::{Counters, Description, Model};
 use crate::Domain;
@@ -240,8 +241,18 @@ pub enum Job {
         name: String,
         source: Domain,
     },
-    /// Drop an image's cached content code.
+    /// Drop an image's cached content code (and its domain fit, if not started).
     Forget(ImageId),
+    /// Style codes of image files, a few per step with renders in between; a progress event
+    /// per step. Runs when nothing else waits.
+    EncodeStyles(StyleBatch),
+    /// How well each domain reproduces the image ([`super::domains`]). Runs when nothing else
+    /// waits: it never delays an encode or a render.
+    FitDomain {
+        id: ImageId,
+        image: Arc<DynamicImage>,
+        name: String,
+    },
     /// Decoded images read back as pixels, for exports (not counted as display readback).
     Pixels {
         tag: u64,
@@ -252,6 +263,35 @@ pub enum Job {
         noises: Vec<Option<LatentNoise>>,
     },
 }
+
+/// Images of a folder to encode into style codes, a few at a time (see [`Job::EncodeStyles`]).
+#[derive(Debug, Clone)]
+pub struct StyleBatch {
+    /// Set by the caller; returned with every answer.
+    pub tag: u64,
+    pub paths: Vec<PathBuf>,
+    /// Files done so far.
+    pub done: usize,
+    /// Whose style encoder reads them.
+    pub domain: Domain,
+    /// Set to stop after the current few.
+    pub cancel: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Images encoded per step of a [`StyleBatch`], between which renders run.
+pub const STYLE_BATCH_STEP: usize = 4;
+
+/// An image file's style code.
+#[derive(Debug, Clone)]
+pub struct FileStyle {
+    pub path: PathBuf,
+    pub code: Vec<f32>,
+    /// At most [`FILE_STYLE_THUMBNAIL`] px a side.
+    pub thumbnail: RgbImage,
+}
+
+/// Side of a [`FileStyle`] thumbnail.
+pub const FILE_STYLE_THUMBNAIL: u32 = 64;
 
 /// What the worker reports.
 pub enum Event {
@@ -294,12 +334,32 @@ pub enum Event {
         tag: u64,
         error: String,
     },
+    DomainFit {
+        id: ImageId,
+        fit: Result<DomainFit, String>,
+    },
+    /// A step of an [`Job::EncodeStyles`]: the codes it made, the files it could not read, and
+    /// how far the batch is.
+    Styles {
+        tag: u64,
+        styles: Vec<FileStyle>,
+        failed: Vec<String>,
+        done: usize,
+        total: usize,
+    },
+    /// The GPU backend failed (the device was lost, or its code panicked): what ran on it is
+    /// unreliable from now on. Sent after the failed job's own event. Never sent on the CPU.
+    BackendFailed {
+        error: String,
+    },
 }
 
 #[derive(Default)]
 struct Queue {
     jobs: VecDeque<Job>,
     renders: BTreeMap<Slot, RenderRequest>,
+    /// Jobs for when nothing else waits.
+    idle: VecDeque<Job>,
     shutdown: bool,
 }
 
@@ -317,6 +377,7 @@ impl Worker {
     /// Starts the worker on `device`. `notify` is called after every event (e.g. to wake the UI).
     pub fn spawn(
         device: Device,
+        kind: super::BackendKind,
         display: Display,
         notify: impl Fn() + Send + 'static,
     ) -> std::io::Result<Self> {
@@ -331,6 +392,7 @@ impl Worker {
                 .spawn(move || {
                     let mut state = WorkerState {
                         device,
+                        gpu: kind == super::BackendKind::Wgpu,
                         display,
                         counters,
                         model: None,
@@ -350,13 +412,20 @@ impl Worker {
         })
     }
 
-    /// Queues an ordered job.
+    /// Queues a job: in order with the other jobs, or (a domain fit) behind all other work.
     pub fn send(&self, job: Job) {
         let (lock, cvar) = &*self.shared;
-        lock.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .jobs
-            .push_back(job);
+        let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
+        match job {
+            Job::FitDomain { .. } | Job::EncodeStyles(_) => queue.idle.push_back(job),
+            Job::Forget(id) => {
+                queue
+                    .idle
+                    .retain(|j| !matches!(j, Job::FitDomain { id: i, .. } if *i == id));
+                queue.jobs.push_back(job);
+            }
+            job => queue.jobs.push_back(job),
+        }
         cvar.notify_one();
     }
 
@@ -383,7 +452,7 @@ impl Worker {
     pub fn pending(&self) -> usize {
         let (lock, _) = &*self.shared;
         let queue = lock.lock().unwrap_or_else(|e| e.into_inner());
-        queue.jobs.len() + queue.renders.len()
+        queue.jobs.len() + queue.renders.len() + queue.idle.len()
     }
 
     /// Events reported since the last call.
@@ -399,6 +468,17 @@ impl Worker {
     /// Work counters of every model this worker has loaded.
     pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
+    }
+
+    /// Stops the worker after its current job without waiting for it: a worker on a failed GPU
+    /// may be blocked in the driver, and the window must not wait with it.
+    pub fn abandon(mut self) {
+        {
+            let (lock, cvar) = &*self.shared;
+            lock.lock().unwrap_or_else(|e| e.into_inner()).shutdown = true;
+            cvar.notify_one();
+        }
+        drop(self.thread.take());
     }
 }
 
@@ -422,6 +502,7 @@ enum Next {
 
 struct WorkerState {
     device: Device,
+    gpu: bool,
     display: Display,
     counters: Arc<Counters>,
     model: Option<Model>,
@@ -448,19 +529,59 @@ impl WorkerState {
                     if let Some((_, request)) = queue.renders.pop_first() {
                         break Next::Render(request);
                     }
+                    if let Some(job) = queue.idle.pop_front() {
+                        break Next::Job(job);
+                    }
                     queue = cvar.wait(queue).unwrap_or_else(|e| e.into_inner());
                 }
             };
             let event = match next {
+                Next::Job(Job::EncodeStyles(batch)) => {
+                    let (event, rest) = self.encode_styles(batch);
+                    if let Some(rest) = rest {
+                        let (lock, _) = &**shared;
+                        let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
+                        queue.idle.push_front(Job::EncodeStyles(rest));
+                    }
+                    Some(event)
+                }
                 Next::Job(job) => self.job(job),
                 Next::Render(request) => Some(self.render_event(request)),
             };
-            if let Some(event) = event {
+            let (event, failure) = match self.settle() {
+                Ok(()) => (event, None),
+                Err(error) => (
+                    event.and_then(|e| unreliable(e, &error)),
+                    Some(Event::BackendFailed { error }),
+                ),
+            };
+            for event in event.into_iter().chain(failure) {
                 if self.tx.send(event).is_err() {
                     return; // nobody listens any more
                 }
                 (self.notify)();
             }
+        }
+    }
+
+    /// On a GPU, waits until the job's work has run before taking the next one. The queue is
+    /// shared with the window: work submitted far ahead would make presenting wait behind all of
+    /// it (a 32-cell grid at 512 px is seconds on a software GPU), and a slider's requests would
+    /// pile up on the queue instead of coalescing in the worker. Also notices a GPU that failed
+    /// during the job.
+    fn settle(&mut self) -> Result<(), String> {
+        let panic = PANIC.with(|p| p.borrow_mut().take());
+        if !self.gpu {
+            return Ok(());
+        }
+        if let Some(message) = panic {
+            return Err(message);
+        }
+        match &self.display {
+            Display::Gpu(converter) => converter
+                .wait_idle()
+                .and_then(|()| self.device.sync().map_err(|e| format!("{e:?}"))),
+            Display::Pixels => self.device.sync().map_err(|e| format!("{e:?}")),
         }
     }
 
@@ -514,6 +635,14 @@ impl WorkerState {
                 self.count_contents();
                 None
             }
+            // Run by `run`, which queues what is left of the batch.
+            Job::EncodeStyles(batch) => Some(self.encode_styles(batch).0),
+            Job::FitDomain { id, image, name } => {
+                let fit = self.model().and_then(|model| {
+                    catch(|| model.domain_fit(&image, &name).map_err(|e| e.to_string()))
+                });
+                Some(Event::DomainFit { id, fit })
+            }
             Job::DritResizeCrop { resize, crop } => {
                 self.drit_resize_crop = (resize, crop);
                 None
@@ -529,6 +658,63 @@ impl WorkerState {
                 Err(error) => Event::PixelsFailed { tag, error },
             }),
         }
+    }
+
+    /// Encodes the next few files of a batch; returns the step's event and the rest, if any
+    /// (nothing once cancelled).
+    fn encode_styles(&mut self, mut batch: StyleBatch) -> (Event, Option<StyleBatch>) {
+        let total = batch.paths.len();
+        let (mut styles, mut failed) = (Vec::new(), Vec::new());
+        if batch.cancel.load(Ordering::Relaxed) {
+            let done = batch.done;
+            let tag = batch.tag;
+            return (
+                Event::Styles {
+                    tag,
+                    styles,
+                    failed,
+                    done,
+                    total,
+                },
+                None,
+            );
+        }
+        let end = (batch.done + STYLE_BATCH_STEP).min(total);
+        for path in &batch.paths[batch.done..end] {
+            let name = path.display().to_string();
+            let style = crate::io::image::load_image(path)
+                .map_err(|e| e.to_string())
+                .and_then(|image| {
+                    let model = self.model()?;
+                    let code = catch(|| {
+                        let prepared = model
+                            .prepare(&image, batch.domain, &name)
+                            .map_err(|e| e.to_string())?;
+                        (model.style(batch.domain, &prepared))
+                            .map(|s| s.code)
+                            .ok_or_else(|| "the model has no style space".to_string())
+                    })?;
+                    let side = FILE_STYLE_THUMBNAIL;
+                    Ok(FileStyle {
+                        path: path.clone(),
+                        code,
+                        thumbnail: image.thumbnail(side, side).to_rgb8(),
+                    })
+                });
+            match style {
+                Ok(style) => styles.push(style),
+                Err(e) => failed.push(e),
+            }
+        }
+        batch.done = end;
+        let event = Event::Styles {
+            tag: batch.tag,
+            styles,
+            failed,
+            done: end,
+            total,
+        };
+        (event, (end < total).then_some(batch))
     }
 
     fn count_contents(&self) {
@@ -673,17 +859,40 @@ impl WorkerState {
     }
 }
 
+/// What is left of a job's answer when the GPU failed during the job: nothing, since the app
+/// moves to the CPU and encodes and renders everything again there, except an export's, which
+/// fails (its caller waits for an answer).
+fn unreliable(event: Event, error: &str) -> Option<Event> {
+    match event {
+        Event::Pixels { tag, .. } => Some(Event::PixelsFailed {
+            tag,
+            error: format!("the GPU failed: {error}"),
+        }),
+        Event::Loaded(_) | Event::LoadFailed { .. } | Event::PixelsFailed { .. } => Some(event),
+        _ => None,
+    }
+}
+
+thread_local! {
+    /// The last panic [`catch`] turned into an error on this thread, for [`WorkerState::settle`].
+    static PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Runs model code, turning a panic inside a backend (e.g. a driver failure) into an error so the
 /// worker and the app survive it.
 fn catch<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     match std::panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
-        Err(payload) => Err(payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .map(|m| format!("the backend failed: {m}"))
-            .unwrap_or_else(|| "the backend failed".into())),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .map(|m| format!("the backend failed: {m}"))
+                .unwrap_or_else(|| "the backend failed".into());
+            PANIC.with(|p| *p.borrow_mut() = Some(message.clone()));
+            Err(message)
+        }
     }
 }
 

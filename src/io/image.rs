@@ -77,6 +77,26 @@ fn classify(path: &str, err: image::ImageError) -> ImageError {
     }
 }
 
+/// File extensions read as images when a folder is opened.
+pub const IMAGE_EXTENSIONS: [&str; 9] = [
+    "png", "jpg", "jpeg", "webp", "bmp", "gif", "ppm", "tif", "tiff",
+];
+
+/// The image files of a folder (by extension), sorted by name; not recursive.
+pub fn images_in(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// Decodes an image from a file, applying its EXIF orientation.
 pub fn load_image(path: &Path) -> Result<DynamicImage, ImageError> {
     let name = path.display().to_string();

@@ -8,6 +8,7 @@ use crate::Domain;
 use crate::app::StylespaceApp;
 use crate::app::commands::Command;
 use crate::app::state::{Action, EncodeState, ImageEntry, ModelState};
+use crate::engine::domains::DomainFit;
 
 pub fn panel(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     let state = &app.state;
@@ -22,6 +23,7 @@ pub fn panel(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
             }
         }
     });
+    direction_hint(app, ui, out);
     ui.horizontal(|ui| {
         if ui.button("Open...").clicked() {
             out.run(Command::OpenImage);
@@ -34,6 +36,65 @@ pub fn panel(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
             image_row(app, ui, entry, out);
         }
     });
+}
+
+/// Suggests the other direction when the content image looks like the target domain.
+fn direction_hint(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
+    let state = &app.state;
+    let Some(entry) = state.content.and_then(|id| state.image(id)) else {
+        return;
+    };
+    let Some(fit) = entry.domain.filter(|f| !f.far_from_both()) else {
+        return;
+    };
+    let likely = fit.likely();
+    if likely == state.source {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("{} looks like domain {likely}", entry.name),
+        )
+        .on_hover_text(fit_text(&fit));
+        if ui
+            .small_button(format!("Translate {likely} -> {}", likely.other()))
+            .clicked()
+        {
+            out.act(Action::SetSource(likely));
+        }
+    });
+}
+
+/// The reconstruction errors behind a domain tag, for a tooltip.
+pub fn fit_text(fit: &DomainFit) -> String {
+    format!(
+        "How well each domain's autoencoder reproduces the image (mean error, 0 = exact): \
+         a {:.3}, b {:.3}. {}",
+        fit.errors[0],
+        fit.errors[1],
+        if fit.far_from_both() {
+            "Neither reproduces it well: it looks unlike both training sets, so its \
+             translations may be poor."
+                .to_string()
+        } else {
+            format!("It most likely comes from domain {}.", fit.likely())
+        }
+    )
+}
+
+/// A small tag with the image's likely domain (a warning sign when it is far from both).
+fn domain_tag(ui: &mut Ui, fit: Option<&DomainFit>) {
+    let Some(fit) = fit else {
+        return;
+    };
+    let (text, colour) = if fit.far_from_both() {
+        ("far".to_string(), ui.visuals().warn_fg_color)
+    } else {
+        (fit.likely().to_string(), ui.visuals().weak_text_color())
+    };
+    ui.label(RichText::new(text).small().color(colour))
+        .on_hover_text(fit_text(fit));
 }
 
 fn image_row(app: &StylespaceApp, ui: &mut Ui, entry: &ImageEntry, out: &mut Intents) {
@@ -52,9 +113,12 @@ fn image_row(app: &StylespaceApp, ui: &mut Ui, entry: &ImageEntry, out: &mut Int
                 }
             }
             ui.vertical(|ui| {
-                if ui.selectable_label(current, &entry.name).clicked() {
-                    out.act(Action::SelectContent(entry.id));
-                }
+                ui.horizontal(|ui| {
+                    if ui.selectable_label(current, &entry.name).clicked() {
+                        out.act(Action::SelectContent(entry.id));
+                    }
+                    domain_tag(ui, entry.domain.as_ref());
+                });
                 ui.horizontal(|ui| {
                     match &entry.state {
                         EncodeState::Pending if entry.encoding() => {

@@ -2,6 +2,7 @@
 //! replace-file question. Panels read the app and return [`Intent`]s; nothing here changes state.
 
 mod content;
+pub mod map;
 mod style;
 mod views;
 
@@ -143,6 +144,7 @@ fn menu_bar(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
                 Command::ViewSamples,
                 Command::ViewSwap,
                 Command::ViewInterpolate,
+                Command::ViewMap,
                 Command::ToggleAnimation,
             ] {
                 command_button(ui, out, command, true);
@@ -156,6 +158,7 @@ fn menu_bar(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
                 Command::ExportGif,
                 Command::ExportStrip,
                 Command::ExportSavedCodes,
+                Command::ExportMap,
                 Command::Screenshot,
             ] {
                 command_button(ui, out, command, true);
@@ -279,7 +282,10 @@ fn message_log(app: &StylespaceApp, ui: &mut Ui) {
         .auto_shrink([false, false])
         .show(ui, |ui| {
             for entry in app.toasts.log() {
-                let text = format!("{:>7.1} s  {}", entry.seconds, entry.text);
+                let mut text = format!("{:>7.1} s  {}", entry.seconds, entry.text);
+                if entry.repeats > 1 {
+                    text += &format!(" (x{})", entry.repeats);
+                }
                 if entry.error {
                     ui.colored_label(Color32::LIGHT_RED, text);
                 } else {

@@ -1,13 +1,15 @@
 //! The style panel: one slider per dimension of the model's code (or UNIT's latent-noise
 //! control), the code's distance from the prior, style from an image, and saved codes.
 
-use egui::{Color32, Ui, Vec2};
+use egui::{Color32, RichText, Ui, Vec2};
 
 use super::{Intents, shortcut_text};
 use crate::app::commands::Command;
-use crate::app::state::Action;
+use crate::app::session::SliderMode;
+use crate::app::state::{Action, ImageEntry};
 use crate::app::{Intent, StylespaceApp};
 use crate::engine::Family;
+use crate::engine::pca::Pca;
 use crate::engine::styles::prior_percentile;
 
 pub fn panel(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
@@ -70,9 +72,77 @@ fn noise_control(app: &StylespaceApp, ui: &mut Ui, family: Family, out: &mut Int
     }
 }
 
+/// Raw dimensions or principal directions of the map's codes.
+fn slider_mode(app: &StylespaceApp, ui: &mut Ui, pca: Option<&Pca>, out: &mut Intents) -> bool {
+    let mode = app.state.settings.slider_mode;
+    ui.horizontal(|ui| {
+        ui.label("Sliders");
+        let choices = [
+            (
+                SliderMode::Dimensions,
+                "dimensions",
+                "One slider per number of the code",
+            ),
+            (
+                SliderMode::Principal,
+                "principal directions",
+                "One slider per direction along which the reference images' codes (the set's \
+                 and the style map's) vary most, largest first",
+            ),
+        ];
+        for (choice, label, hover) in choices {
+            if ui
+                .selectable_label(mode == choice, label)
+                .on_hover_text(hover)
+                .clicked()
+                && mode != choice
+            {
+                out.act(Action::SetSliderMode(choice));
+            }
+        }
+    });
+    if mode == SliderMode::Principal && pca.is_none() {
+        ui.label(
+            RichText::new(
+                "Principal directions need the codes of at least two reference images: add \
+                 images of the target domain, or a folder on the Map view.",
+            )
+            .weak(),
+        );
+    }
+    mode == SliderMode::Principal && pca.is_some()
+}
+
+/// One slider per principal direction: moving one moves the code along that direction, the
+/// code's other components unchanged.
+fn principal_sliders(style: &[f32], pca: &Pca, ui: &mut Ui, out: &mut Intents) {
+    let coords = pca.project(style, pca.dim());
+    let ratios = pca.explained_variance_ratio();
+    for k in 0..pca.dim() {
+        let mut value = coords[k];
+        let reach = (3.0 * pca.variances[k].sqrt()).max(1.0);
+        let slider = egui::Slider::new(&mut value, -reach..=reach)
+            .text(format!("PC {} ({:.0} %)", k + 1, 100.0 * ratios[k]))
+            .fixed_decimals(2)
+            .clamping(egui::SliderClamping::Never);
+        if ui.add(slider).changed() {
+            let mut moved = coords.clone();
+            moved[k] = value;
+            out.act(Action::SetStyle(pca.with_coords(style, &moved)));
+        }
+    }
+}
+
 fn sliders(app: &StylespaceApp, ui: &mut Ui, name: &str, out: &mut Intents) {
     let style = &app.state.style;
-    for (dim, value) in style.iter().enumerate() {
+    let pca = app.state.style_pca().filter(|p| p.dim() == style.len());
+    if slider_mode(app, ui, pca.as_ref(), out)
+        && let Some(pca) = &pca
+    {
+        principal_sliders(style, pca, ui, out);
+    }
+    let raw = app.state.settings.slider_mode == SliderMode::Dimensions || pca.is_none();
+    for (dim, value) in style.iter().enumerate().filter(|_| raw) {
         let mut value = *value;
         let slider = egui::Slider::new(&mut value, -3.0..=3.0)
             .text(format!("{name} {}", dim + 1))
@@ -115,8 +185,18 @@ fn style_from_image(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     let zone = egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.set_min_size(Vec2::new(ui.available_width(), 40.0));
         ui.label("Style from image: drop a reference image of the target domain here");
+        // Images of the source domain (or far from both) make poor references: offered only
+        // on request.
+        let fits = |e: &&ImageEntry| app.state.offers_as_reference(e);
+        let all_id = ui.scope_id().with("all references");
+        let mut all = ui.data(|d| d.get_temp::<bool>(all_id)).unwrap_or(false);
+        let hidden = (app.state.images.iter())
+            .filter(|e| e.style().is_some() && !fits(e))
+            .count();
         ui.horizontal_wrapped(|ui| {
-            for entry in app.state.images.iter().filter(|e| e.style().is_some()) {
+            let offered =
+                (app.state.images.iter()).filter(|e| e.style().is_some() && (all || fits(e)));
+            for entry in offered {
                 if ui
                     .small_button(&entry.name)
                     .on_hover_text("Use this image's style")
@@ -124,6 +204,17 @@ fn style_from_image(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
                 {
                     out.act(Action::StyleFromImage(entry.id));
                 }
+            }
+            if hidden > 0
+                && ui
+                    .checkbox(&mut all, format!("all images ({hidden} more)"))
+                    .on_hover_text(
+                        "Images that look like the content domain give styles without the \
+                         target domain's look (line art as a reference: no colour)",
+                    )
+                    .changed()
+            {
+                ui.data_mut(|d| d.insert_temp(all_id, all));
             }
         });
     });

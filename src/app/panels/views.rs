@@ -19,6 +19,7 @@ pub fn central(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
             (View::Samples, Command::ViewSamples),
             (View::Swap, Command::ViewSwap),
             (View::Interpolate, Command::ViewInterpolate),
+            (View::Map, Command::ViewMap),
         ] {
             if ui
                 .selectable_label(current == view, command.label())
@@ -33,7 +34,7 @@ pub fn central(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     egui::ScrollArea::both().show(ui, |ui| match current {
         View::Translate => translate(app, ui, out),
         View::Samples => samples(app, ui, out),
-        View::Swap | View::Interpolate if app.state.uses_latent_noise() => {
+        View::Swap | View::Interpolate | View::Map if app.state.uses_latent_noise() => {
             ui.label(
                 "This view works with style codes: the swap grid decodes each content with \
                  each image's style, the interpolation moves between two codes. This model \
@@ -42,11 +43,17 @@ pub fn central(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
         }
         View::Swap => swap(app, ui, out),
         View::Interpolate => interpolate(app, ui, out),
+        View::Map => super::map::view(app, ui, out),
     });
 }
 
 /// An output image, or a placeholder while it is being computed.
-fn output_image(app: &StylespaceApp, ui: &mut Ui, slot: Slot, side: f32) -> egui::Response {
+pub(super) fn output_image(
+    app: &StylespaceApp,
+    ui: &mut Ui,
+    slot: Slot,
+    side: f32,
+) -> egui::Response {
     match app.display.texture_of(slot) {
         Some((id, [w, h])) => {
             let scale = side / w.max(h) as f32;
@@ -261,7 +268,17 @@ fn swap(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     });
     let (rows, cols) = app.state.swap_grid();
     if rows.is_empty() || cols.is_empty() {
-        ui.label("Mark images as rows and columns in the content panel.");
+        let target = app.state.target();
+        if cols.is_empty() && !rows.is_empty() {
+            ui.label(format!(
+                "No style references: add images of domain {target} (the target), or tick \
+                 \"col\" for an image in the content panel. Images that look like domain {} \
+                 are not columns by default: their styles lack the target's look.",
+                target.other()
+            ));
+        } else {
+            ui.label("Mark images as rows and columns in the content panel.");
+        }
         return;
     }
     let thumb = |ui: &mut Ui, id| {
