@@ -13,7 +13,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::wgpu::WgpuTestRenderer;
 
-use stylespace::app::session::View;
+use stylespace::app::session::{SliderMode, View};
 use stylespace::app::{Action, AppOptions, SaveTarget, StylespaceApp, wgpu_setup};
 use stylespace::engine::DeviceChoice;
 use stylespace::engine::worker::ModelSource;
@@ -947,4 +947,88 @@ fn the_style_map_lays_out_codes_and_its_marker_restyles() {
     idle(&mut h);
     assert_eq!(output(&h), start_pixels);
     snapshot(&mut h, "style_map");
+
+    // Principal-direction sliders: PC 1 moves the code along the first axis only; undo and
+    // saved codes work as with the raw sliders.
+    h.state_mut()
+        .act(Action::SetSliderMode(SliderMode::Principal));
+    h.run_steps(2);
+    assert_eq!(h.query_all_by_label_contains("style 1").count(), 0);
+    let coords = pca.project(&start_code, pca.dim());
+    let label = format!("PC 1 ({:.0} %)", 100.0 * ratio[0]);
+    h.get_by_role_and_label(Role::Slider, &label)
+        .set_value_accesskit(f64::from(coords[0] + 1.0));
+    h.run_steps(2);
+    let moved = h.state().state.style.clone();
+    let moved_coords = pca.project(&moved, pca.dim());
+    // The slider shows (and sets) two decimals.
+    assert!(
+        (moved_coords[0] - coords[0] - 1.0).abs() < 0.006,
+        "{moved_coords:?}"
+    );
+    for k in 1..pca.dim() {
+        assert!(
+            (moved_coords[k] - coords[k]).abs() < 1e-4,
+            "component {k} moved"
+        );
+    }
+    h.state_mut().act(Action::SaveCurrentCode);
+    let saved = h
+        .state()
+        .state
+        .settings
+        .saved_codes
+        .last()
+        .unwrap()
+        .code
+        .clone();
+    assert_eq!(saved, moved);
+    h.state_mut().act(Action::Undo);
+    assert_eq!(h.state().state.style, start_code);
+}
+
+/// The bundled model's domains in the window: line art is tagged a and is not offered as a style
+/// reference (its style gives colourless results), a colour glyph is tagged b and offered, a
+/// photo is flagged as unlike both, and a colour content image brings a hint to swap direction.
+#[test]
+fn images_are_tagged_with_their_domain_and_references_follow() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let line_art = root.join("assets/samples/sample-1.png");
+    let colour = root.join("tests/fixtures/images/openmoji-1F319-colour.png");
+    let photo = root.join("tests/fixtures/images/photo-cat.png");
+    let mut opts = options(DeviceChoice::Cpu, vec![line_art, photo, colour]);
+    opts.model = Some(ModelSource::Folder(stylespace::engine::bundled_model()));
+    let mut h = started(opts);
+    wait(&mut h, "every image's domain", |app| {
+        app.state.images.iter().all(|e| e.domain.is_some())
+    });
+    idle(&mut h);
+    h.run_steps(2);
+    let tagged: Vec<(String, bool, bool)> = (h.state().state.images.iter())
+        .map(|e| {
+            let fit = e.domain.unwrap();
+            (fit.likely().to_string(), fit.far_from_both(), e.in_cols)
+        })
+        .collect();
+    assert_eq!(tagged[0], ("a".to_string(), false, false), "line art");
+    assert!(tagged[1].1, "the photo is far from both: {tagged:?}");
+    assert_eq!(tagged[2], ("b".to_string(), false, true), "colour");
+    // Style from image offers the colour glyph only (the photo's roles are left alone, but it
+    // is no reference either); the others behind "all images".
+    assert_eq!(h.query_all_by_label("openmoji-1F319-colour.png").count(), 2);
+    assert_eq!(h.query_all_by_label("sample-1.png").count(), 1);
+    assert!(h.query_all_by_label_contains("all images (2 more)").count() == 1);
+    let log: Vec<String> = (h.state().message_log().iter())
+        .map(|m| m.text.clone())
+        .collect();
+    assert!(
+        log.iter()
+            .any(|t| t.contains("photo-cat.png looks unlike both domains")),
+        "{log:?}"
+    );
+    // The colour glyph is the content (added last): the window suggests b -> a.
+    h.get_by_label("Translate b -> a").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.source, stylespace::Domain::B);
+    assert_eq!(h.query_all_by_label("Translate b -> a").count(), 0);
 }
