@@ -88,7 +88,13 @@ impl StylespaceApp {
             self.scripted = None;
             return self.fail(ctx, reason);
         }
-        if self.display.has(Slot::Main) && self.screenshot_path.is_none() && !self.screenshot_wanted
+        // The first translation, once the worker has nothing left to do (domain tags and the
+        // other views' renders are in): the window as a user would see it settle.
+        if self.display.has(Slot::Main)
+            && self.worker.pending() == 0
+            && !self.state.images.iter().any(|e| e.encoding())
+            && self.screenshot_path.is_none()
+            && !self.screenshot_wanted
         {
             // Draw the output a couple of frames before capturing it.
             script.frames_with_output += 1;

@@ -83,7 +83,7 @@ pub fn fit_text(fit: &DomainFit) -> String {
     )
 }
 
-/// A small tag with the image's likely domain (a warning sign when it is far from both).
+/// A small badge with the image's likely domain ("far" when it is far from both).
 fn domain_tag(ui: &mut Ui, fit: Option<&DomainFit>) {
     let Some(fit) = fit else {
         return;
@@ -91,9 +91,20 @@ fn domain_tag(ui: &mut Ui, fit: Option<&DomainFit>) {
     let (text, colour) = if fit.far_from_both() {
         ("far".to_string(), ui.visuals().warn_fg_color)
     } else {
-        (fit.likely().to_string(), ui.visuals().weak_text_color())
+        (
+            format!("domain {}", fit.likely()),
+            ui.visuals().text_color(),
+        )
     };
-    ui.label(RichText::new(text).small().color(colour))
+    egui::Frame::new()
+        .fill(ui.visuals().faint_bg_color)
+        .stroke(egui::Stroke::new(1.0, colour.gamma_multiply(0.6)))
+        .corner_radius(3.0)
+        .inner_margin(egui::Margin::symmetric(4, 0))
+        .show(ui, |ui| {
+            ui.label(RichText::new(text).small().color(colour));
+        })
+        .response
         .on_hover_text(fit_text(fit));
 }
 
