@@ -652,6 +652,7 @@ fn help_is_available_for_every_command() {
         &["bench", "--help"],
         &["map", "--help"],
         &["domains", "--help"],
+        &["effects", "--help"],
     ] {
         let (status, stdout, _) = run_cli(cmd);
         assert_eq!(status, 0);
@@ -1461,4 +1462,39 @@ fn domains_tags_line_art_colour_and_a_photo_with_the_bundled_model() {
         a.min(b)
     };
     assert!(best(2) > 2.0 * best(0).max(best(1)));
+}
+
+#[test]
+fn effects_writes_one_heat_map_per_dimension() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("effects.png");
+    let out_arg = out.display().to_string();
+    let input = fixture("a.png").display().to_string();
+    let (code, stdout, stderr) = run(&["effects", "--input", &input, "--out", &out_arg]);
+    assert_eq!(code, 0, "{stderr}");
+    // The translation and 8 maps of 64 px in one row, 4 px apart.
+    let (width, height) = image::image_dimensions(&out).unwrap();
+    assert_eq!(width, 9 * 64 + 10 * 4, "{width}x{height}");
+    assert!(height > 64);
+    let means: Vec<f32> = stdout
+        .lines()
+        .filter_map(|l| l.split("mean ").nth(1)?.split(',').next()?.parse().ok())
+        .collect();
+    assert_eq!(means.len(), 8, "{stdout}");
+    assert!(means.iter().all(|m| *m > 0.0), "{stdout}");
+    let (code, _, stderr) = run(&["effects", "--input", &input, "--out", &out_arg]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--overwrite"), "{stderr}");
+    let (code, _, stderr) = run(&[
+        "effects",
+        "--input",
+        &input,
+        "--out",
+        &out_arg,
+        "--overwrite",
+        "--step",
+        "0",
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--step"), "{stderr}");
 }

@@ -383,6 +383,66 @@ pub(super) fn map(args: MapArgs) -> Result<()> {
     Ok(())
 }
 
+pub(super) fn effects(args: EffectsArgs) -> Result<()> {
+    use stylespace::engine::effects::dimensions;
+    if !(args.step.is_finite() && args.step > 0.0) {
+        bail!("--step must be a positive number, got {}", args.step);
+    }
+    if args.out.exists() && !args.overwrite {
+        bail!(
+            "{} already exists; pass --overwrite to replace it",
+            args.out.display()
+        );
+    }
+    let source = if args.b2a { Domain::B } else { Domain::A };
+    let target = source.other();
+    let img = load_image(&args.input)?;
+    let mut model = args.model.load()?;
+    let Some(space) = model.description().style else {
+        bail!("a {} model has no style code to probe", model.family());
+    };
+    let style = match &args.style_code {
+        Some(c) => parse_style_code(c, space.dim).map_err(|e| anyhow!("--style-code {c}: {e}"))?,
+        None => sample_styles(1, space.dim, args.seed).remove(0),
+    };
+    let prepared = model.prepare(&img, source, &args.input.display().to_string())?;
+    let content = model.content(source, &prepared);
+    let maps = model.effect_maps(target, &content, &style, &dimensions(space.dim), args.step)?;
+    let translation = model.translate_one(target, content, Some(&style))?;
+    let scale = maps.max().max(1e-12);
+    let mut cells = vec![translation];
+    let mut labels = vec!["translation".to_string()];
+    for (k, map) in maps.maps.iter().enumerate() {
+        cells.push(heat_map(map, maps.width, maps.height, scale));
+        labels.push(format!("{} {}", space.name, k + 1));
+    }
+    // One row: each cell under its label.
+    let grid = stylespace::app::compose::grid(&[cells], &[String::new()], &labels);
+    save_png(&args.out, &grid, args.overwrite)?;
+    println!(
+        "wrote {}: the translation and {} effect maps (step {}; one colour scale, white = {scale:.3} \
+         per unit of the code)",
+        args.out.display(),
+        maps.maps.len(),
+        args.step
+    );
+    for (k, map) in maps.maps.iter().enumerate() {
+        let peak = map.iter().copied().fold(0.0, f32::max);
+        let mean = map.iter().sum::<f32>() / map.len().max(1) as f32;
+        println!("  {} {}: mean {mean:.4}, max {peak:.4}", space.name, k + 1);
+    }
+    Ok(())
+}
+
+/// A map as a black -> red -> yellow -> white image, `scale` at white.
+fn heat_map(map: &[f32], width: usize, height: usize, scale: f32) -> image::RgbImage {
+    image::RgbImage::from_fn(width as u32, height as u32, |x, y| {
+        let t = (map[y as usize * width + x as usize] / scale).clamp(0.0, 1.0) * 3.0;
+        let channel = |from: f32| ((t - from).clamp(0.0, 1.0) * 255.0).round() as u8;
+        image::Rgb([channel(0.0), channel(1.0), channel(2.0)])
+    })
+}
+
 /// Luma of an RGB pixel in [0, 1].
 pub(super) fn luma(p: &image::Rgb<u8>) -> f64 {
     (0.299 * p.0[0] as f64 + 0.587 * p.0[1] as f64 + 0.114 * p.0[2] as f64) / 255.0

@@ -51,6 +51,9 @@ pub enum Command {
     /// Encode a folder of images into style codes and lay them out on their two principal
     /// directions (a style map): JSON, a table, or a PNG with thumbnails.
     Map(MapArgs),
+    /// Effect maps: for an image and a code, where each style dimension changes the output (a
+    /// central difference per dimension, one batched decode), as a labelled grid.
+    Effects(EffectsArgs),
     /// Convert an official checkpoint (MUNIT/UNIT config + gen_*.pt, or a DRIT++ .pth) into a
     /// native model folder.
     Import(ImportArgs),
@@ -376,6 +379,33 @@ pub struct MapArgs {
     pub overwrite: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct EffectsArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The content image.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Translate b -> a.
+    #[arg(long)]
+    pub b2a: bool,
+    /// The code to probe around (comma-separated); default: a draw from the prior.
+    #[arg(long)]
+    pub style_code: Option<String>,
+    /// Seed of the prior draw when no code is given.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Step of the central differences, in code units.
+    #[arg(long, default_value_t = 0.5)]
+    pub step: f32,
+    /// The grid: the translation, then one heat map per dimension (one colour scale for all).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BenchFamily {
     Munit,
@@ -487,7 +517,7 @@ fn app(args: AppArgs) -> Result<()> {
 
 pub fn run(cli: Cli) -> Result<()> {
     use bench::bench;
-    use infer::{domains, encode, evaluate, map, translate};
+    use infer::{domains, effects, encode, evaluate, map, translate};
     use training::{dataset_openmoji, export, import, losses, train};
     match cli.command.unwrap_or(Command::App(AppArgs::default())) {
         Command::App(args) => app(args),
@@ -495,6 +525,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Encode(args) => encode(args),
         Command::Domains(args) => domains(args),
         Command::Map(args) => map(args),
+        Command::Effects(args) => effects(args),
         Command::Import(args) => import(args),
         Command::Bench(args) => bench(args),
         Command::Losses(args) => losses(args),

@@ -5,6 +5,7 @@
 
 pub mod device;
 pub mod domains;
+pub mod effects;
 pub mod pca;
 pub mod styles;
 pub mod texture;
@@ -417,6 +418,40 @@ impl Model {
             .map(|v| v * amount)
             .collect();
         latent.clone() + Tensor::<4>::from_data(TensorData::new(noise, dims), &self.device)
+    }
+
+    /// Decodes `content` with many codes in one batch.
+    ///
+    /// # Shapes
+    /// `content`: `[1, c, h, w]` -> `[codes, channels(target), H, W]`.
+    pub fn decode_batch(
+        &self,
+        target: Domain,
+        content: &Tensor<4>,
+        codes: &[Vec<f32>],
+    ) -> Result<Tensor<4>, EngineError> {
+        let family = self.family();
+        let Some(space) = self.description.style else {
+            return Err(EngineError::NoStyleSpace { family });
+        };
+        if let Some(bad) = codes.iter().find(|c| c.len() != space.dim) {
+            return Err(EngineError::StyleDim {
+                what: "a code",
+                name: space.name,
+                expected: space.dim,
+                found: bad.len(),
+            });
+        }
+        let n = codes.len();
+        let flat: Vec<f32> = codes.iter().flatten().copied().collect();
+        let styles = Tensor::<2>::from_data(TensorData::new(flat, [n, space.dim]), &self.device);
+        let contents = content.clone().repeat_dim(0, n);
+        self.counters.decodes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(match &self.networks {
+            Networks::Munit { gens, .. } => gens.get(target).decode_style(contents, styles),
+            Networks::Drit { model, .. } => model.decode(target, contents, styles),
+            Networks::Unit { .. } => unreachable!("UNIT has no style space"),
+        })
     }
 
     /// Decodes `content` with each style code through `target`'s decoder, one image per code.
