@@ -1032,3 +1032,23 @@ fn images_are_tagged_with_their_domain_and_references_follow() {
     assert_eq!(h.state().state.source, stylespace::Domain::B);
     assert_eq!(h.query_all_by_label("Translate b -> a").count(), 0);
 }
+
+#[test]
+fn effect_maps_follow_the_code_under_the_sliders() {
+    let mut h = started(options(DeviceChoice::Cpu, vec![fixture("a.png")]));
+    h.get_by_label("Effect maps").click();
+    wait(&mut h, "effect maps of the current code", |app| {
+        app.effect_maps_shown() == Some((8, true))
+    });
+    h.run_steps(2);
+    assert_eq!(h.query_all_by_label_contains("effect of style").count(), 8);
+    // A new code: the maps follow (the old ones stay until the new ones are in).
+    set_slider(&h, 2, 1.25);
+    h.run_steps(1);
+    assert_eq!(h.state().effect_maps_shown(), Some((8, false)));
+    wait(&mut h, "the new code's effect maps", |app| {
+        app.effect_maps_shown() == Some((8, true))
+    });
+    assert!(h.state().state.settings.show_effects);
+    snapshot(&mut h, "effect_maps");
+}

@@ -92,6 +92,16 @@ pub fn gif_bytes(frames: &[RgbImage], delay_ms: u32) -> Result<Vec<u8>, image::I
     Ok(bytes)
 }
 
+/// A map of non-negative values as a black -> red -> yellow -> white picture, `scale` at white.
+pub fn heat_map(values: &[f32], width: usize, height: usize, scale: f32) -> RgbImage {
+    let scale = scale.max(1e-12);
+    RgbImage::from_fn(width as u32, height as u32, |x, y| {
+        let t = (values[y as usize * width + x as usize] / scale).clamp(0.0, 1.0) * 3.0;
+        let channel = |from: f32| ((t - from).clamp(0.0, 1.0) * 255.0).round() as u8;
+        Rgb([channel(0.0), channel(1.0), channel(2.0)])
+    })
+}
+
 /// A style map as a picture: `points` (2-D coordinates, each with a thumbnail) over the faint
 /// dots of `prior` (the prior's samples in the same projection), axes through the mean labelled
 /// with their share of the variance, and an optional `marker` (the current code) as a ring.

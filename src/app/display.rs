@@ -43,6 +43,8 @@ pub struct Display {
     slots: HashMap<Slot, SlotView>,
     thumbnails: HashMap<ImageId, TextureHandle>,
     map_thumbnails: HashMap<std::path::PathBuf, TextureHandle>,
+    /// Effect maps on screen: what they answer, and a texture per direction.
+    effects: Option<(crate::engine::worker::EffectRequest, Vec<TextureHandle>)>,
     /// Magnify smoothly (bilinear) instead of nearest-neighbour.
     smooth: bool,
 }
@@ -251,6 +253,33 @@ impl Display {
                     )
                 });
         }
+    }
+
+    /// New effect maps (one colour scale for all, so maps compare).
+    pub fn show_effects(
+        &mut self,
+        ctx: &egui::Context,
+        request: crate::engine::worker::EffectRequest,
+        maps: &crate::engine::effects::EffectMaps,
+    ) {
+        let scale = maps.max();
+        let textures = (maps.maps.iter().enumerate())
+            .map(|(k, values)| {
+                let picture = super::compose::heat_map(values, maps.width, maps.height, scale);
+                ctx.load_texture(
+                    format!("effect-{k}"),
+                    ColorImage::from_rgb([maps.width, maps.height], picture.as_raw()),
+                    TextureOptions::NEAREST,
+                )
+            })
+            .collect();
+        self.effects = Some((request, textures));
+    }
+
+    /// The effect maps on screen and the request they answer.
+    pub fn effects(&self) -> Option<(&crate::engine::worker::EffectRequest, Vec<TextureId>)> {
+        let (request, textures) = self.effects.as_ref()?;
+        Some((request, textures.iter().map(TextureHandle::id).collect()))
     }
 
     pub fn map_thumbnail(&self, path: &std::path::Path) -> Option<TextureId> {

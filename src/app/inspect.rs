@@ -84,6 +84,13 @@ impl StylespaceApp {
         self.display.slots().filter(sample).count()
     }
 
+    /// Effect maps on screen, and whether they answer the current code.
+    pub fn effect_maps_shown(&self) -> Option<(usize, bool)> {
+        let (request, textures) = self.display.effects()?;
+        let current = self.state.effect_request().as_ref() == Some(request);
+        Some((textures.len(), current))
+    }
+
     pub fn has_interpolation(&self) -> bool {
         self.display.has(Slot::Interpolation)
     }

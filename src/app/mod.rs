@@ -231,6 +231,8 @@ pub struct StylespaceApp {
     gpu_errors: Arc<Mutex<Vec<(String, bool)>>>,
     /// Our device error handler is in place after the compute backend's (see `watch_gpu`).
     gpu_watched: bool,
+    /// The effect maps asked of the worker last.
+    effects_sent: Option<crate::engine::worker::EffectRequest>,
     /// DRIT++ test-time resize and crop, sent to every worker started.
     drit_resize_crop: (Option<usize>, Option<usize>),
 }
@@ -288,6 +290,7 @@ impl StylespaceApp {
             gpu_errors: Arc::default(),
             gpu_watched: false,
             drit_resize_crop: options.drit_resize_crop,
+            effects_sent: None,
         };
         app.watch_gpu();
         for note in [backend.note, session_warning].into_iter().flatten() {
@@ -404,7 +407,10 @@ impl StylespaceApp {
                 }
                 state::Effect::LoadModel(source) => self.worker.send(Job::Load(source)),
                 state::Effect::Toast { text, error } => self.toasts.push(text, error),
-                state::Effect::ModelChanged => self.renders.clear(),
+                state::Effect::ModelChanged => {
+                    self.renders.clear();
+                    self.effects_sent = None;
+                }
             }
         }
     }
@@ -523,6 +529,10 @@ impl StylespaceApp {
                 Event::Pixels { tag, images } => self.export_part(tag, Ok(images)),
                 Event::PixelsFailed { tag, error } => self.export_part(tag, Err(error)),
                 Event::DomainFit { id, fit } => self.act(Action::DomainFitted { id, fit }),
+                Event::Effects { request, maps } => match maps {
+                    Ok(maps) => self.display.show_effects(ctx, request, &maps),
+                    Err(e) => log::warn!("effect maps: {e}"),
+                },
                 Event::Styles {
                     tag,
                     styles,
@@ -679,6 +689,12 @@ impl eframe::App for StylespaceApp {
             self.act(Action::Commit);
         }
         self.renders.send(renders::plan(&self.state), &self.worker);
+        let effects = self.state.effect_request();
+        if effects.is_some() && effects != self.effects_sent {
+            self.worker
+                .send(Job::EffectMaps(effects.clone().expect("checked")));
+        }
+        self.effects_sent = effects;
         if let Some(copy) = self.copy_request.take() {
             ctx.copy_image(copy);
         }

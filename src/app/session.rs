@@ -37,6 +37,9 @@ pub struct Settings {
     pub smooth: bool,
     /// What the style panel's sliders move.
     pub slider_mode: SliderMode,
+    /// Effect maps under the sliders, and their central-difference step.
+    pub show_effects: bool,
+    pub effect_step: f32,
 }
 
 /// What the style panel's sliders move.
@@ -79,6 +82,8 @@ impl Default for Settings {
             zoom: Zoom::Fit,
             smooth: false,
             slider_mode: SliderMode::Dimensions,
+            show_effects: false,
+            effect_step: 0.5,
         }
     }
 }

@@ -16,7 +16,9 @@ use crate::engine::Family;
 use crate::engine::domains::DomainFit;
 use crate::engine::pca::Pca;
 use crate::engine::styles::{NamedCode, StyleSet, lerp, sample_styles, slerp};
-use crate::engine::worker::{FileStyle, ImageId, LatentNoise, ModelInfo, ModelSource, StyleBatch};
+use crate::engine::worker::{
+    EffectRequest, FileStyle, ImageId, LatentNoise, ModelInfo, ModelSource, StyleBatch,
+};
 
 /// Seed of the code a freshly opened model without a showcase code starts from.
 const FIRST_CODE_SEED: u64 = 3;
@@ -172,6 +174,11 @@ pub enum Action {
     CancelMap,
     ClearMap,
     SetSliderMode(SliderMode),
+    /// Effect maps on or off, and their step (code units).
+    SetEffects {
+        show: bool,
+        step: f32,
+    },
     OpenModel(ModelSource),
     /// The same model again on another worker (the compute backend changed): images are encoded
     /// again, while the code, the saved codes and the undo history stay.
@@ -482,7 +489,8 @@ impl AppState {
             | SetWindowSize(..)
             | SetZoom(..)
             | SetSmooth(..)
-            | SetSliderMode(..) => self.apply_settings(action, &mut effects),
+            | SetSliderMode(..)
+            | SetEffects { .. } => self.apply_settings(action, &mut effects),
             AddMapFiles(..) | MapStyles { .. } | CancelMap | ClearMap => {
                 self.apply_map(action, &mut effects)
             }
@@ -647,6 +655,12 @@ impl AppState {
             Action::SetZoom(zoom) => self.settings.zoom = zoom,
             Action::SetSmooth(smooth) => self.settings.smooth = smooth,
             Action::SetSliderMode(mode) => self.settings.slider_mode = mode,
+            Action::SetEffects { show, step } => {
+                self.settings.show_effects = show;
+                if step.is_finite() && step > 0.0 {
+                    self.settings.effect_step = step.clamp(0.01, 3.0);
+                }
+            }
             Action::SetPanelWidths { content, style } => {
                 self.settings.content_panel_width = Some(content);
                 self.settings.style_panel_width = Some(style);
@@ -709,6 +723,29 @@ impl AppState {
             .chain(files)
             .filter(|p| p.code.len() == dim)
             .collect()
+    }
+
+    /// The effect maps the style panel should show: around the current code, along the
+    /// dimensions or (in principal mode) the principal axes. `None` when off or not ready.
+    pub fn effect_request(&self) -> Option<EffectRequest> {
+        if !self.settings.show_effects {
+            return None;
+        }
+        let dim = self
+            .style_dim()
+            .filter(|d| *d > 0 && self.style.len() == *d)?;
+        let content = self.content_ready()?;
+        let directions = match (self.settings.slider_mode, self.style_pca()) {
+            (SliderMode::Principal, Some(pca)) if pca.dim() == dim => pca.axes,
+            _ => crate::engine::effects::dimensions(dim),
+        };
+        Some(EffectRequest {
+            content,
+            target: self.target(),
+            style: self.style.clone(),
+            directions,
+            step: self.settings.effect_step,
+        })
     }
 
     /// Principal axes of the map's codes (at least two codes of a style space of two or more

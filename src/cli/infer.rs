@@ -413,7 +413,12 @@ pub(super) fn effects(args: EffectsArgs) -> Result<()> {
     let mut cells = vec![translation];
     let mut labels = vec!["translation".to_string()];
     for (k, map) in maps.maps.iter().enumerate() {
-        cells.push(heat_map(map, maps.width, maps.height, scale));
+        cells.push(stylespace::app::compose::heat_map(
+            map,
+            maps.width,
+            maps.height,
+            scale,
+        ));
         labels.push(format!("{} {}", space.name, k + 1));
     }
     // One row: each cell under its label.
@@ -432,15 +437,6 @@ pub(super) fn effects(args: EffectsArgs) -> Result<()> {
         println!("  {} {}: mean {mean:.4}, max {peak:.4}", space.name, k + 1);
     }
     Ok(())
-}
-
-/// A map as a black -> red -> yellow -> white image, `scale` at white.
-fn heat_map(map: &[f32], width: usize, height: usize, scale: f32) -> image::RgbImage {
-    image::RgbImage::from_fn(width as u32, height as u32, |x, y| {
-        let t = (map[y as usize * width + x as usize] / scale).clamp(0.0, 1.0) * 3.0;
-        let channel = |from: f32| ((t - from).clamp(0.0, 1.0) * 255.0).round() as u8;
-        image::Rgb([channel(0.0), channel(1.0), channel(2.0)])
-    })
 }
 
 /// Luma of an RGB pixel in [0, 1].

@@ -16,6 +16,7 @@ use burn::tensor::wgpu::wgpu;
 use image::{DynamicImage, RgbImage};
 
 use super::domains::DomainFit;
+use super::effects::EffectMaps;
 use super::texture::TextureConverter;
 use super::{Counters, Description, Model};
 use crate::Domain;
@@ -246,6 +247,9 @@ pub enum Job {
     /// Style codes of image files, a few per step with renders in between; a progress event
     /// per step. Runs when nothing else waits.
     EncodeStyles(StyleBatch),
+    /// Effect maps of an image's translation around a code ([`super::effects`]). Runs when
+    /// nothing else waits; a newer request replaces one not started yet.
+    EffectMaps(EffectRequest),
     /// How well each domain reproduces the image ([`super::domains`]). Runs when nothing else
     /// waits: it never delays an encode or a render.
     FitDomain {
@@ -276,6 +280,17 @@ pub struct StyleBatch {
     pub domain: Domain,
     /// Set to stop after the current few.
     pub cancel: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// What effect maps to compute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectRequest {
+    pub content: ImageId,
+    pub target: Domain,
+    pub style: Vec<f32>,
+    /// Unit directions (the code's dimensions, or principal axes).
+    pub directions: Vec<Vec<f32>>,
+    pub step: f32,
 }
 
 /// Images encoded per step of a [`StyleBatch`], between which renders run.
@@ -337,6 +352,10 @@ pub enum Event {
     DomainFit {
         id: ImageId,
         fit: Result<DomainFit, String>,
+    },
+    Effects {
+        request: EffectRequest,
+        maps: Result<EffectMaps, String>,
     },
     /// A step of an [`Job::EncodeStyles`]: the codes it made, the files it could not read, and
     /// how far the batch is.
@@ -417,6 +436,10 @@ impl Worker {
         let (lock, cvar) = &*self.shared;
         let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
         match job {
+            Job::EffectMaps(_) => {
+                queue.idle.retain(|j| !matches!(j, Job::EffectMaps(_)));
+                queue.idle.push_back(job);
+            }
             Job::FitDomain { .. } | Job::EncodeStyles(_) => queue.idle.push_back(job),
             Job::Forget(id) => {
                 queue
@@ -637,6 +660,25 @@ impl WorkerState {
             }
             // Run by `run`, which queues what is left of the batch.
             Job::EncodeStyles(batch) => Some(self.encode_styles(batch).0),
+            Job::EffectMaps(request) => {
+                let maps = match self.contents.get(&request.content).cloned() {
+                    None => Err(format!("image {} has not been encoded", request.content)),
+                    Some((_, content)) => self.model().and_then(|model| {
+                        catch(|| {
+                            model
+                                .effect_maps(
+                                    request.target,
+                                    &content,
+                                    &request.style,
+                                    &request.directions,
+                                    request.step,
+                                )
+                                .map_err(|e| e.to_string())
+                        })
+                    }),
+                };
+                Some(Event::Effects { request, maps })
+            }
             Job::FitDomain { id, image, name } => {
                 let fit = self.model().and_then(|model| {
                     catch(|| model.domain_fit(&image, &name).map_err(|e| e.to_string()))

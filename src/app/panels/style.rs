@@ -39,6 +39,7 @@ pub fn panel(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
         }
     });
     sliders(app, ui, name, out);
+    effect_maps(app, ui, name, out);
     ui.separator();
     style_from_image(app, ui, out);
     ui.separator();
@@ -178,6 +179,74 @@ fn ordinal(n: u32) -> String {
         _ => "th",
     };
     format!("{n}{suffix}")
+}
+
+/// Where each slider acts: one heat map per dimension (or principal direction) of how much each
+/// output pixel changes as that coordinate moves, all on one colour scale.
+fn effect_maps(app: &StylespaceApp, ui: &mut Ui, name: &str, out: &mut Intents) {
+    let settings = &app.state.settings;
+    let (mut show, mut step) = (settings.show_effects, settings.effect_step);
+    let changed = ui
+        .horizontal(|ui| {
+            let on = ui
+                .checkbox(&mut show, "Effect maps")
+                .on_hover_text(
+                    "Where each slider changes the output: brighter = more change per unit \
+                     (central differences of the step, one colour scale for all maps)",
+                )
+                .changed();
+            let moved = show
+                && ui
+                    .add(
+                        egui::DragValue::new(&mut step)
+                            .range(0.01..=3.0)
+                            .speed(0.01)
+                            .prefix("step "),
+                    )
+                    .changed();
+            on || moved
+        })
+        .inner;
+    if changed {
+        out.act(Action::SetEffects { show, step });
+    }
+    if !show {
+        return;
+    }
+    let Some((request, textures)) = app.display.effects() else {
+        ui.spinner();
+        return;
+    };
+    let principal = request
+        .directions
+        .first()
+        .is_some_and(|d| d.iter().filter(|v| **v != 0.0).count() > 1);
+    if Some(request) != app.state.effect_request().as_ref() {
+        ui.label(RichText::new("updating...").weak());
+    }
+    let side = ((ui.available_width() - 3.0 * 6.0) / 4.0).clamp(32.0, 96.0);
+    egui::Grid::new("effect maps")
+        .spacing([6.0, 2.0])
+        .show(ui, |ui| {
+            for (row, chunk) in textures.chunks(4).enumerate() {
+                for (i, texture) in chunk.iter().enumerate() {
+                    let k = row * 4 + i + 1;
+                    let label = if principal {
+                        format!("PC {k}")
+                    } else {
+                        format!("{name} {k}")
+                    };
+                    ui.vertical(|ui| {
+                        ui.add(
+                            egui::Image::new((*texture, Vec2::splat(side)))
+                                .alt_text(format!("effect of {label}")),
+                        );
+                        ui.label(RichText::new(label).small());
+                    });
+                }
+                ui.end_row();
+            }
+        });
 }
 
 /// A drop zone for reference images (its rect routes dropped files) plus the set's images.
