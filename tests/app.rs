@@ -1051,4 +1051,29 @@ fn effect_maps_follow_the_code_under_the_sliders() {
     });
     assert!(h.state().state.settings.show_effects);
     snapshot(&mut h, "effect_maps");
+
+    // Hovering a slider lays its map over the output.
+    let translation = h.get_by_label("translation").rect();
+    let inside = |image: &image::RgbaImage| -> Vec<u8> {
+        let (x0, y0) = (translation.min.x as u32 + 2, translation.min.y as u32 + 2);
+        let (x1, y1) = (translation.max.x as u32 - 2, translation.max.y as u32 - 2);
+        (y0..y1)
+            .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+            .flat_map(|(x, y)| image.get_pixel(x, y).0)
+            .collect()
+    };
+    h.hover_at(egui::pos2(2.0, 700.0));
+    h.run_steps(2);
+    let plain = inside(&h.render().unwrap());
+    let slider = h.get_by_role_and_label(Role::Slider, "style 3").rect();
+    h.hover_at(slider.center());
+    h.run_steps(2);
+    let overlaid = inside(&h.render().unwrap());
+    assert_ne!(
+        plain, overlaid,
+        "no map over the output while a slider is hovered"
+    );
+    h.hover_at(egui::pos2(2.0, 700.0));
+    h.run_steps(2);
+    assert_eq!(inside(&h.render().unwrap()), plain);
 }

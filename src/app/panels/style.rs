@@ -12,7 +12,24 @@ use crate::engine::Family;
 use crate::engine::pca::Pca;
 use crate::engine::styles::prior_percentile;
 
+fn hovered_id() -> egui::Id {
+    egui::Id::unique("hovered style slider")
+}
+
+/// The slider (dimension or principal direction, 0-based) the pointer is on this frame, if any
+/// (the style panel is drawn before the central view).
+pub fn hovered_slider(ctx: &egui::Context) -> Option<usize> {
+    ctx.data(|d| d.get_temp::<usize>(hovered_id()))
+}
+
+fn note_hover(ui: &Ui, response: &egui::Response, k: usize) {
+    if response.hovered() || response.dragged() {
+        ui.data_mut(|d| d.insert_temp(hovered_id(), k));
+    }
+}
+
 pub fn panel(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
+    ui.data_mut(|d| d.remove::<usize>(hovered_id()));
     // MUNIT's code is its "style", DRIT's its "attribute"; UNIT has none.
     let (name, family) = match app.state.style_space() {
         Some((_, Some(space))) => (space.name, None),
@@ -126,7 +143,9 @@ fn principal_sliders(style: &[f32], pca: &Pca, ui: &mut Ui, out: &mut Intents) {
             .text(format!("PC {} ({:.0} %)", k + 1, 100.0 * ratios[k]))
             .fixed_decimals(2)
             .clamping(egui::SliderClamping::Never);
-        if ui.add(slider).changed() {
+        let response = ui.add(slider);
+        note_hover(ui, &response, k);
+        if response.changed() {
             let mut moved = coords.clone();
             moved[k] = value;
             out.act(Action::SetStyle(pca.with_coords(style, &moved)));
@@ -149,7 +168,9 @@ fn sliders(app: &StylespaceApp, ui: &mut Ui, name: &str, out: &mut Intents) {
             .text(format!("{name} {}", dim + 1))
             .fixed_decimals(2)
             .clamping(egui::SliderClamping::Never);
-        if ui.add(slider).changed() {
+        let response = ui.add(slider);
+        note_hover(ui, &response, dim);
+        if response.changed() {
             out.act(Action::SetStyleValue { dim, value });
         }
     }

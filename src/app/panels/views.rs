@@ -190,8 +190,17 @@ fn translate(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
                 state.source,
                 state.target()
             ));
-            output_image(app, ui, Slot::Main, output_side)
+            let response = output_image(app, ui, Slot::Main, output_side)
                 .on_hover_text("The current content with the current style code");
+            // While a slider is hovered or dragged, where it acts, over the output.
+            let hovered = super::style::hovered_slider(ui.ctx());
+            if let (Some(k), Some((_, maps))) = (hovered, app.display.effects())
+                && let Some(map) = maps.get(k)
+            {
+                let uv = egui::Rect::from_min_max(egui::Pos2::ZERO, egui::Pos2::new(1.0, 1.0));
+                let tint = egui::Color32::from_white_alpha(170);
+                ui.painter().image(*map, response.rect, uv, tint);
+            }
         });
     });
 }
