@@ -4,6 +4,9 @@
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, Rgb, RgbImage, RgbaImage, imageops};
 
+use crate::engine::pca::Pca;
+use crate::engine::styles::sample_styles;
+
 /// Gap between grid cells, in pixels.
 const GAP: u32 = 4;
 
@@ -102,17 +105,31 @@ pub fn heat_map(values: &[f32], width: usize, height: usize, scale: f32) -> RgbI
     })
 }
 
-/// A style map as a picture: `points` (2-D coordinates, each with a thumbnail) over the faint
-/// dots of `prior` (the prior's samples in the same projection), axes through the mean labelled
-/// with their share of the variance, and an optional `marker` (the current code) as a ring.
+/// Prior samples drawn faintly behind a style map.
+pub const MAP_PRIOR_SAMPLES: usize = 500;
+
+/// The N(0, I) prior's samples (a fixed draw) on a style map's plane.
+pub fn prior_on_map(pca: &Pca) -> Vec<[f32; 2]> {
+    (sample_styles(MAP_PRIOR_SAMPLES, pca.dim(), 0).iter())
+        .map(|c| pca.plane(c))
+        .collect()
+}
+
+/// A style map as a picture: each code (with its thumbnail) at its coordinates on the first two
+/// axes of `pca`, over the faint dots of the prior's samples, axes through the mean labelled
+/// with their share of the variance, and an optional `marker` code (the current one) as a ring.
 /// `side` is the plot's width and height in pixels.
 pub fn style_map(
-    points: &[([f32; 2], RgbImage)],
-    prior: &[[f32; 2]],
-    explained: [f32; 2],
-    marker: Option<[f32; 2]>,
+    pca: &Pca,
+    codes: &[(&[f32], RgbImage)],
+    marker: Option<&[f32]>,
     side: u32,
 ) -> RgbImage {
+    let points: Vec<([f32; 2], &RgbImage)> = codes.iter().map(|(c, t)| (pca.plane(c), t)).collect();
+    let prior = prior_on_map(pca);
+    let ratio = pca.explained_variance_ratio();
+    let explained = [ratio[0], ratio.get(1).copied().unwrap_or(0.0)];
+    let marker = marker.map(|m| pca.plane(m));
     let side = side.max(64);
     let mut image = RgbImage::from_pixel(side, side, Rgb([255, 255, 255]));
     let extent = points
@@ -141,7 +158,7 @@ pub fn style_map(
         put(&mut image, i, centre, Rgb([200, 200, 200]));
         put(&mut image, centre, i, Rgb([200, 200, 200]));
     }
-    for p in prior {
+    for p in &prior {
         let [px, py] = to_pixel(*p);
         put(
             &mut image,
@@ -150,9 +167,9 @@ pub fn style_map(
             Rgb([215, 215, 235]),
         );
     }
-    for (p, picture) in points {
+    for (p, picture) in &points {
         let [px, py] = to_pixel(*p);
-        let small = imageops::resize(picture, thumb, thumb, imageops::FilterType::Triangle);
+        let small = imageops::resize(*picture, thumb, thumb, imageops::FilterType::Triangle);
         let (x, y) = (
             px.round() as i64 - thumb as i64 / 2,
             py.round() as i64 - thumb as i64 / 2,
@@ -162,20 +179,7 @@ pub fn style_map(
         }
     }
     if let Some(m) = marker {
-        let [mx, my] = to_pixel(m);
-        let r = thumb as f32 / 2.0 + 3.0;
-        for step in 0..720 {
-            let a = step as f32 * std::f32::consts::PI / 360.0;
-            for w in 0..3 {
-                let rr = r + w as f32;
-                put(
-                    &mut image,
-                    (mx + rr * a.cos()).round() as i64,
-                    (my + rr * a.sin()).round() as i64,
-                    Rgb([220, 40, 40]),
-                );
-            }
-        }
+        ring(&mut image, to_pixel(m), thumb as f32 / 2.0 + 3.0);
     }
     let texts = [
         format!("PC1 ({:.1} % of the variance)", explained[0] * 100.0),
@@ -187,6 +191,20 @@ pub fn style_map(
     draw_label(&mut image, &labels[0], x1, y1, side);
     draw_label(&mut image, &labels[1], side / 2 + GAP, GAP, side);
     image
+}
+
+/// A red ring, 3 px wide, of inner radius `r` around `centre`.
+fn ring(image: &mut RgbImage, [cx, cy]: [f32; 2], r: f32) {
+    for step in 0..720 {
+        let a = step as f32 * std::f32::consts::PI / 360.0;
+        for w in 0..3 {
+            let rr = r + w as f32;
+            let (x, y) = ((cx + rr * a.cos()).round(), (cy + rr * a.sin()).round());
+            if x >= 0.0 && y >= 0.0 && (x as u32) < image.width() && (y as u32) < image.height() {
+                image.put_pixel(x as u32, y as u32, Rgb([220, 40, 40]));
+            }
+        }
+    }
 }
 
 /// A label rendered with egui's own proportional font and rasteriser (as the UI draws text):

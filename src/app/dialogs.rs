@@ -90,8 +90,6 @@ impl PathPrompt {
 /// person cancels a dialog that quickly.
 const UNAVAILABLE_WITHIN: std::time::Duration = std::time::Duration::from_millis(250);
 
-const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "bmp", "gif"];
-
 pub struct Dialogs {
     tx: Sender<Answer>,
     rx: Receiver<Answer>,
@@ -149,7 +147,7 @@ fn ask(dialog: Dialog, start: Option<PathBuf>) -> Option<Answer> {
     }
     match dialog {
         Dialog::Images => d
-            .add_filter("Images", &IMAGE_EXTENSIONS)
+            .add_filter("Images", &crate::io::image::IMAGE_EXTENSIONS)
             .pick_files()
             .map(Answer::OpenImages),
         Dialog::ModelFolder => d.pick_folder().map(Answer::OpenModelFolder),

@@ -10,7 +10,6 @@ use image::RgbImage;
 use super::compose;
 use super::state::{AppState, MapFrom};
 use crate::Domain;
-use crate::engine::styles::sample_styles;
 use crate::engine::worker::{ImageId, Job, LatentNoise, Worker};
 
 /// What a save is for.
@@ -465,23 +464,15 @@ impl super::StylespaceApp {
     }
 }
 
-/// Prior samples drawn faintly behind a style map.
-pub const MAP_PRIOR_SAMPLES: usize = 500;
-
 /// Side of an exported style map, in pixels (times the export scale).
 const MAP_SIDE: u32 = 768;
 
 /// The style map as a picture: every point's thumbnail at its coordinates, the prior's samples
 /// and the current code. `None` without principal axes.
 pub fn map_picture(state: &AppState) -> Option<RgbImage> {
-    let pca = state.style_pca()?;
-    let xy = |code: &[f32]| {
-        let c = pca.project(code, 2);
-        [c[0], c[1]]
-    };
-    let points: Vec<([f32; 2], RgbImage)> = state
-        .map_points()
-        .iter()
+    let points = state.map_points();
+    let pca = super::state::pca_of(&points)?;
+    let codes: Vec<(&[f32], RgbImage)> = (points.iter())
         .map(|p| {
             let thumbnail = match p.from {
                 MapFrom::Image(id) => state
@@ -490,23 +481,12 @@ pub fn map_picture(state: &AppState) -> Option<RgbImage> {
                     .unwrap_or_default(),
                 MapFrom::File(i) => state.map.files[i].thumbnail.clone(),
             };
-            (xy(&p.code), thumbnail)
+            (p.code.as_slice(), thumbnail)
         })
         .collect();
-    let prior: Vec<[f32; 2]> = sample_styles(MAP_PRIOR_SAMPLES, pca.dim(), 0)
-        .iter()
-        .map(|c| xy(c))
-        .collect();
-    let ratio = pca.explained_variance_ratio();
-    let marker = (state.style.len() == pca.dim()).then(|| xy(&state.style));
+    let marker = (state.style.len() == pca.dim()).then_some(state.style.as_slice());
     let side = MAP_SIDE * state.settings.export_scale.max(1);
-    Some(compose::style_map(
-        &points,
-        &prior,
-        [ratio[0], ratio[1]],
-        marker,
-        side,
-    ))
+    Some(compose::style_map(&pca, &codes, marker, side))
 }
 
 #[cfg(test)]

@@ -296,10 +296,7 @@ impl StylespaceApp {
         for note in [backend.note, session_warning].into_iter().flatten() {
             app.toasts.push(note, true);
         }
-        let (resize, crop) = options.drit_resize_crop;
-        if resize.is_some() || crop.is_some() {
-            app.worker.send(Job::DritResizeCrop { resize, crop });
-        }
+        app.send_drit_resize_crop();
         let model = options
             .model
             .clone()
@@ -550,6 +547,14 @@ impl StylespaceApp {
         }
     }
 
+    /// DRIT++ test-time resize and crop from the command line, for a new worker.
+    fn send_drit_resize_crop(&self) {
+        let (resize, crop) = self.drit_resize_crop;
+        if resize.is_some() || crop.is_some() {
+            self.worker.send(Job::DritResizeCrop { resize, crop });
+        }
+    }
+
     /// Moves the model to the CPU backend after the GPU failed: a new worker, the same model
     /// loaded again, every image encoded again and every slot rendered again. The code, saved
     /// codes and undo history stay. The old worker is abandoned, not joined (it may be stuck in
@@ -575,10 +580,7 @@ impl StylespaceApp {
             }
         };
         std::mem::replace(&mut self.worker, worker).abandon();
-        let (resize, crop) = self.drit_resize_crop;
-        if resize.is_some() || crop.is_some() {
-            self.worker.send(Job::DritResizeCrop { resize, crop });
-        }
+        self.send_drit_resize_crop();
         self.backend = cpu.kind;
         self.backend_description = format!("{} (after a GPU failure)", cpu.description);
         self.renders.clear();

@@ -30,6 +30,13 @@ pub enum EncodeState {
     Failed(String),
 }
 
+/// Principal axes of map points' codes (at least two codes of a style space of two or more
+/// dimensions).
+pub fn pca_of(points: &[MapPoint]) -> Option<Pca> {
+    let codes: Vec<Vec<f32>> = points.iter().map(|p| p.code.clone()).collect();
+    Pca::fit(&codes).ok().filter(|p| p.dim() >= 2)
+}
+
 /// Where a point of the style map comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapFrom {
@@ -735,9 +742,14 @@ impl AppState {
             .style_dim()
             .filter(|d| *d > 0 && self.style.len() == *d)?;
         let content = self.content_ready()?;
-        let directions = match (self.settings.slider_mode, self.style_pca()) {
-            (SliderMode::Principal, Some(pca)) if pca.dim() == dim => pca.axes,
-            _ => crate::engine::effects::dimensions(dim),
+        // The principal axes only in principal mode (computing them is not free).
+        let principal = (self.settings.slider_mode == SliderMode::Principal)
+            .then(|| self.style_pca())
+            .flatten()
+            .filter(|pca| pca.dim() == dim);
+        let directions = match principal {
+            Some(pca) => pca.axes,
+            None => crate::engine::effects::dimensions(dim),
         };
         Some(EffectRequest {
             content,
@@ -751,8 +763,7 @@ impl AppState {
     /// Principal axes of the map's codes (at least two codes of a style space of two or more
     /// dimensions).
     pub fn style_pca(&self) -> Option<Pca> {
-        let codes: Vec<Vec<f32>> = self.map_points().into_iter().map(|p| p.code).collect();
-        Pca::fit(&codes).ok().filter(|p| p.dim() >= 2)
+        pca_of(&self.map_points())
     }
 
     /// Whether an image is offered as a style reference: its style was encoded, and it is not

@@ -2,23 +2,11 @@
 
 use super::*;
 
-use stylespace::io::image::IMAGE_EXTENSIONS;
-
-pub(super) fn is_image(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-}
-
 /// Input images: the file itself, or a folder's images sorted by name.
 pub(super) fn inputs(input: &Path) -> Result<Vec<PathBuf>> {
     if input.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(input)
-            .with_context(|| format!("cannot read folder {}", input.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && is_image(p))
-            .collect();
-        files.sort();
+        let files = stylespace::io::image::images_in(input)
+            .with_context(|| format!("cannot read folder {}", input.display()))?;
         if files.is_empty() {
             bail!("{} contains no images", input.display());
         }
@@ -294,9 +282,6 @@ pub(super) fn domains(args: DomainsArgs) -> Result<()> {
     Ok(())
 }
 
-/// Points of the prior drawn faintly behind a style map.
-const MAP_PRIOR_SAMPLES: usize = 500;
-
 pub(super) fn map(args: MapArgs) -> Result<()> {
     use stylespace::engine::pca::Pca;
     let domain: Domain = args.domain.into();
@@ -344,19 +329,9 @@ pub(super) fn map(args: MapArgs) -> Result<()> {
     let coords: Vec<Vec<f32>> = codes.iter().map(|c| pca.project(c, 2)).collect();
     let ratio = pca.explained_variance_ratio();
     if let Some(png) = &args.png {
-        let prior = sample_styles(MAP_PRIOR_SAMPLES, model.style_dim(), 0);
-        let prior: Vec<[f32; 2]> = (prior.iter())
-            .map(|c| {
-                let p = pca.project(c, 2);
-                [p[0], p[1]]
-            })
-            .collect();
-        let points: Vec<([f32; 2], image::RgbImage)> = (coords.iter())
-            .zip(thumbs)
-            .map(|(c, t)| ([c[0], c[1]], t))
-            .collect();
-        let picture =
-            stylespace::app::compose::style_map(&points, &prior, [ratio[0], ratio[1]], None, 768);
+        let points: Vec<(&[f32], image::RgbImage)> =
+            codes.iter().map(Vec::as_slice).zip(thumbs).collect();
+        let picture = stylespace::app::compose::style_map(&pca, &points, None, 768);
         save_png(png, &picture, args.overwrite)?;
     }
     if args.json {

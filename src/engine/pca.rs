@@ -121,6 +121,12 @@ impl Pca {
             .collect()
     }
 
+    /// Coordinates of `code` on the first two axes (a style map's plane).
+    pub fn plane(&self, code: &[f32]) -> [f32; 2] {
+        let c = self.project(code, 2);
+        [c[0], c.get(1).copied().unwrap_or(0.0)]
+    }
+
     /// The code whose coordinates on the first axes are `coords`, with `base`'s component
     /// outside those axes. Moves `base` by the coordinate differences, so coordinates equal to
     /// `project(base)` give `base` back exactly.

@@ -271,9 +271,7 @@ impl TextureConverter {
         drop(managed);
         Ok(texture)
     }
-}
 
-impl TextureConverter {
     /// Blocks until the work submitted on the shared queue so far has run (see the worker's
     /// `settle`). Fails when the device was lost.
     pub fn wait_idle(&self) -> Result<(), String> {

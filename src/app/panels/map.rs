@@ -7,10 +7,9 @@ use egui::{Color32, Pos2, Rect, RichText, Sense, Stroke, Ui, Vec2};
 use super::Intents;
 use crate::app::StylespaceApp;
 use crate::app::commands::Command;
-use crate::app::export::MAP_PRIOR_SAMPLES;
-use crate::app::state::{Action, MapFrom, MapPoint};
+use crate::app::compose::prior_on_map;
+use crate::app::state::{Action, MapFrom, MapPoint, pca_of};
 use crate::engine::pca::Pca;
-use crate::engine::styles::sample_styles;
 
 /// A drag of the marker: everything it started from, so the code at a pointer position does not
 /// depend on what changes meanwhile (a folder still loading moves the axes), and a pointer back
@@ -39,10 +38,11 @@ pub fn view(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     let state = &app.state;
     let target = state.target();
     let dragging = ui.data(|d| d.get_temp::<MarkerDrag>(drag_id()));
+    let points = state.map_points();
     let Some(pca) = dragging
         .as_ref()
         .map(|d| d.pca.clone())
-        .or_else(|| state.style_pca())
+        .or_else(|| pca_of(&points))
     else {
         ui.label(format!(
             "The map shows the style codes of reference images (domain {target}) on the two \
@@ -51,7 +51,6 @@ pub fn view(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
         ));
         return;
     };
-    let points = state.map_points();
     let ratio = pca.explained_variance_ratio();
     ui.label(
         RichText::new(format!(
@@ -83,7 +82,7 @@ pub fn view(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
         egui::Layout::top_down(egui::Align::Min)
     };
     ui.with_layout(layout, |ui| {
-        plot(app, ui, &pca, dragging, side, out);
+        plot(app, ui, &pca, &points, dragging, side, out);
         super::views::output_image(app, ui, crate::engine::worker::Slot::Main, output_side);
     });
 }
@@ -92,20 +91,16 @@ fn plot(
     app: &StylespaceApp,
     ui: &mut Ui,
     pca: &Pca,
+    points: &[MapPoint],
     dragging: Option<MarkerDrag>,
     side: f32,
     out: &mut Intents,
 ) {
     let state = &app.state;
-    let points = state.map_points();
     let (rect, response) = ui.allocate_exact_size(Vec2::splat(side), Sense::click_and_drag());
     let response = response.on_hover_cursor(egui::CursorIcon::Crosshair);
-    let xy = |code: &[f32]| {
-        let c = pca.project(code, 2);
-        [c[0], c[1]]
-    };
-    let coords: Vec<[f32; 2]> = points.iter().map(|p| xy(&p.code)).collect();
-    let marker = (state.style.len() == pca.dim()).then(|| xy(&state.style));
+    let coords: Vec<[f32; 2]> = points.iter().map(|p| pca.plane(&p.code)).collect();
+    let marker = (state.style.len() == pca.dim()).then(|| pca.plane(&state.style));
     // Code units per point: fixed during a drag.
     let scale = dragging.as_ref().map_or_else(
         || {
@@ -118,7 +113,7 @@ fn plot(
         |d| d.scale,
     );
     let to_screen = |[x, y]: [f32; 2]| rect.center() + Vec2::new(x, -y) / scale;
-    draw(app, ui, rect, pca, &points, &coords, to_screen);
+    draw(app, ui, rect, pca, points, &coords, to_screen);
 
     if let Some(m) = marker {
         let at = to_screen(m);
@@ -209,9 +204,8 @@ fn draw(
     painter.hline(rect.x_range(), centre.y, axis);
     painter.vline(centre.x, rect.y_range(), axis);
     let faint = visuals.weak_text_color().gamma_multiply(0.35);
-    for code in sample_styles(MAP_PRIOR_SAMPLES, pca.dim(), 0) {
-        let c = pca.project(&code, 2);
-        painter.circle_filled(to_screen([c[0], c[1]]), 1.5, faint);
+    for p in prior_on_map(pca) {
+        painter.circle_filled(to_screen(p), 1.5, faint);
     }
     let label = |at: Pos2, anchor, text: &str| {
         painter.text(
@@ -287,11 +281,10 @@ fn drag_marker(
         && at.distance(press) <= 14.0
     {
         let base = app.state.style.clone();
-        let c = pca.project(&base, 2);
         let drag = MarkerDrag {
             pca: pca.clone(),
+            base_coords: pca.plane(&base),
             base,
-            base_coords: [c[0], c[1]],
             start: press,
             scale,
         };

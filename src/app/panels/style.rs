@@ -155,7 +155,12 @@ fn principal_sliders(style: &[f32], pca: &Pca, ui: &mut Ui, out: &mut Intents) {
 
 fn sliders(app: &StylespaceApp, ui: &mut Ui, name: &str, out: &mut Intents) {
     let style = &app.state.style;
-    let pca = app.state.style_pca().filter(|p| p.dim() == style.len());
+    // Principal axes only when their sliders show: this runs every frame a slider moves.
+    let principal = app.state.settings.slider_mode == SliderMode::Principal;
+    let pca = principal
+        .then(|| app.state.style_pca())
+        .flatten()
+        .filter(|p| p.dim() == style.len());
     if slider_mode(app, ui, pca.as_ref(), out)
         && let Some(pca) = &pca
     {
