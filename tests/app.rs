@@ -1077,3 +1077,94 @@ fn effect_maps_follow_the_code_under_the_sliders() {
     h.run_steps(2);
     assert_eq!(inside(&h.render().unwrap()), plain);
 }
+
+/// Mean absolute difference of two RGBA pictures over the columns `cols` (of `width`).
+fn column_difference(a: &[u8], b: &[u8], width: usize, cols: std::ops::Range<usize>) -> f64 {
+    let (mut sum, mut n) = (0u64, 0u64);
+    for (i, (x, y)) in a.chunks(4).zip(b.chunks(4)).enumerate() {
+        if cols.contains(&(i % width)) {
+            sum += (0..3).map(|c| x[c].abs_diff(y[c]) as u64).sum::<u64>();
+            n += 3;
+        }
+    }
+    sum as f64 / n.max(1) as f64
+}
+
+#[test]
+fn the_region_brush_restyles_only_what_is_painted() {
+    let mut h = started(options(DeviceChoice::Cpu, vec![fixture("a.png")]));
+    let start = output(&h);
+    h.state_mut().act(Action::SetRegion(true));
+    let inside = h
+        .state()
+        .state
+        .region_style
+        .clone()
+        .expect("an inside code");
+    assert_ne!(inside, h.state().state.style);
+    h.run_steps(2);
+    idle(&mut h);
+    assert_eq!(output(&h), start, "nothing painted yet, nothing changes");
+
+    // A stroke down the left quarter of the input image.
+    let input = h.get_by_label("input image").rect();
+    let at = |x: f32, y: f32| {
+        egui::pos2(
+            input.min.x + x * input.width(),
+            input.min.y + y * input.height(),
+        )
+    };
+    h.hover_at(at(0.12, 0.05));
+    h.run_steps(1);
+    h.drag_at(at(0.12, 0.05));
+    h.run_steps(1);
+    for step in 1..=8 {
+        h.hover_at(at(0.12, 0.05 + 0.9 * step as f32 / 8.0));
+        h.run_steps(1);
+    }
+    h.drop_at(at(0.12, 0.95));
+    h.run_steps(2);
+    let mask = h
+        .state()
+        .state
+        .content_mask()
+        .expect("a painted mask")
+        .clone();
+    let (mw, _) = mask.dimensions();
+    assert_eq!(mask.get_pixel(mw / 8, mask.height() / 2).0[0], 255);
+    assert_eq!(mask.get_pixel(mw - 1, mask.height() / 2).0[0], 0);
+    wait(&mut h, "the painted translation", |app| {
+        app.main_output_rgba().is_some_and(|(_, _, px)| px != start)
+    });
+    idle(&mut h);
+    let (width, _, painted) = h.state().main_output_rgba().unwrap();
+    let left = column_difference(&painted, &start, width, 0..width / 4);
+    let right = column_difference(&painted, &start, width, width * 3 / 4..width);
+    assert!(
+        left > 4.0 * right,
+        "painted side changed {left:.2}, far side {right:.2}"
+    );
+    snapshot(&mut h, "region_brush");
+
+    // The output PNG comes with its mask, at the input's size.
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("mixed.png");
+    h.state_mut().export_to(SaveTarget::Png, png.clone(), false);
+    let mask_file = dir.path().join("mixed-mask.png");
+    wait(&mut h, "the export", |_| {
+        png.is_file() && mask_file.is_file()
+    });
+    let saved_mask = image::open(dir.path().join("mixed-mask.png"))
+        .unwrap()
+        .to_luma8();
+    assert_eq!(saved_mask.dimensions(), (64, 64));
+    assert_eq!(saved_mask.get_pixel(8, 32).0[0], 255);
+    assert_eq!(saved_mask.get_pixel(60, 32).0[0], 0);
+
+    // The stroke is one undo step; undoing it brings back the plain translation.
+    h.state_mut().act(Action::Undo);
+    assert!(h.state().state.content_mask().is_none());
+    h.run_steps(2);
+    idle(&mut h);
+    assert_eq!(output(&h), start);
+}

@@ -1498,3 +1498,125 @@ fn effects_writes_one_heat_map_per_dimension() {
     assert_ne!(code, 0);
     assert!(stderr.contains("--step"), "{stderr}");
 }
+
+#[test]
+fn translate_with_a_mask_mixes_two_codes_by_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("a.png");
+    let (w, h) = image::image_dimensions(&input).unwrap();
+    let input = input.display().to_string();
+    let save = |name: &str, mask: image::GrayImage| {
+        let path = dir.path().join(name);
+        mask.save(&path).unwrap();
+        path.display().to_string()
+    };
+    let empty = save("empty.png", image::GrayImage::new(w, h));
+    let full = save(
+        "full.png",
+        image::GrayImage::from_pixel(w, h, image::Luma([255])),
+    );
+    let left = save(
+        "left.png",
+        image::GrayImage::from_fn(w, h, |x, _| image::Luma([if x < w / 2 { 255 } else { 0 }])),
+    );
+    let translate = |out: &str, extra: &[&str]| {
+        let out = dir.path().join(out);
+        let out_arg = out.display().to_string();
+        let style = format!("--style-code={}", code(0));
+        let mut args = vec![
+            "translate",
+            "--input",
+            &input,
+            "--output-dir",
+            &out_arg,
+            &style,
+        ];
+        args.extend_from_slice(extra);
+        let (status, _, stderr) = run(&args);
+        assert_eq!(status, 0, "{stderr}");
+        image::open(out.join("output_000.png")).unwrap().to_rgb8()
+    };
+    let inside = format!("--mask-style-code={}", code(1));
+    let plain_outside = translate("outside", &[]);
+    let plain_inside = {
+        let out = dir.path().join("inside");
+        let out_arg = out.display().to_string();
+        let style = format!("--style-code={}", code(1));
+        let args = [
+            "translate",
+            "--input",
+            &input,
+            "--output-dir",
+            &out_arg,
+            &style,
+        ];
+        let (status, _, stderr) = run(&args);
+        assert_eq!(status, 0, "{stderr}");
+        image::open(out.join("output_000.png")).unwrap().to_rgb8()
+    };
+    assert_eq!(
+        translate("empty", &["--mask", &empty, &inside]),
+        plain_outside
+    );
+    assert_eq!(translate("full", &["--mask", &full, &inside]), plain_inside);
+    let half = translate("half", &["--mask", &left, &inside]);
+    // Far from the edge each side follows its own code.
+    let distance = |a: &image::RgbImage, b: &image::RgbImage, cols: std::ops::Range<u32>| {
+        let mut sum = 0u64;
+        for y in 0..a.height() {
+            for x in cols.clone() {
+                for c in 0..3 {
+                    sum += (a.get_pixel(x, y).0[c] as i64 - b.get_pixel(x, y).0[c] as i64)
+                        .unsigned_abs();
+                }
+            }
+        }
+        sum
+    };
+    let (ow, _) = half.dimensions();
+    let right = ow * 3 / 4..ow;
+    let far_left = 0..ow / 4;
+    assert!(
+        distance(&half, &plain_outside, right.clone()) * 4
+            < distance(&plain_inside, &plain_outside, right)
+    );
+    assert!(
+        distance(&half, &plain_inside, far_left.clone()) * 4
+            < distance(&plain_inside, &plain_outside, far_left)
+    );
+    // A mask of another shape, a missing inside code, a folder input: clean errors.
+    let odd = save("odd.png", image::GrayImage::new(w, h / 2));
+    let out_arg = dir.path().join("bad").display().to_string();
+    let style = format!("--style-code={}", code(0));
+    for (extra, needle) in [
+        (vec!["--mask", &odd, &inside], "the mask is"),
+        (vec!["--mask", &left], "--mask-style-code"),
+    ] {
+        let mut args = vec![
+            "translate",
+            "--input",
+            &input,
+            "--output-dir",
+            &out_arg,
+            &style,
+        ];
+        args.extend(extra);
+        let (status, _, stderr) = run(&args);
+        assert_ne!(status, 0);
+        assert!(stderr.contains(needle), "{stderr}");
+    }
+    let folder = fixture("a.png").parent().unwrap().display().to_string();
+    let args = [
+        "translate",
+        "--input",
+        &folder,
+        "--output-dir",
+        &out_arg,
+        "--mask",
+        &left,
+        &inside,
+    ];
+    let (status, _, stderr) = run(&args);
+    assert_ne!(status, 0);
+    assert!(stderr.contains("one input image"), "{stderr}");
+}

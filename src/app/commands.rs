@@ -35,6 +35,10 @@ pub enum Command {
     ViewMap,
     AddMapFolder,
     ExportMap,
+    ExportEffects,
+    ToggleRegionBrush,
+    OpenMask,
+    SaveMask,
     ToggleAnimation,
     Quit,
 }
@@ -46,7 +50,7 @@ const CTRL_SHIFT: Modifiers = Modifiers {
 };
 
 impl Command {
-    pub const ALL: [Command; 29] = [
+    pub const ALL: [Command; 33] = [
         Command::OpenImage,
         Command::PasteImage,
         Command::OpenModel,
@@ -74,6 +78,10 @@ impl Command {
         Command::ViewMap,
         Command::AddMapFolder,
         Command::ExportMap,
+        Command::ExportEffects,
+        Command::ToggleRegionBrush,
+        Command::OpenMask,
+        Command::SaveMask,
         Command::ToggleAnimation,
         Command::Quit,
     ];
@@ -107,6 +115,10 @@ impl Command {
             Command::ViewMap => "Style map",
             Command::AddMapFolder => "Add folder to style map...",
             Command::ExportMap => "Export style map PNG...",
+            Command::ExportEffects => "Export effect maps PNG...",
+            Command::ToggleRegionBrush => "Region brush",
+            Command::OpenMask => "Open mask...",
+            Command::SaveMask => "Save mask...",
             Command::ToggleAnimation => "Play / pause interpolation",
             Command::Quit => "Quit",
         }
@@ -133,6 +145,7 @@ impl Command {
             Command::ViewInterpolate => key(Modifiers::NONE, Key::Num4),
             Command::ViewMap => key(Modifiers::NONE, Key::Num5),
             Command::ToggleAnimation => key(Modifiers::NONE, Key::P),
+            Command::ToggleRegionBrush => key(Modifiers::NONE, Key::B),
             Command::Quit => key(CTRL, Key::Q),
             // Paste arrives as a clipboard event (Ctrl+V), not as a key press.
             _ => None,
@@ -194,6 +207,9 @@ pub fn dialog_of(command: Command) -> Option<Dialog> {
         Command::LoadStyles => Some(Dialog::StyleSet),
         Command::AddMapFolder => Some(Dialog::MapFolder),
         Command::ExportMap => Some(Dialog::Save(SaveTarget::Map)),
+        Command::ExportEffects => Some(Dialog::Save(SaveTarget::Effects)),
+        Command::OpenMask => Some(Dialog::Mask),
+        Command::SaveMask => Some(Dialog::Save(SaveTarget::Mask)),
         _ => None,
     }
 }
@@ -241,6 +257,7 @@ impl super::StylespaceApp {
             Command::ViewInterpolate => Action::SetView(View::Interpolate),
             Command::ViewMap => Action::SetView(View::Map),
             Command::ToggleAnimation => Action::TogglePlaying,
+            Command::ToggleRegionBrush => Action::SetRegion(!self.state.region_on),
             _ => return,
         };
         self.act(action);

@@ -72,6 +72,41 @@ pub fn grid(rows: &[Vec<RgbImage>], row_labels: &[String], col_labels: &[String]
 }
 
 /// Frames side by side with a gap.
+/// Effect maps as one labelled row: the translation they were measured on (when given), then
+/// each direction's heat map on one colour scale (white = the largest change of any map).
+pub fn effects_grid(
+    translation: Option<RgbImage>,
+    maps: &crate::engine::effects::EffectMaps,
+    labels: &[String],
+) -> RgbImage {
+    let scale = maps.max().max(1e-12);
+    let mut cells = Vec::new();
+    let mut names = Vec::new();
+    if let Some(translation) = translation {
+        cells.push(translation);
+        names.push("translation".to_string());
+    }
+    for (map, label) in maps.maps.iter().zip(labels) {
+        cells.push(heat_map(map, maps.width, maps.height, scale));
+        names.push(label.clone());
+    }
+    grid(&[cells], &[String::new()], &names)
+}
+
+/// Names of effect-map directions: `"{name} k"` for the code's own dimensions, `"PC k"` for
+/// principal axes (directions that move more than one coordinate).
+pub fn direction_labels(directions: &[Vec<f32>], name: &str) -> Vec<String> {
+    let principal = directions
+        .iter()
+        .any(|d| d.iter().filter(|v| **v != 0.0).count() > 1);
+    (1..=directions.len())
+        .map(|k| match principal {
+            true => format!("PC {k}"),
+            false => format!("{name} {k}"),
+        })
+        .collect()
+}
+
 pub fn strip(frames: &[RgbImage]) -> RgbImage {
     grid(&[frames.to_vec()], &[], &[])
 }

@@ -20,6 +20,8 @@ pub enum Dialog {
     StyleSet,
     /// A folder of images for the style map.
     MapFolder,
+    /// A region-brush mask for the content image.
+    Mask,
     Save(SaveTarget),
 }
 
@@ -33,6 +35,7 @@ pub enum Answer {
     SaveTo(SaveTarget, PathBuf),
     LoadStyles(PathBuf),
     MapFolder(PathBuf),
+    OpenMask(PathBuf),
     /// The native dialog could not be shown (it came back at once without an answer).
     Unavailable(Dialog),
 }
@@ -65,6 +68,7 @@ impl PathPrompt {
             Dialog::Official => "Open checkpoint (path)",
             Dialog::StyleSet => "Load style codes (path)",
             Dialog::MapFolder => "Add a folder to the style map (path)",
+            Dialog::Mask => "Open mask (path)",
             Dialog::Save(_) => "Save as (path)",
         }
     }
@@ -81,6 +85,7 @@ impl PathPrompt {
             Dialog::Official => Answer::OpenCheckpoint(path),
             Dialog::StyleSet => Answer::LoadStyles(path),
             Dialog::MapFolder => Answer::MapFolder(path),
+            Dialog::Mask => Answer::OpenMask(path),
             Dialog::Save(target) => Answer::SaveTo(target, path),
         })
     }
@@ -152,6 +157,10 @@ fn ask(dialog: Dialog, start: Option<PathBuf>) -> Option<Answer> {
             .map(Answer::OpenImages),
         Dialog::ModelFolder => d.pick_folder().map(Answer::OpenModelFolder),
         Dialog::MapFolder => d.pick_folder().map(Answer::MapFolder),
+        Dialog::Mask => d
+            .add_filter("Images", &crate::io::image::IMAGE_EXTENSIONS)
+            .pick_file()
+            .map(Answer::OpenMask),
         Dialog::Official => d
             .add_filter("PyTorch checkpoint", &["pt", "pth", "safetensors"])
             .pick_file()
@@ -183,6 +192,30 @@ impl super::StylespaceApp {
     pub(super) fn prompt_for_path(&mut self, dialog: Dialog) {
         let start = self.dialog_start();
         self.path_prompt = Some(PathPrompt::new(dialog, start.as_deref()));
+    }
+
+    /// Reads a mask for the content image (grey level times opacity; its size or aspect ratio)
+    /// and turns the region brush on.
+    pub(super) fn open_mask(&mut self, path: &Path) {
+        let Some(entry) = self.state.content.and_then(|id| self.state.image(id)) else {
+            self.toasts
+                .push("Open a content image before its mask", true);
+            return;
+        };
+        let size = [entry.image.width(), entry.image.height()];
+        let mask = crate::io::image::load_image(path)
+            .map_err(|e| e.to_string())
+            .and_then(|file| super::brush::mask_from_file(&file, size));
+        match mask {
+            Ok(mask) => {
+                self.act(Action::SetMask(mask));
+                self.act(Action::SetRegion(true));
+            }
+            Err(e) => self.toasts.push(
+                format!("Cannot use {} as a mask: {e}", path.display()),
+                true,
+            ),
+        }
     }
 
     /// Where dialogs start: the folder of the newest image that has one.
@@ -218,6 +251,7 @@ impl super::StylespaceApp {
                 }
                 Answer::SaveTo(target, path) => self.export_to(target, path, true),
                 Answer::LoadStyles(path) => self.load_styles(&path),
+                Answer::OpenMask(path) => self.open_mask(&path),
                 Answer::MapFolder(dir) => match crate::io::image::images_in(&dir) {
                     Ok(paths) if paths.is_empty() => self
                         .toasts

@@ -43,11 +43,21 @@ pub struct Display {
     slots: HashMap<Slot, SlotView>,
     thumbnails: HashMap<ImageId, TextureHandle>,
     map_thumbnails: HashMap<std::path::PathBuf, TextureHandle>,
-    /// Effect maps on screen: what they answer, and a texture per direction.
-    effects: Option<(crate::engine::worker::EffectRequest, Vec<TextureHandle>)>,
+    /// Effect maps on screen: what they answer, a texture per direction, and the maps (for
+    /// exports).
+    effects: Option<(
+        crate::engine::worker::EffectRequest,
+        Vec<TextureHandle>,
+        std::sync::Arc<crate::engine::effects::EffectMaps>,
+    )>,
     /// Magnify smoothly (bilinear) instead of nearest-neighbour.
     smooth: bool,
+    /// The content image's region-brush mask as a translucent overlay, and the mask it shows.
+    mask_overlay: Option<(std::sync::Arc<image::GrayImage>, TextureHandle)>,
 }
+
+/// Colour of the painted region over the content image.
+pub const MASK_COLOUR: [u8; 3] = [255, 60, 140];
 
 /// Side of a thumbnail, in pixels.
 const THUMBNAIL: u32 = 96;
@@ -222,6 +232,36 @@ impl Display {
         }
     }
 
+    /// Keeps the mask overlay in step with the content image's mask (uploaded when it changes).
+    pub fn sync_mask(&mut self, ctx: &egui::Context, state: &AppState) {
+        let Some(mask) = state.content_mask().filter(|_| state.region_on) else {
+            self.mask_overlay = None;
+            return;
+        };
+        if let Some((shown, handle)) = &mut self.mask_overlay {
+            if std::sync::Arc::ptr_eq(shown, mask) {
+                return;
+            }
+            handle.set(
+                super::brush::overlay(mask, MASK_COLOUR),
+                TextureOptions::LINEAR,
+            );
+            *shown = mask.clone();
+            return;
+        }
+        let handle = ctx.load_texture(
+            "region-mask",
+            super::brush::overlay(mask, MASK_COLOUR),
+            TextureOptions::LINEAR,
+        );
+        self.mask_overlay = Some((mask.clone(), handle));
+    }
+
+    /// The mask overlay's texture, while the brush is on and a mask is painted.
+    pub fn mask_overlay(&self) -> Option<TextureId> {
+        self.mask_overlay.as_ref().map(|(_, handle)| handle.id())
+    }
+
     pub fn thumbnail(&self, id: ImageId) -> Option<TextureId> {
         self.thumbnails.get(&id).map(TextureHandle::id)
     }
@@ -260,7 +300,7 @@ impl Display {
         &mut self,
         ctx: &egui::Context,
         request: crate::engine::worker::EffectRequest,
-        maps: &crate::engine::effects::EffectMaps,
+        maps: crate::engine::effects::EffectMaps,
     ) {
         let scale = maps.max();
         let textures = (maps.maps.iter().enumerate())
@@ -273,13 +313,24 @@ impl Display {
                 )
             })
             .collect();
-        self.effects = Some((request, textures));
+        self.effects = Some((request, textures, std::sync::Arc::new(maps)));
     }
 
     /// The effect maps on screen and the request they answer.
     pub fn effects(&self) -> Option<(&crate::engine::worker::EffectRequest, Vec<TextureId>)> {
-        let (request, textures) = self.effects.as_ref()?;
+        let (request, textures, _) = self.effects.as_ref()?;
         Some((request, textures.iter().map(TextureHandle::id).collect()))
+    }
+
+    /// The effect maps on screen with the request they answer.
+    pub fn effect_maps(
+        &self,
+    ) -> Option<(
+        &crate::engine::worker::EffectRequest,
+        std::sync::Arc<crate::engine::effects::EffectMaps>,
+    )> {
+        let (request, _, maps) = self.effects.as_ref()?;
+        Some((request, maps.clone()))
     }
 
     pub fn map_thumbnail(&self, path: &std::path::Path) -> Option<TextureId> {

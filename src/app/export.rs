@@ -5,12 +5,15 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use image::RgbImage;
+use std::sync::Arc;
 
+use image::{GrayImage, RgbImage};
+
+use super::brush;
 use super::compose;
 use super::state::{AppState, MapFrom};
 use crate::Domain;
-use crate::engine::worker::{ImageId, Job, LatentNoise, Worker};
+use crate::engine::worker::{ImageId, Job, LatentNoise, Region, Worker};
 
 /// What a save is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +29,10 @@ pub enum SaveTarget {
     SavedCodes,
     /// The style map with thumbnails.
     Map,
+    /// The effect maps on screen as one labelled grid.
+    Effects,
+    /// The content image's region-brush mask, at the image's size.
+    Mask,
 }
 
 impl SaveTarget {
@@ -38,6 +45,8 @@ impl SaveTarget {
             SaveTarget::SampleGrid => ("PNG", "png", "samples.png"),
             SaveTarget::SwapGrid => ("PNG", "png", "swap-grid.png"),
             SaveTarget::Map => ("PNG", "png", "style-map.png"),
+            SaveTarget::Effects => ("PNG", "png", "effect-maps.png"),
+            SaveTarget::Mask => ("PNG", "png", "mask.png"),
             SaveTarget::Strip => ("PNG", "png", "interpolation.png"),
             SaveTarget::Screenshot => ("PNG", "png", "screenshot.png"),
             SaveTarget::Png => ("PNG", "png", "translation.png"),
@@ -50,6 +59,9 @@ impl SaveTarget {
 pub enum ExportKind {
     Png {
         path: PathBuf,
+        /// The region brush's mask at the content image's size, written beside the PNG
+        /// ([`mask_path`]).
+        mask: Option<Arc<GrayImage>>,
     },
     /// The output image to the clipboard.
     Copy,
@@ -71,6 +83,12 @@ pub enum ExportKind {
     Strip {
         path: PathBuf,
     },
+    /// The translation and its effect maps in one labelled row.
+    Effects {
+        path: PathBuf,
+        maps: Arc<crate::engine::effects::EffectMaps>,
+        labels: Vec<String>,
+    },
     /// One file per image: `path` with `-<name>` added to its stem.
     Batch {
         path: PathBuf,
@@ -89,6 +107,27 @@ pub struct Plan {
     pub jobs: PixelJobs,
     /// Every rendered image is upscaled by this (nearest) before it is composed.
     pub scale: u32,
+    /// The region brush, for exports of the main output.
+    pub region: Option<Region>,
+}
+
+/// Where a PNG export's region-brush mask goes: `NAME-mask.png` beside `NAME.png`.
+pub fn mask_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "translation".into());
+    path.with_file_name(format!("{stem}-mask.png"))
+}
+
+/// Files an export into `path` would replace.
+pub fn replaced_files(state: &AppState, target: SaveTarget, path: &Path) -> Vec<PathBuf> {
+    let mut files = vec![path.to_path_buf()];
+    if target == SaveTarget::Png && state.region().is_some() {
+        files.push(mask_path(path));
+    }
+    files.retain(|p| p.exists());
+    files
 }
 
 /// The pixels an export of `target` into `path` needs (`None` for the path: the clipboard copy),
@@ -97,7 +136,16 @@ pub struct Plan {
 pub fn plan(state: &AppState, target: SaveTarget, path: Option<PathBuf>) -> Result<Plan, String> {
     let (kind, jobs) = plan_pixels(state, target, path)?;
     let scale = state.settings.export_scale.max(1);
-    Ok(Plan { kind, jobs, scale })
+    let region = match kind {
+        ExportKind::Png { .. } | ExportKind::Copy => state.region(),
+        _ => None,
+    };
+    Ok(Plan {
+        kind,
+        jobs,
+        scale,
+        region,
+    })
 }
 
 fn plan_pixels(
@@ -113,7 +161,15 @@ fn plan_pixels(
         return Ok((ExportKind::Copy, main()));
     };
     Ok(match target {
-        SaveTarget::Png => (ExportKind::Png { path }, main()),
+        SaveTarget::Png => {
+            // The mask at the image's size, so `translate --mask` takes it as it is.
+            let mask = state.region().and_then(|region| {
+                let image = &state.image(content)?.image;
+                let size = [image.width(), image.height()];
+                Some(Arc::new(brush::mask_at_image_size(&region.mask, size)))
+            });
+            (ExportKind::Png { path, mask }, main())
+        }
         SaveTarget::SampleGrid => {
             let seed = state.settings.sample_seed;
             let jobs = vec![(content, state.sample_codes(), state.sample_noises())];
@@ -174,7 +230,11 @@ fn plan_pixels(
             let styles = codes.iter().map(|c| c.code.clone()).collect();
             (kind, vec![(content, styles, Vec::new())])
         }
-        SaveTarget::Screenshot | SaveTarget::Styles | SaveTarget::Map => {
+        SaveTarget::Screenshot
+        | SaveTarget::Styles
+        | SaveTarget::Map
+        | SaveTarget::Effects
+        | SaveTarget::Mask => {
             return Err(format!("{target:?} needs no rendering"));
         }
     })
@@ -235,7 +295,12 @@ pub struct Exports {
 impl Exports {
     /// Asks the worker for an export's pixels.
     pub fn start(&mut self, plan: Plan, target: Domain, worker: &Worker) {
-        let Plan { kind, jobs, scale } = plan;
+        let Plan {
+            kind,
+            jobs,
+            scale,
+            region,
+        } = plan;
         self.next += 1;
         let export = self.next;
         for (part, (content, styles, noises)) in jobs.iter().enumerate() {
@@ -245,6 +310,7 @@ impl Exports {
                 target,
                 styles: styles.clone(),
                 noises: noises.clone(),
+                region: region.clone(),
             });
         }
         let parts = vec![None; jobs.len()];
@@ -299,8 +365,12 @@ fn finish(kind: ExportKind, parts: Vec<Vec<RgbImage>>) -> Result<Finished, Strin
     };
     match kind {
         ExportKind::Copy => Ok(Finished::Copy(first()?.clone())),
-        ExportKind::Png { path } => {
-            let result = save_png(&path, first()?);
+        ExportKind::Png { path, mask } => {
+            let mut result = save_png(&path, first()?);
+            if let (Ok(()), Some(mask)) = (&result, mask) {
+                result = crate::io::image::save_gray_png(&mask_path(&path), &mask, true)
+                    .map_err(|e| format!("the mask: {e}"));
+            }
             written(path, result)
         }
         ExportKind::SampleGrid { path, seed } => {
@@ -365,6 +435,11 @@ fn finish(kind: ExportKind, parts: Vec<Vec<RgbImage>>) -> Result<Finished, Strin
             let result = save_png(&path, &compose::strip(&frames));
             written(path, result)
         }
+        ExportKind::Effects { path, maps, labels } => {
+            let grid = compose::effects_grid(Some(first()?.clone()), &maps, &labels);
+            let result = save_png(&path, &grid);
+            written(path, result)
+        }
     }
 }
 
@@ -382,7 +457,7 @@ impl super::StylespaceApp {
     /// Starts an export into `path` (pixels come from the worker; the file is written when
     /// they arrive). Existing files are never replaced unless `overwrite`.
     pub fn export_to(&mut self, target: SaveTarget, path: PathBuf, overwrite: bool) {
-        if !overwrite && path.exists() {
+        if !overwrite && !replaced_files(&self.state, target, &path).is_empty() {
             self.confirm_replace = Some((target, path));
             return;
         }
@@ -395,6 +470,50 @@ impl super::StylespaceApp {
             SaveTarget::Styles => {
                 let result = save_styles(&self.state, &path);
                 self.report_write(&path, result);
+            }
+            SaveTarget::Mask => {
+                let mask = self.state.content.and_then(|id| {
+                    let entry = self.state.image(id)?;
+                    let size = [entry.image.width(), entry.image.height()];
+                    Some(brush::mask_at_image_size(entry.mask.as_ref()?, size))
+                });
+                match mask {
+                    Some(mask) => {
+                        let result = crate::io::image::save_gray_png(&path, &mask, true)
+                            .map_err(|e| e.to_string());
+                        self.report_write(&path, result);
+                    }
+                    None => self
+                        .toasts
+                        .push("Nothing is painted on this image yet", true),
+                }
+            }
+            SaveTarget::Effects => {
+                let content = self.state.content_ready();
+                let current = self.state.effect_request();
+                match (content, self.display.effect_maps()) {
+                    (Some(content), Some((request, maps))) if Some(request) == current.as_ref() => {
+                        let name = (self.state.style_space())
+                            .and_then(|(_, space)| space)
+                            .map_or("style", |s| s.name);
+                        let plan = Plan {
+                            kind: ExportKind::Effects {
+                                path,
+                                labels: compose::direction_labels(&request.directions, name),
+                                maps,
+                            },
+                            jobs: vec![(content, vec![request.style.clone()], vec![None])],
+                            scale: 1,
+                            region: None,
+                        };
+                        let domain = self.state.target();
+                        self.exports.start(plan, domain, &self.worker);
+                    }
+                    _ => self.toasts.push(
+                        "Turn effect maps on and wait for them before exporting",
+                        true,
+                    ),
+                }
             }
             SaveTarget::Map => match map_picture(&self.state) {
                 Some(picture) => {

@@ -1,7 +1,10 @@
 //! Undo and redo: snapshots of what a user edits (code, content, direction, the image set and its
-//! grid roles), recorded when the state settles on something new, with a bounded depth.
+//! grid roles, region-brush masks and code), recorded when the state settles on something new, with a bounded depth.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+use image::GrayImage;
 
 use crate::Domain;
 use crate::engine::worker::ImageId;
@@ -17,6 +20,10 @@ pub struct Snapshot {
     pub source: Domain,
     /// The image set in order, with each image's swap-grid roles (row, column).
     pub images: Vec<(ImageId, bool, bool)>,
+    /// Each image's region-brush mask (shared with the image until painted again).
+    pub masks: Vec<(ImageId, Option<Arc<GrayImage>>)>,
+    /// The region brush's inside code.
+    pub region_style: Option<Vec<f32>>,
 }
 
 impl Snapshot {

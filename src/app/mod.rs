@@ -11,6 +11,7 @@
 //! are uploaded.
 
 mod backend;
+pub mod brush;
 pub mod commands;
 pub mod compose;
 mod dialogs;
@@ -527,7 +528,7 @@ impl StylespaceApp {
                 Event::PixelsFailed { tag, error } => self.export_part(tag, Err(error)),
                 Event::DomainFit { id, fit } => self.act(Action::DomainFitted { id, fit }),
                 Event::Effects { request, maps } => match maps {
-                    Ok(maps) => self.display.show_effects(ctx, request, &maps),
+                    Ok(maps) => self.display.show_effects(ctx, request, maps),
                     Err(e) => log::warn!("effect maps: {e}"),
                 },
                 Event::Styles {
@@ -674,6 +675,7 @@ impl eframe::App for StylespaceApp {
         }
         self.display.sync_thumbnails(&ctx, &self.state);
         self.display.sync_map_thumbnails(&ctx, &self.state);
+        self.display.sync_mask(&ctx, &self.state);
         let smooth = self.state.settings.smooth;
         self.display.set_smooth(smooth, self.render_state.as_ref());
         let rect = ctx.input(|i| i.viewport_rect());

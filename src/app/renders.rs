@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::session::View;
 use super::state::{AppState, EncodeState};
 use crate::Domain;
-use crate::engine::worker::{ImageId, LatentNoise, RenderRequest, Slot, Worker};
+use crate::engine::worker::{ImageId, LatentNoise, Region, RenderRequest, Slot, Worker};
 
 /// What a slot should show.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +17,8 @@ pub struct Wanted {
     pub target: Domain,
     pub style: Vec<f32>,
     pub noise: Option<LatentNoise>,
+    /// The region brush's second code and mask (the main output only).
+    pub region: Option<Region>,
 }
 
 /// The renders the visible view needs: the main output always, plus the current view's cells.
@@ -34,11 +36,13 @@ pub fn plan(state: &AppState) -> Vec<(Slot, Wanted)> {
         target,
         style,
         noise,
+        region: None,
     };
-    let mut slots = vec![(
-        Slot::Main,
-        wanted(content, state.style.clone(), state.main_noise()),
-    )];
+    let main = Wanted {
+        region: state.region(),
+        ..wanted(content, state.style.clone(), state.main_noise())
+    };
+    let mut slots = vec![(Slot::Main, main)];
     match state.settings.view {
         View::Translate | View::Map => {}
         View::Samples => {
@@ -106,6 +110,7 @@ impl RenderLink {
                 target: wanted.target,
                 style: wanted.style.clone(),
                 noise: wanted.noise,
+                region: wanted.region.clone(),
             });
             self.wanted.insert(slot, wanted);
         }

@@ -40,6 +40,8 @@ pub struct Settings {
     /// Effect maps under the sliders, and their central-difference step.
     pub show_effects: bool,
     pub effect_step: f32,
+    /// The region brush's size, softness and mode.
+    pub brush: super::brush::BrushSettings,
 }
 
 /// What the style panel's sliders move.
@@ -84,6 +86,7 @@ impl Default for Settings {
             slider_mode: SliderMode::Dimensions,
             show_effects: false,
             effect_step: 0.5,
+            brush: Default::default(),
         }
     }
 }

@@ -6,8 +6,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use image::DynamicImage;
+use image::{DynamicImage, GrayImage};
 
+use super::brush::{self, BrushSettings};
 use super::history::{History, Snapshot};
 use super::map::StyleMap;
 use super::session::{InterpolationSettings, Session, Settings, SliderMode, View};
@@ -17,11 +18,13 @@ use crate::engine::domains::DomainFit;
 use crate::engine::pca::Pca;
 use crate::engine::styles::{NamedCode, StyleSet, lerp, sample_styles, slerp};
 use crate::engine::worker::{
-    EffectRequest, FileStyle, ImageId, LatentNoise, ModelInfo, ModelSource, StyleBatch,
+    EffectRequest, FileStyle, ImageId, LatentNoise, ModelInfo, ModelSource, Region, StyleBatch,
 };
 
 /// Seed of the code a freshly opened model without a showcase code starts from.
 const FIRST_CODE_SEED: u64 = 3;
+/// Seed of the region brush's first inside code.
+const REGION_CODE_SEED: u64 = 4;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EncodeState {
@@ -72,6 +75,8 @@ pub struct ImageEntry {
     pub domain: Option<DomainFit>,
     /// The domain fit was asked of the worker (for the current model).
     fit_requested: bool,
+    /// The region brush's mask over this image (white = the second code), once painted.
+    pub mask: Option<Arc<GrayImage>>,
 }
 
 impl ImageEntry {
@@ -186,6 +191,24 @@ pub enum Action {
         show: bool,
         step: f32,
     },
+    /// The region brush on or off (on: the content image takes paint; the output mixes the
+    /// inside code into the painted region).
+    SetRegion(bool),
+    /// The code inside the painted region.
+    SetRegionStyle(Vec<f32>),
+    /// The current and the inside code trade places.
+    SwapRegionStyle,
+    SetBrush(BrushSettings),
+    /// A brush stroke on the content image, from `from` to `to` (shares of its width and
+    /// height).
+    PaintMask {
+        from: [f32; 2],
+        to: [f32; 2],
+    },
+    ClearMask,
+    InvertMask,
+    /// A mask for the content image, read from a file (already fitted to it).
+    SetMask(GrayImage),
     OpenModel(ModelSource),
     /// The same model again on another worker (the compute backend changed): images are encoded
     /// again, while the code, the saved codes and the undo history stay.
@@ -272,6 +295,11 @@ pub struct AppState {
     reloading: bool,
     /// Image files on the style map.
     pub map: StyleMap,
+    /// The region brush is on: the content image takes paint, the output mixes
+    /// `region_style` into the painted region.
+    pub region_on: bool,
+    /// The code inside the painted region.
+    pub region_style: Option<Vec<f32>>,
 }
 
 impl Default for AppState {
@@ -298,6 +326,8 @@ impl AppState {
             interpolation_start_chosen: false,
             reloading: false,
             map: StyleMap::default(),
+            region_on: false,
+            region_style: None,
             history: History::new(Snapshot {
                 source,
                 ..Snapshot::default()
@@ -455,6 +485,8 @@ impl AppState {
                 .iter()
                 .map(|e| (e.id, e.in_rows, e.in_cols))
                 .collect(),
+            masks: self.images.iter().map(|e| (e.id, e.mask.clone())).collect(),
+            region_style: self.region_style.clone(),
         }
     }
 
@@ -498,6 +530,14 @@ impl AppState {
             | SetSmooth(..)
             | SetSliderMode(..)
             | SetEffects { .. } => self.apply_settings(action, &mut effects),
+            SetRegion(..)
+            | SetRegionStyle(..)
+            | SwapRegionStyle
+            | SetBrush(..)
+            | PaintMask { .. }
+            | ClearMask
+            | InvertMask
+            | SetMask(..) => self.apply_region(action, &mut effects),
             AddMapFiles(..) | MapStyles { .. } | CancelMap | ClearMap => {
                 self.apply_map(action, &mut effects)
             }
@@ -674,6 +714,110 @@ impl AppState {
             }
             _ => {}
         }
+    }
+
+    /// The region brush.
+    fn apply_region(&mut self, action: Action, effects: &mut Vec<Effect>) {
+        match action {
+            Action::SetRegion(on) => {
+                if on && self.uses_latent_noise() {
+                    effects.push(toast(
+                        "The region brush mixes two style codes; this model (UNIT) has none",
+                        true,
+                    ));
+                    return;
+                }
+                self.region_on = on;
+                if on
+                    && let Some(dim) = self.style_dim()
+                    && self.region_style.as_ref().is_none_or(|c| c.len() != dim)
+                {
+                    self.region_style = Some(sample_styles(1, dim, REGION_CODE_SEED).remove(0));
+                }
+            }
+            Action::SetRegionStyle(code) if self.style_dim() == Some(code.len()) => {
+                self.region_style = Some(code);
+            }
+            Action::SwapRegionStyle => {
+                if let Some(inside) = self.region_style.take() {
+                    self.region_style = Some(std::mem::replace(&mut self.style, inside));
+                }
+            }
+            Action::SetBrush(settings) => {
+                let radius = settings.radius;
+                self.settings.brush = BrushSettings {
+                    radius: if radius.is_finite() {
+                        radius.clamp(*brush::RADIUS_RANGE.start(), *brush::RADIUS_RANGE.end())
+                    } else {
+                        BrushSettings::default().radius
+                    },
+                    softness: settings.softness.clamp(0.0, 1.0),
+                    erase: settings.erase,
+                };
+            }
+            Action::PaintMask { from, to } => {
+                let settings = self.settings.brush;
+                let valid = |p: [f32; 2]| p.iter().all(|v| v.is_finite());
+                if valid(from) && valid(to) {
+                    self.edit_mask(|mask| brush::stroke(mask, from, to, &settings));
+                }
+            }
+            Action::ClearMask => {
+                if let Some(entry) = self.content_entry_mut() {
+                    entry.mask = None;
+                }
+            }
+            Action::InvertMask => self.edit_mask(brush::invert),
+            Action::SetMask(mask) => {
+                if let Some(entry) = self.content_entry_mut() {
+                    entry.mask = Some(Arc::new(mask));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn content_entry_mut(&mut self) -> Option<&mut ImageEntry> {
+        let id = self.content?;
+        self.images.iter_mut().find(|e| e.id == id)
+    }
+
+    /// Changes the content image's mask (made empty first if it has none). Masks kept by undo
+    /// steps are copied, not changed.
+    fn edit_mask(&mut self, edit: impl FnOnce(&mut GrayImage)) {
+        let Some(entry) = self.content_entry_mut() else {
+            return;
+        };
+        let (w, h) = (entry.image.width(), entry.image.height());
+        let mask = entry
+            .mask
+            .get_or_insert_with(|| Arc::new(brush::new_mask(w, h)));
+        edit(Arc::make_mut(mask));
+    }
+
+    /// The content image's mask, if any.
+    pub fn content_mask(&self) -> Option<&Arc<GrayImage>> {
+        self.image(self.content?)?.mask.as_ref()
+    }
+
+    /// What the main output mixes in: the inside code over the content image's painted mask,
+    /// while the brush is on and something is painted.
+    pub fn region(&self) -> Option<Region> {
+        if !self.region_on {
+            return None;
+        }
+        let style = self.region_style.clone()?;
+        if Some(style.len()) != self.style_dim() || style.len() != self.style.len() {
+            return None;
+        }
+        let mask = self.content_mask()?;
+        if brush::is_empty(mask) {
+            return None;
+        }
+        Some(Region {
+            style,
+            mask: mask.clone(),
+        })
     }
 
     /// The style map's files.
@@ -885,6 +1029,7 @@ impl AppState {
             roles_chosen: as_style,
             domain: None,
             fit_requested: false,
+            mask: None,
         });
         if as_style {
             // A style reference: the content stays, the code comes from this image.
@@ -1034,6 +1179,12 @@ impl AppState {
             }
         }
         self.removed = all;
+        for (id, mask) in snapshot.masks {
+            if let Some(entry) = self.images.iter_mut().find(|e| e.id == id) {
+                entry.mask = mask;
+            }
+        }
+        self.region_style = snapshot.region_style;
         self.style = snapshot.style;
         self.content = snapshot.content;
         self.source = snapshot.source;

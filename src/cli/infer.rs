@@ -78,6 +78,10 @@ pub(super) fn translate(args: TranslateArgs) -> Result<()> {
         };
         Plan::Styles { fixed, count, dim }
     };
+    let region = match &args.mask {
+        Some(mask) => Some(mask_region(&args, &model, mask, target, folder_input)?),
+        None => None,
+    };
     // Random draws per input are reproducible from the seed (the same for all with
     // --synchronized or a single input).
     let seed_for = |index: usize| {
@@ -106,7 +110,29 @@ pub(super) fn translate(args: TranslateArgs) -> Result<()> {
                     Some(styles) => styles.clone(),
                     None => sample_styles(*count, *dim, seed_for(index)),
                 };
-                model.translate(target, &content, &styles)?
+                match &region {
+                    Some((inside, mask)) => {
+                        let size = [img.width(), img.height()];
+                        stylespace::engine::region::mask_fits([mask.width(), mask.height()], size)
+                            .map_err(|e| anyhow!("--mask: {e}"))?;
+                        let values = stylespace::engine::region::prepare_mask(
+                            &model, mask, source, size, &name,
+                        )?;
+                        styles
+                            .iter()
+                            .map(|outside| {
+                                model.translate_region(
+                                    target,
+                                    content.clone(),
+                                    outside,
+                                    inside,
+                                    &values,
+                                )
+                            })
+                            .collect::<Result<Vec<_>, _>>()?
+                    }
+                    None => model.translate(target, &content, &styles)?,
+                }
             }
             Plan::Latent { samples: None } => vec![model.translate_one(target, content, None)?],
             Plan::Latent { samples: Some(n) } => {
@@ -136,6 +162,40 @@ pub(super) fn translate(args: TranslateArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The code inside `--mask` and the mask itself.
+fn mask_region(
+    args: &TranslateArgs,
+    model: &Model,
+    mask: &Path,
+    target: Domain,
+    folder_input: bool,
+) -> Result<(Vec<f32>, image::GrayImage)> {
+    if folder_input {
+        bail!("--mask applies to one input image, not a folder");
+    }
+    if model.description().style.is_none() {
+        bail!(
+            "a {} model has no style space: --mask does not apply",
+            model.family()
+        );
+    }
+    let inside = match (&args.mask_style_code, &args.mask_style) {
+        (Some(code), _) => parse_style_code(code, model.style_dim())
+            .map_err(|e| anyhow!("--mask-style-code {code}: {e}"))?,
+        (None, Some(reference)) => {
+            let img = load_image(reference)?;
+            let prepared = model.prepare(&img, target, &reference.display().to_string())?;
+            model
+                .style(target, &prepared)
+                .expect("the model has a style space")
+                .code
+        }
+        (None, None) => bail!("--mask needs the code inside it: --mask-style-code or --mask-style"),
+    };
+    let mask = stylespace::engine::region::mask_from_image(&load_image(mask)?);
+    Ok((inside, mask))
 }
 
 /// Where one input's outputs go: the output folder, or a subfolder per input for a folder.
@@ -385,19 +445,8 @@ pub(super) fn effects(args: EffectsArgs) -> Result<()> {
     let maps = model.effect_maps(target, &content, &style, &dimensions(space.dim), args.step)?;
     let translation = model.translate_one(target, content, Some(&style))?;
     let scale = maps.max().max(1e-12);
-    let mut cells = vec![translation];
-    let mut labels = vec!["translation".to_string()];
-    for (k, map) in maps.maps.iter().enumerate() {
-        cells.push(stylespace::app::compose::heat_map(
-            map,
-            maps.width,
-            maps.height,
-            scale,
-        ));
-        labels.push(format!("{} {}", space.name, k + 1));
-    }
-    // One row: each cell under its label.
-    let grid = stylespace::app::compose::grid(&[cells], &[String::new()], &labels);
+    let labels = stylespace::app::compose::direction_labels(&dimensions(space.dim), space.name);
+    let grid = stylespace::app::compose::effects_grid(Some(translation), &maps, &labels);
     save_png(&args.out, &grid, args.overwrite)?;
     println!(
         "wrote {}: the translation and {} effect maps (step {}; one colour scale, white = {scale:.3} \

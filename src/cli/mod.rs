@@ -324,6 +324,23 @@ pub struct TranslateArgs {
     /// With a folder input: use the same random styles for every image.
     #[arg(long)]
     pub synchronized: bool,
+    /// Region brush: a grey image over the input (its size, or its aspect ratio; white = inside),
+    /// resized and cropped like the input. Inside it the output takes --mask-style-code (or
+    /// --mask-style), outside the usual style; the two are mixed inside the decoder.
+    #[arg(long, value_name = "MASK.png")]
+    pub mask: Option<PathBuf>,
+    /// The code inside --mask, comma-separated.
+    #[arg(
+        long,
+        value_name = "V1,V2,...",
+        allow_hyphen_values = true,
+        requires = "mask",
+        conflicts_with = "mask_style"
+    )]
+    pub mask_style_code: Option<String>,
+    /// Take the code inside --mask from this reference image of the target domain.
+    #[arg(long, value_name = "IMAGE", requires = "mask")]
+    pub mask_style: Option<PathBuf>,
     /// Replace existing output files.
     #[arg(long)]
     pub overwrite: bool,

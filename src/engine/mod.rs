@@ -7,6 +7,7 @@ pub mod device;
 pub mod domains;
 pub mod effects;
 pub mod pca;
+pub mod region;
 pub mod styles;
 pub mod texture;
 pub mod worker;
@@ -373,20 +374,7 @@ impl Model {
     ) -> Result<Tensor<4>, EngineError> {
         let family = self.family();
         let style = match (self.description.style, style) {
-            (Some(space), Some(code)) => {
-                if code.len() != space.dim {
-                    return Err(EngineError::StyleDim {
-                        what: "the code",
-                        name: space.name,
-                        expected: space.dim,
-                        found: code.len(),
-                    });
-                }
-                Some(Tensor::<2>::from_data(
-                    TensorData::new(code.to_vec(), [1, code.len()]),
-                    &self.device,
-                ))
-            }
+            (Some(_), Some(code)) => Some(self.style_tensor(code, "the code")?),
             (Some(space), None) => {
                 return Err(EngineError::StyleNeeded {
                     family,
@@ -398,13 +386,38 @@ impl Model {
             }
             (None, _) => None,
         };
-        self.counters.decodes.fetch_add(1, Ordering::Relaxed);
+        self.count_decodes(1);
         Ok(match (&self.networks, style) {
             (Networks::Munit { gens, .. }, Some(s)) => gens.get(target).decode_style(content, s),
             (Networks::Drit { model, .. }, Some(s)) => model.decode(target, content, s),
             (Networks::Unit { gens, .. }, None) => gens.get(target).decode(content),
             _ => unreachable!("style presence checked against the style space"),
         })
+    }
+
+    /// A style code as a `[1, dim]` tensor, checked against the style space (`what` names it in
+    /// errors).
+    fn style_tensor(&self, code: &[f32], what: &'static str) -> Result<Tensor<2>, EngineError> {
+        let family = self.family();
+        let Some(space) = self.description.style else {
+            return Err(EngineError::NoStyleSpace { family });
+        };
+        if code.len() != space.dim {
+            return Err(EngineError::StyleDim {
+                what,
+                name: space.name,
+                expected: space.dim,
+                found: code.len(),
+            });
+        }
+        Ok(Tensor::<2>::from_data(
+            TensorData::new(code.to_vec(), [1, code.len()]),
+            &self.device,
+        ))
+    }
+
+    fn count_decodes(&self, n: u64) {
+        self.counters.decodes.fetch_add(n, Ordering::Relaxed);
     }
 
     /// A UNIT latent plus `amount` x unit Gaussian noise drawn from `seed` (amount 1 is the
@@ -446,7 +459,7 @@ impl Model {
         let flat: Vec<f32> = codes.iter().flatten().copied().collect();
         let styles = Tensor::<2>::from_data(TensorData::new(flat, [n, space.dim]), &self.device);
         let contents = content.clone().repeat_dim(0, n);
-        self.counters.decodes.fetch_add(n as u64, Ordering::Relaxed);
+        self.count_decodes(n as u64);
         Ok(match &self.networks {
             Networks::Munit { gens, .. } => gens.get(target).decode_style(contents, styles),
             Networks::Drit { model, .. } => model.decode(target, contents, styles),

@@ -17,6 +17,8 @@ use image::{DynamicImage, RgbImage};
 
 use super::domains::DomainFit;
 use super::effects::EffectMaps;
+pub use super::region::Region;
+use super::region::{MaskValues, prepare_mask};
 use super::texture::TextureConverter;
 use super::{Counters, Description, Model};
 use crate::Domain;
@@ -189,6 +191,8 @@ pub struct RenderRequest {
     pub target: Domain,
     pub style: Vec<f32>,
     pub noise: Option<LatentNoise>,
+    /// The region brush: a second code inside a mask over the content image.
+    pub region: Option<Region>,
 }
 
 /// How rendered images reach the display.
@@ -265,6 +269,8 @@ pub enum Job {
         styles: Vec<Vec<f32>>,
         /// Latent noise per style (UNIT); missing entries mean none.
         noises: Vec<Option<LatentNoise>>,
+        /// A second code inside a mask, for every style.
+        region: Option<Region>,
     },
 }
 
@@ -417,6 +423,7 @@ impl Worker {
                         model: None,
                         drit_resize_crop: (None, None),
                         contents: HashMap::new(),
+                        prepared_mask: None,
                         tx,
                         notify: Box::new(notify),
                     };
@@ -530,8 +537,11 @@ struct WorkerState {
     counters: Arc<Counters>,
     model: Option<Model>,
     drit_resize_crop: (Option<usize>, Option<usize>),
-    /// Content codes by image, with the domain they were encoded from.
-    contents: HashMap<ImageId, (Domain, Tensor<4>)>,
+    /// Content codes by image, with the domain they were encoded from and the image's
+    /// `[width, height]` (masks are painted over it).
+    contents: HashMap<ImageId, (Domain, Tensor<4>, [u32; 2])>,
+    /// The last mask brought to the model: the painted one, its image, and the result.
+    prepared_mask: Option<(Arc<image::GrayImage>, ImageId, MaskValues)>,
     tx: Sender<Event>,
     notify: Box<dyn Fn() + Send>,
 }
@@ -663,7 +673,7 @@ impl WorkerState {
             Job::EffectMaps(request) => {
                 let maps = match self.contents.get(&request.content).cloned() {
                     None => Err(format!("image {} has not been encoded", request.content)),
-                    Some((_, content)) => self.model().and_then(|model| {
+                    Some((_, content, _)) => self.model().and_then(|model| {
                         catch(|| {
                             model
                                 .effect_maps(
@@ -695,10 +705,13 @@ impl WorkerState {
                 target,
                 styles,
                 noises,
-            } => Some(match self.pixels(content, target, &styles, &noises) {
-                Ok(images) => Event::Pixels { tag, images },
-                Err(error) => Event::PixelsFailed { tag, error },
-            }),
+                region,
+            } => Some(
+                match self.pixels(content, target, &styles, &noises, region.as_ref()) {
+                    Ok(images) => Event::Pixels { tag, images },
+                    Err(error) => Event::PixelsFailed { tag, error },
+                },
+            ),
         }
     }
 
@@ -800,20 +813,23 @@ impl WorkerState {
             Ok((content, style, [as_content.width, as_content.height]))
         })?;
         let (content, style, size) = result;
-        self.contents.insert(id, (source, content));
+        self.contents
+            .insert(id, (source, content, [image.width(), image.height()]));
         self.count_contents();
         Ok((style, size))
     }
 
-    /// Decodes one style (or, for UNIT, one noise draw); `[1, c, h, w]`.
+    /// Decodes one style (or, for UNIT, one noise draw), with a second code inside a mask when
+    /// `region` is given; `[1, c, h, w]`.
     fn decode(
         &mut self,
         content: ImageId,
         target: Domain,
         style: &[f32],
         noise: Option<LatentNoise>,
+        region: Option<&Region>,
     ) -> Result<Tensor<4>, String> {
-        let (source, code) = self
+        let (source, code, size) = self
             .contents
             .get(&content)
             .cloned()
@@ -823,18 +839,50 @@ impl WorkerState {
                 "image {content} was encoded from domain {source}; it cannot be decoded into the same domain"
             ));
         }
+        let mask = match region {
+            Some(region) => Some(self.prepared_mask(content, source, size, region)?),
+            None => None,
+        };
         let model = self.model()?;
         let has_style = model.description().style.is_some();
-        let style = has_style.then_some(style);
-        catch(|| {
-            let code = match noise {
-                Some(n) if !has_style && n.amount != 0.0 => {
-                    model.noisy_latent(&code, n.seed, n.amount)
-                }
-                _ => code,
-            };
-            model.decode(target, code, style).map_err(|e| e.to_string())
+        catch(|| match (region, mask) {
+            (Some(region), Some(mask)) => model
+                .decode_region(target, code, style, &region.style, &mask)
+                .map_err(|e| e.to_string()),
+            _ => {
+                let code = match noise {
+                    Some(n) if !has_style && n.amount != 0.0 => {
+                        model.noisy_latent(&code, n.seed, n.amount)
+                    }
+                    _ => code,
+                };
+                let style = has_style.then_some(style);
+                model.decode(target, code, style).map_err(|e| e.to_string())
+            }
         })
+    }
+
+    /// A region's mask as the model sees the image, kept while the same mask is painted over the
+    /// same image (slider moves do not prepare it again).
+    fn prepared_mask(
+        &mut self,
+        content: ImageId,
+        source: Domain,
+        size: [u32; 2],
+        region: &Region,
+    ) -> Result<MaskValues, String> {
+        if let Some((mask, id, values)) = &self.prepared_mask
+            && *id == content
+            && Arc::ptr_eq(mask, &region.mask)
+        {
+            return Ok(values.clone());
+        }
+        let model = self.model()?;
+        let values = catch(|| {
+            prepare_mask(model, &region.mask, source, size, "the mask").map_err(|e| e.to_string())
+        })?;
+        self.prepared_mask = Some((region.mask.clone(), content, values.clone()));
+        Ok(values)
     }
 
     fn render_event(&mut self, request: RenderRequest) -> Event {
@@ -862,6 +910,7 @@ impl WorkerState {
             request.target,
             &request.style,
             request.noise,
+            request.region.as_ref(),
         )?;
         self.counters.renders.fetch_add(1, Ordering::Relaxed);
         match &self.display {
@@ -885,11 +934,12 @@ impl WorkerState {
         target: Domain,
         styles: &[Vec<f32>],
         noises: &[Option<LatentNoise>],
+        region: Option<&Region>,
     ) -> Result<Vec<RgbImage>, String> {
         let mut images = Vec::with_capacity(styles.len());
         for (i, style) in styles.iter().enumerate() {
             let noise = noises.get(i).copied().flatten();
-            let image = self.decode(content, target, style, noise)?;
+            let image = self.decode(content, target, style, noise, region)?;
             let [_, c, h, w] = image.dims();
             let values = catch(|| Ok(to_vec(image)))?;
             self.counters

@@ -360,6 +360,21 @@ pub fn save_png(path: &Path, img: &RgbImage, overwrite: bool) -> Result<(), Imag
     })
 }
 
+/// Saves a grey PNG (a mask) atomically; never replaces an existing file unless `overwrite`.
+pub fn save_gray_png(
+    path: &Path,
+    img: &image::GrayImage,
+    overwrite: bool,
+) -> Result<(), ImageError> {
+    let mut bytes = Vec::new();
+    img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .expect("PNG encoding to memory succeeds");
+    super::atomic::write_atomic(path, &bytes, overwrite).map_err(|source| ImageError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

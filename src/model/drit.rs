@@ -23,7 +23,8 @@ use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::module::{avg_pool2d, conv_transpose2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvTransposeOptions};
 
-use super::layers::{Conv, instance_normalize, pad2d, visit_conv};
+use super::layers::{Conv, instance_normalize, instance_normalize_guided, pad2d, visit_conv};
+use super::mask::{StyleField, StyleMask, normalize};
 use super::params::{Init, NamedParams, ParamError, ParamSource, bias, param, param_values};
 use crate::Domain;
 use crate::config::PadType;
@@ -259,10 +260,13 @@ impl InsResBlock {
     }
 
     /// # Shapes
-    /// `[b, dim, h, w]` -> same.
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = relu(instance_normalize(reflect_conv(&self.conv1, x.clone(), 1)));
-        x + instance_normalize(reflect_conv(&self.conv2, y, 1))
+    /// `[b, dim, h, w]` -> same. `guide`: a region decode's mask ([`normalize`]).
+    fn forward(&self, x: Tensor<4>, guide: Option<&StyleMask>) -> Tensor<4> {
+        let y = relu(instance_normalize_guided(
+            reflect_conv(&self.conv1, x.clone(), 1),
+            guide,
+        ));
+        x + instance_normalize_guided(reflect_conv(&self.conv2, y, 1), guide)
     }
 
     fn visit(&self, prefix: &str, v: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
@@ -322,7 +326,7 @@ impl ContentBranch {
             .down
             .iter()
             .fold(x, |x, c| relu(instance_normalize(reflect_conv(c, x, 1))));
-        self.res.iter().fold(x, |x, block| block.forward(x))
+        self.res.iter().fold(x, |x, block| block.forward(x, None))
     }
 
     fn visit(&self, prefix: &str, v: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
@@ -691,16 +695,27 @@ impl UpBlock {
     }
 
     /// # Shapes
-    /// `[b, in, h, w]` -> `[b, out, 2h, 2w]`.
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// `[b, in, h, w]` -> `[b, out, 2h, 2w]`. `guide`: a region decode's mask ([`normalize`]).
+    fn forward(&self, x: Tensor<4>, guide: Option<&StyleMask>) -> Tensor<4> {
         let y = self.conv.forward(x);
         let [b, c, h, w] = y.dims();
         // F.layer_norm over (C, H, W): biased variance, eps inside the square root.
-        let flat = y.reshape([b, c * h * w]);
+        let flat = y.clone().reshape([b, c * h * w]);
         let mean = flat.clone().mean_dim(1);
-        let centered = flat - mean;
-        let var = centered.clone().powi_scalar(2).mean_dim(1);
-        let normalized = (centered / (var + LN_EPS).sqrt()).reshape([b, c, h, w]);
+        let normalized = if guide.is_some() {
+            let var = (flat - mean.clone()).powi_scalar(2).mean_dim(1);
+            let scale = (var + LN_EPS).sqrt();
+            normalize(
+                y,
+                mean.reshape([b, 1, 1, 1]),
+                scale.reshape([b, 1, 1, 1]),
+                guide,
+            )
+        } else {
+            let centered = flat - mean;
+            let var = centered.clone().powi_scalar(2).mean_dim(1);
+            (centered / (var + LN_EPS).sqrt()).reshape([b, c, h, w])
+        };
         let y = normalized * self.ln_weight.val().reshape([1, c, 1, 1])
             + self.ln_bias.val().reshape([1, c, 1, 1]);
         relu(y)
@@ -713,14 +728,14 @@ impl UpBlock {
     }
 }
 
-/// The attribute tiled over a feature map and appended as channels.
+/// The attribute tiled over a feature map (mixed per pixel when masked) and appended as
+/// channels.
 ///
 /// # Shapes
-/// `x`: `[b, c, h, w]`, `z`: `[b, nz]` -> `[b, c + nz, h, w]`.
-fn concat_tiled(x: Tensor<4>, z: &Tensor<2>) -> Tensor<4> {
-    let [b, _, h, w] = x.dims();
-    let [_, nz] = z.dims();
-    let tiled = z.clone().reshape([b, nz, 1, 1]).expand([b, nz, h, w]);
+/// `x`: `[b, c, h, w]`, `z`: `[b, nz]` per attribute -> `[b, c + nz, h, w]`.
+fn concat_tiled(x: Tensor<4>, z: &StyleField) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let tiled = z.tiled(h, w);
     Tensor::cat(vec![x, tiled], 1)
 }
 
@@ -762,12 +777,15 @@ impl ConcatDecoder {
         Ok(Self { res, up1, up2, out })
     }
 
-    fn forward(&self, shared: Tensor<4>, z: &Tensor<2>) -> Tensor<4> {
-        let x = concat_tiled(shared, z);
-        let x = self.res.iter().fold(x, |x, block| block.forward(x));
-        let x = self.up1.forward(concat_tiled(x, z));
-        let x = self.up2.forward(concat_tiled(x, z));
-        tanh(self.out.forward(concat_tiled(x, z)))
+    /// # Shapes
+    /// `shared`: `[b, c, h, w]`, `z`: `[b, nz]` per attribute -> `[b, output_dim, 4h, 4w]`.
+    fn forward(&self, shared: Tensor<4>, z: &StyleField) -> Tensor<4> {
+        let guide = z.guide();
+        let x = concat_tiled(z.stack(shared), z);
+        let x = self.res.iter().fold(x, |x, block| block.forward(x, guide));
+        let x = self.up1.forward(concat_tiled(x, z), guide);
+        let x = self.up2.forward(concat_tiled(x, z), guide);
+        z.unstack(tanh(self.out.forward(concat_tiled(x, z))))
     }
 
     fn visit(&self, side: char, v: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
@@ -847,14 +865,15 @@ impl MisInsResBlock {
     }
 
     /// # Shapes
-    /// `x`: `[b, dim, h, w]`, `z`: `[b, extra]` -> `[b, dim, h, w]`.
-    fn forward(&self, x: Tensor<4>, z: &Tensor<2>) -> Tensor<4> {
+    /// `x`: `[b, dim, h, w]`, `z`: `[b, extra]` per attribute -> `[b, dim, h, w]`.
+    fn forward(&self, x: Tensor<4>, z: &StyleField) -> Tensor<4> {
         let mix = |blk: &[Conv; 2], y: Tensor<4>| {
             relu(blk[1].forward(relu(conv1x1_with_tiled(&blk[0], y, z))))
         };
-        let o1 = instance_normalize(reflect_conv(&self.conv1, x.clone(), 1));
+        let guide = z.guide();
+        let o1 = instance_normalize_guided(reflect_conv(&self.conv1, x.clone(), 1), guide);
         let o2 = mix(&self.blk1, o1);
-        let o3 = instance_normalize(reflect_conv(&self.conv2, o2, 1));
+        let o3 = instance_normalize_guided(reflect_conv(&self.conv2, o2, 1), guide);
         mix(&self.blk2, o3) + x
     }
 
@@ -870,21 +889,24 @@ impl MisInsResBlock {
 
 /// `conv1x1(cat[y, tile(z)])` without building the tiled channels: the attribute's part of a
 /// 1x1 conv is the same at every pixel, so it folds into a per-sample bias (`W_z z + b`), and
-/// the conv runs over `y`'s channels only (half the multiply-adds in `MisINSResBlock`).
+/// the conv runs over `y`'s channels only (half the multiply-adds in `MisINSResBlock`). A masked
+/// attribute mixes those biases per pixel, which is the same as mixing the tiled channels.
 ///
 /// # Shapes
-/// `y`: `[b, c, h, w]`, `z`: `[b, e]`, `conv`: `[out, c + e, 1, 1]` -> `[b, out, h, w]`.
-fn conv1x1_with_tiled(conv: &Conv, y: Tensor<4>, z: &Tensor<2>) -> Tensor<4> {
-    let [b, c, _, _] = y.dims();
+/// `y`: `[b, c, h, w]`, `z`: `[b, e]` per attribute, `conv`: `[out, c + e, 1, 1]` ->
+/// `[b, out, h, w]`.
+fn conv1x1_with_tiled(conv: &Conv, y: Tensor<4>, z: &StyleField) -> Tensor<4> {
+    let [_, c, h, w] = y.dims();
     let weight = conv.weight.val();
     let [out, inputs, _, _] = weight.dims();
     let w_y = weight.clone().slice([0..out, 0..c, 0..1, 0..1]);
     let w_z = weight
         .slice([0..out, c..inputs, 0..1, 0..1])
         .reshape([out, inputs - c]);
-    let bias = z.clone().matmul(w_z.transpose()) + conv.bias.val().reshape([1, out]);
+    let conv_bias = conv.bias.val().reshape([1, out]);
+    let bias = z.map(|z| z.matmul(w_z.clone().transpose()) + conv_bias.clone());
     let options = burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
-    burn::tensor::module::conv2d(y, w_y, None, options) + bias.reshape([b, out, 1, 1])
+    burn::tensor::module::conv2d(y, w_y, None, options) + bias.at(h, w)
 }
 
 /// One domain's decoder of `G`: MLP, four `MisINSResBlock`s, two up blocks, 1x1 out.
@@ -940,21 +962,23 @@ impl MisDecoder {
         })
     }
 
-    fn forward(&self, content: Tensor<4>, z: &Tensor<2>) -> Tensor<4> {
-        let hidden = relu(self.mlp[1].forward(relu(self.mlp[0].forward(z.clone()))));
-        let chunks = self.mlp[2].forward(hidden);
-        let [b, total] = chunks.dims();
+    fn forward(&self, content: Tensor<4>, z: &StyleField) -> Tensor<4> {
+        let chunks = z.map(|z| {
+            let hidden = relu(self.mlp[1].forward(relu(self.mlp[0].forward(z))));
+            self.mlp[2].forward(hidden)
+        });
+        let [_, total] = chunks.dims();
         let size = total / self.blocks.len();
         let x = self
             .blocks
             .iter()
             .enumerate()
-            .fold(content, |x, (i, block)| {
-                let chunk = chunks.clone().slice([0..b, i * size..(i + 1) * size]);
-                block.forward(x, &chunk)
+            .fold(z.stack(content), |x, (i, block)| {
+                block.forward(x, &chunks.slice(i * size..(i + 1) * size))
             });
-        let x = self.up2.forward(self.up1.forward(x));
-        tanh(self.out.forward(x))
+        let guide = z.guide();
+        let x = self.up2.forward(self.up1.forward(x, guide), guide);
+        z.unstack(tanh(self.out.forward(x)))
     }
 
     fn visit(&self, side: char, v: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
@@ -1043,7 +1067,7 @@ impl Drit {
             Domain::A => &self.enc_c.a,
             Domain::B => &self.enc_c.b,
         };
-        self.enc_c.share.forward(branch.forward(x))
+        self.enc_c.share.forward(branch.forward(x), None)
     }
 
     /// Attribute of an image: the mean and, for the concat variant, the log-variance.
@@ -1070,15 +1094,26 @@ impl Drit {
     /// # Shapes
     /// `content`: `[b, c, h, w]`, `z`: `[b, nz]` -> `[b, input_dim(target), 4h, 4w]` in (-1, 1).
     pub fn decode(&self, target: Domain, content: Tensor<4>, z: Tensor<2>) -> Tensor<4> {
+        self.decode_field(target, content, &StyleField::Uniform(z))
+    }
+
+    /// [`Drit::decode`] with attributes given per sample or mixed per pixel by a mask (at the
+    /// output size): `G_concat` tiles the mixed attribute onto each layer it feeds, `G` mixes
+    /// its MLP's outputs where they enter the residual blocks.
+    ///
+    /// # Shapes
+    /// `content`: `[b, c, h, w]`, `z`: `[b, nz]` per attribute (mask at `[4h, 4w]`) ->
+    /// `[b, input_dim(target), 4h, 4w]`.
+    pub fn decode_field(&self, target: Domain, content: Tensor<4>, z: &StyleField) -> Tensor<4> {
         match (&self.generator, target) {
             (DritGenerator::Concat { share, a, .. }, Domain::A) => {
-                a.forward(share.forward(content), &z)
+                a.forward(share.forward(content, None), z)
             }
             (DritGenerator::Concat { share, b, .. }, Domain::B) => {
-                b.forward(share.forward(content), &z)
+                b.forward(share.forward(content, None), z)
             }
-            (DritGenerator::Mis { a, .. }, Domain::A) => a.forward(content, &z),
-            (DritGenerator::Mis { b, .. }, Domain::B) => b.forward(content, &z),
+            (DritGenerator::Mis { a, .. }, Domain::A) => a.forward(content, z),
+            (DritGenerator::Mis { b, .. }, Domain::B) => b.forward(content, z),
         }
     }
 }
@@ -1135,13 +1170,26 @@ mod tests {
         let device = Device::flex();
         let conv = super::conv(7 + 3, 5, 1, 1, &mut RandomInit::new(4), "c", &device).unwrap();
         let y = Tensor::<4>::random([2, 7, 5, 3], Distribution::Normal(0., 1.), &device);
-        let z = Tensor::<2>::random([2, 3], Distribution::Normal(0., 1.), &device);
-        let direct = conv.forward(concat_tiled(y.clone(), &z));
-        let folded = conv1x1_with_tiled(&conv, y, &z);
-        let diff = to_vec(direct - folded)
-            .into_iter()
-            .fold(0f32, |m, v| m.max(v.abs()));
-        assert!(diff < 1e-5, "{diff}");
+        let z = |seed| Tensor::<2>::random([2, 3], Distribution::Normal(0., seed), &device);
+        // One attribute per sample, and two mixed per pixel (mixing the folded biases is the
+        // same as mixing the tiled channels).
+        let mask = Tensor::<4>::random([1, 1, 5, 3], Distribution::Uniform(0., 1.), &device);
+        for z in [
+            StyleField::Uniform(z(1.0)),
+            StyleField::Masked {
+                outside: z(1.0),
+                inside: z(2.0),
+                mask: crate::model::StyleMask::new(mask),
+            },
+        ] {
+            let y = z.stack(y.clone());
+            let direct = conv.forward(concat_tiled(y.clone(), &z));
+            let folded = conv1x1_with_tiled(&conv, y, &z);
+            let diff = to_vec(direct - folded)
+                .into_iter()
+                .fold(0f32, |m, v| m.max(v.abs()));
+            assert!(diff < 1e-5, "{diff}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use burn::tensor::activation;
 use burn::tensor::module::{conv2d, interpolate};
 use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMode};
 
+use super::mask::{StyleMask, normalize};
 use super::params::{Init, NamedParams, ParamError, ParamSource, bias, param, param_values};
 use super::upsample::upsample2x_conv5x5;
 use crate::config::{Activation, Norm, PadType};
@@ -85,15 +86,46 @@ pub fn instance_normalize(x: Tensor<4>) -> Tensor<4> {
     normalized.reshape([b, c, h, w])
 }
 
-/// Adaptive instance norm: `gamma * instance_normalize(x) + beta`.
+/// [`instance_normalize`], or for a region decode (`guide`: the batch is the outside, inside
+/// and mixed groups) with the mixed group following its two sources' statistics
+/// ([`normalize`]).
 ///
 /// # Shapes
-/// `x`: `[batch, channels, h, w]`; `beta`, `gamma`: `[batch, channels]`.
-pub fn adaptive_instance_norm(x: Tensor<4>, beta: Tensor<2>, gamma: Tensor<2>) -> Tensor<4> {
-    let [b, c, _, _] = x.dims();
-    let normalized = instance_normalize(x);
-    normalized * gamma.reshape([b, c, 1, 1]) + beta.reshape([b, c, 1, 1])
+/// `x`: `[batch, channels, height, width]` -> same.
+pub fn instance_normalize_guided(x: Tensor<4>, guide: Option<&StyleMask>) -> Tensor<4> {
+    if guide.is_none() {
+        return instance_normalize(x);
+    }
+    let [b, c, h, w] = x.dims();
+    let flat = x.clone().reshape([b, c, h * w]);
+    let mean = flat.clone().mean_dim(2);
+    let var = (flat - mean.clone()).powi_scalar(2).mean_dim(2);
+    let scale = (var + NORM_EPS).sqrt();
+    normalize(
+        x,
+        mean.reshape([b, c, 1, 1]),
+        scale.reshape([b, c, 1, 1]),
+        guide,
+    )
 }
+
+/// Adaptive instance norm: `gamma * instance_normalize(x) + beta` (the normalisation following
+/// a region decode's `guide`).
+///
+/// # Shapes
+/// `x`: `[batch, channels, h, w]`; `beta`, `gamma`: `[batch, channels, 1, 1]` (one per sample)
+/// or `[batch, channels, h, w]` (per pixel: the region brush).
+pub fn adaptive_instance_norm(
+    x: Tensor<4>,
+    beta: Tensor<4>,
+    gamma: Tensor<4>,
+    guide: Option<&StyleMask>,
+) -> Tensor<4> {
+    instance_normalize_guided(x, guide) * gamma + beta
+}
+
+/// The `(beta, gamma)` of one AdaIN layer, each `[b, c, 1, 1]` or `[b, c, h, w]`.
+pub type AdainPair = (Tensor<4>, Tensor<4>);
 
 /// MUNIT's LayerNorm: per sample over all C*H*W values, unbiased std with eps added to the std
 /// (not inside a square root), then a per-channel affine.
@@ -133,8 +165,31 @@ impl MunitLayerNorm {
     /// # Shapes
     /// `x`: `[batch, channels, h, w]` -> same.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_guided(x, None)
+    }
+
+    /// [`MunitLayerNorm::forward`], following a region decode's `guide` ([`normalize`]).
+    ///
+    /// # Shapes
+    /// `x`: `[batch, channels, h, w]` -> same.
+    pub fn forward_guided(&self, x: Tensor<4>, guide: Option<&StyleMask>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
         let n = c * h * w;
+        if guide.is_some() {
+            let flat = x.clone().reshape([b, n]);
+            let mean = flat.clone().mean_dim(1);
+            let var_unbiased =
+                (flat - mean.clone()).powi_scalar(2).sum_dim(1) / (n.max(2) - 1) as f64;
+            let scale = var_unbiased.sqrt() + NORM_EPS;
+            let normalized = normalize(
+                x,
+                mean.reshape([b, 1, 1, 1]),
+                scale.reshape([b, 1, 1, 1]),
+                guide,
+            );
+            return normalized * self.gamma.val().reshape([1, c, 1, 1])
+                + self.beta.val().reshape([1, c, 1, 1]);
+        }
         let flat = x.reshape([b, n]);
         let mean = flat.clone().mean_dim(1);
         let centered = flat - mean;
@@ -316,18 +371,29 @@ impl ConvBlock {
     }
 
     /// # Shapes
-    /// `x`: `[b, in, h, w]` -> `[b, out, h', w']`; `adain`: `(beta, gamma)`, each `[b, out]`,
-    /// required when the norm is AdaIN.
-    pub fn forward(&self, x: Tensor<4>, adain: Option<(Tensor<2>, Tensor<2>)>) -> Tensor<4> {
-        let x = self.conv.forward(pad2d(x, self.pad, self.pad_type));
-        self.norm_and_activate(x, adain)
+    /// `x`: `[b, in, h, w]` -> `[b, out, h', w']`; `adain`: `(beta, gamma)`, each
+    /// `[b, out, 1, 1]` or `[b, out, h', w']`, required when the norm is AdaIN.
+    pub fn forward(&self, x: Tensor<4>, adain: Option<AdainPair>) -> Tensor<4> {
+        self.forward_guided(x, adain, None)
     }
 
-    /// `forward(upsample_nearest2x(x))`, with the upsampling folded into a 5x5 convolution.
+    /// [`ConvBlock::forward`] whose norm follows a region decode's `guide` ([`normalize`]).
+    pub fn forward_guided(
+        &self,
+        x: Tensor<4>,
+        adain: Option<AdainPair>,
+        guide: Option<&StyleMask>,
+    ) -> Tensor<4> {
+        let x = self.conv.forward(pad2d(x, self.pad, self.pad_type));
+        self.norm_and_activate(x, adain, guide)
+    }
+
+    /// `forward(upsample_nearest2x(x))`, with the upsampling folded into a 5x5 convolution; the
+    /// norm follows `guide` ([`normalize`]).
     ///
     /// # Shapes
     /// `x`: `[b, in, h, w]` -> `[b, out, 2h, 2w]`.
-    pub fn forward_upsampled(&self, x: Tensor<4>) -> Tensor<4> {
+    pub fn forward_upsampled(&self, x: Tensor<4>, guide: Option<&StyleMask>) -> Tensor<4> {
         let [_, _, kh, kw] = self.conv.weight.dims();
         let [_, _, h, w] = x.dims();
         if (kh, kw, self.pad, self.conv.stride) == (5, 5, 2, 1) && h >= 2 && w >= 2 {
@@ -337,19 +403,28 @@ impl ConvBlock {
                 self.conv.bias.val(),
                 self.pad_type,
             );
-            self.norm_and_activate(y, None)
+            self.norm_and_activate(y, None, guide)
         } else {
-            self.forward(upsample_nearest2x(x), None)
+            self.forward_guided(upsample_nearest2x(x), None, guide)
         }
     }
 
-    fn norm_and_activate(&self, x: Tensor<4>, adain: Option<(Tensor<2>, Tensor<2>)>) -> Tensor<4> {
+    fn norm_and_activate(
+        &self,
+        x: Tensor<4>,
+        adain: Option<AdainPair>,
+        guide: Option<&StyleMask>,
+    ) -> Tensor<4> {
         let x = match self.norm {
-            Norm::In => instance_normalize(x),
-            Norm::Ln => self.layer_norm.as_ref().expect("ln params").forward(x),
+            Norm::In => instance_normalize_guided(x, guide),
+            Norm::Ln => self
+                .layer_norm
+                .as_ref()
+                .expect("ln params")
+                .forward_guided(x, guide),
             Norm::Adain => {
                 let (beta, gamma) = adain.expect("AdaIN parameters must be passed to decode");
-                adaptive_instance_norm(x, beta, gamma)
+                adaptive_instance_norm(x, beta, gamma, guide)
             }
             Norm::None | Norm::Bn | Norm::Sn => x,
         };
@@ -415,11 +490,17 @@ impl ResBlock {
     }
 
     /// # Shapes
-    /// `x`: `[b, dim, h, w]` -> same. `adain`: the (beta, gamma) pairs of the two convs.
-    pub fn forward(&self, x: Tensor<4>, adain: [Option<(Tensor<2>, Tensor<2>)>; 2]) -> Tensor<4> {
+    /// `x`: `[b, dim, h, w]` -> same. `adain`: the (beta, gamma) pairs of the two convs;
+    /// `guide`: a region decode's mask ([`normalize`]).
+    pub fn forward(
+        &self,
+        x: Tensor<4>,
+        adain: [Option<AdainPair>; 2],
+        guide: Option<&StyleMask>,
+    ) -> Tensor<4> {
         let [first, second] = adain;
-        let y = self.first.forward(x.clone(), first);
-        x + self.second.forward(y, second)
+        let y = self.first.forward_guided(x.clone(), first, guide);
+        x + self.second.forward_guided(y, second, guide)
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod discriminator;
 pub mod drit;
 pub mod layers;
+pub mod mask;
 pub mod munit;
 pub mod params;
 pub mod unit;
@@ -10,6 +11,7 @@ pub mod upsample;
 
 pub use discriminator::MsImageDis;
 pub use drit::{Drit, DritArch};
+pub use mask::{StyleField, StyleMask};
 pub use munit::Generator;
 pub use params::{Init, NamedParams, NamedTensors, ParamError, ParamSource, RandomInit};
 pub use unit::UnitGenerator;

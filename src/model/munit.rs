@@ -8,6 +8,7 @@
 use burn::prelude::*;
 
 use super::layers::{Conv, ConvBlock, ConvBlockSpec, LinearBlock, ResBlock, visit_conv};
+use super::mask::StyleField;
 use super::params::{Init, NamedParams, ParamError, ParamSource, join_key};
 use crate::config::{Activation, GenConfig, Norm};
 
@@ -178,7 +179,7 @@ impl ContentEncoder {
             .fold(x, |x, block| block.forward(x, None));
         self.res
             .iter()
-            .fold(x, |x, block| block.forward(x, [None, None]))
+            .fold(x, |x, block| block.forward(x, [None, None], None))
     }
 }
 
@@ -295,33 +296,41 @@ impl Decoder {
     /// layer (res0.conv0, res0.conv1, res1.conv0, ...) as `[beta (c) | gamma (c)]`.
     /// Returns `[b, output_dim, h * 2^n, w * 2^n]` in (-1, 1).
     pub fn forward(&self, content: Tensor<4>, adain_params: Tensor<2>) -> Tensor<4> {
-        self.forward_with(content, Some(&adain_params))
+        self.forward_with(content, Some(&StyleField::Uniform(adain_params)))
     }
 
-    /// [`Decoder::forward`] for either kind of residual norm: `adain_params` must be given
-    /// exactly when the residual blocks use AdaIN.
+    /// [`Decoder::forward`] for either kind of residual norm and for AdaIN parameters mixed per
+    /// pixel ([`StyleField::Masked`]: each residual block's scale and shift, at the content
+    /// code's resolution). `adain` must be given exactly when the residual blocks use AdaIN.
     ///
     /// # Shapes
-    /// `content`: `[b, c, h, w]` -> `[b, output_dim, h * 2^n, w * 2^n]` in (-1, 1).
-    pub fn forward_with(&self, content: Tensor<4>, adain_params: Option<&Tensor<2>>) -> Tensor<4> {
+    /// `content`: `[b, c, h, w]`, `adain`: `[b, num_adain_params]` per style ->
+    /// `[b, output_dim, h * 2^n, w * 2^n]` in (-1, 1).
+    pub fn forward_with(&self, content: Tensor<4>, adain: Option<&StyleField>) -> Tensor<4> {
         let c = self.content_dim;
+        let [_, _, h, w] = content.dims();
         let layer = |k: usize| {
-            let params = adain_params?;
-            let [b, _] = params.dims();
-            let beta = params.clone().slice([0..b, 2 * k * c..(2 * k + 1) * c]);
-            let gamma = params
-                .clone()
-                .slice([0..b, (2 * k + 1) * c..(2 * k + 2) * c]);
+            let params = adain?;
+            let beta = params.slice(2 * k * c..(2 * k + 1) * c).at(h, w);
+            let gamma = params.slice((2 * k + 1) * c..(2 * k + 2) * c).at(h, w);
             Some((beta, gamma))
         };
-        let mut x = content;
+        let guide = adain.and_then(StyleField::guide);
+        let mut x = match adain {
+            Some(field) => field.stack(content),
+            None => content,
+        };
         for (r, block) in self.res.iter().enumerate() {
-            x = block.forward(x, [layer(2 * r), layer(2 * r + 1)]);
+            x = block.forward(x, [layer(2 * r), layer(2 * r + 1)], guide);
         }
         for block in &self.up {
-            x = block.forward_upsampled(x);
+            x = block.forward_upsampled(x, guide);
         }
-        self.out.forward(x, None)
+        let y = self.out.forward(x, None);
+        match adain {
+            Some(field) => field.unstack(y),
+            None => y,
+        }
     }
 }
 
@@ -451,6 +460,17 @@ impl Generator {
     pub fn decode_style(&self, content: Tensor<4>, style: Tensor<2>) -> Tensor<4> {
         let params = self.adain_params(style);
         self.decode(content, &params)
+    }
+
+    /// Decodes with style codes given per sample or mixed per pixel by a mask: each style goes
+    /// through the MLP, and the AdaIN parameters are mixed ([`StyleField`]).
+    ///
+    /// # Shapes
+    /// `content`: `[b, c, h, w]`, `style`: `[b, style_dim]` per style (mask at
+    /// `[h * 2^n, w * 2^n]`) -> `[b, input_dim, h * 2^n, w * 2^n]`.
+    pub fn decode_field(&self, content: Tensor<4>, style: &StyleField) -> Tensor<4> {
+        let params = style.map(|s| self.adain_params(s));
+        self.dec.forward_with(content, Some(&params))
     }
 
     /// Number of values in the AdaIN parameter vector of one sample.

@@ -1,6 +1,7 @@
 //! Drawing: menus, the content and style panels, the four views, the status bar and the
 //! replace-file question. Panels read the app and return [`Intent`]s; nothing here changes state.
 
+mod brush;
 mod content;
 pub mod map;
 mod style;

@@ -243,25 +243,26 @@ fn effect_maps(app: &StylespaceApp, ui: &mut Ui, name: &str, out: &mut Intents) 
         ui.spinner();
         return;
     };
-    let principal = request
-        .directions
-        .first()
-        .is_some_and(|d| d.iter().filter(|v| **v != 0.0).count() > 1);
-    if Some(request) != app.state.effect_request().as_ref() {
-        ui.label(RichText::new("updating...").weak());
-    }
+    let labels = crate::app::compose::direction_labels(&request.directions, name);
+    ui.horizontal(|ui| {
+        if Some(request) != app.state.effect_request().as_ref() {
+            ui.label(RichText::new("updating...").weak());
+        }
+        if ui
+            .small_button("Export...")
+            .on_hover_text(Command::ExportEffects.label())
+            .clicked()
+        {
+            out.run(Command::ExportEffects);
+        }
+    });
     let side = ((ui.available_width() - 3.0 * 6.0) / 4.0).clamp(32.0, 96.0);
     egui::Grid::new("effect maps")
         .spacing([6.0, 2.0])
         .show(ui, |ui| {
             for (row, chunk) in textures.chunks(4).enumerate() {
                 for (i, texture) in chunk.iter().enumerate() {
-                    let k = row * 4 + i + 1;
-                    let label = if principal {
-                        format!("PC {k}")
-                    } else {
-                        format!("{name} {k}")
-                    };
+                    let label = labels[row * 4 + i].clone();
                     ui.vertical(|ui| {
                         ui.add(
                             egui::Image::new((*texture, Vec2::splat(side)))

@@ -156,6 +156,7 @@ fn translate(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
             out.act(Action::SetSmooth(smooth));
         }
     });
+    super::brush::toolbar(app, ui, out);
     // The input at a quarter of the width (at most 240 points), the translation in the rest.
     let avail = ui.available_size();
     let spacing = ui.spacing().item_spacing;
@@ -181,7 +182,7 @@ fn translate(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
         if let Some(thumb) = app.display.thumbnail(content) {
             ui.vertical(|ui| {
                 ui.label(format!("input ({})", state.source));
-                ui.add(egui::Image::new((thumb, Vec2::splat(input_side))));
+                super::brush::input_image(app, ui, content, thumb, input_side, out);
             });
         }
         ui.vertical(|ui| {
