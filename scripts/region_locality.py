@@ -39,7 +39,7 @@ def run(binary, args):
 
 def pixels(path):
     img = Image.open(path).convert("RGB")
-    return img.size, list(img.getdata())
+    return img.size, [img.getpixel((x, y)) for y in range(img.height) for x in range(img.width)]
 
 
 def main():
@@ -50,13 +50,14 @@ def main():
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--figure", default=None)
+    parser.add_argument("--figure-rows", type=int, default=3)
     args = parser.parse_args()
     model = ["--model", args.model] if args.model else []
     files = sorted(f for f in os.listdir(args.images) if f.endswith(".png"))[: args.count]
     # Per side ("outside" = right half, "inside" = left half) and bucket: sums of
     # |mixed - own side| and |inside - outside|.
     sums = {(side, b): [0.0, 0.0] for side in ("inside", "outside") for b in BUCKETS}
-    figure_row = None
+    figure_rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for index, name in enumerate(files):
             path = os.path.join(args.images, name)
@@ -86,8 +87,8 @@ def main():
                     bucket = next(b for b in BUCKETS if b[0] <= distance < b[1])
                     sums[(side, bucket)][0] += sum(abs(a - b) for a, b in zip(m, own))
                     sums[(side, bucket)][1] += sum(abs(a - b) for a, b in zip(n, o))
-                if figure_row is None and args.figure:
-                    figure_row = (path, mask, x_outside, x_inside, x_mixed, (w, h))
+                if k == 0 and args.figure and len(figure_rows) < args.figure_rows:
+                    figure_rows.append((path, mask, x_outside, x_inside, x_mixed, (w, h)))
     print("| distance from the mask edge (px) | inside: to the inside code | outside: to the outside code |")
     print("|---|---|---|")
     for b in BUCKETS:
@@ -96,25 +97,44 @@ def main():
             own, apart = sums[(side, b)]
             cells.append(f"{own / apart:.3f}" if apart else "-")
         print(f"| {b[0]}-{b[1] - 1} | {cells[0]} | {cells[1]} |")
-    if figure_row:
-        path, mask, x_outside, x_inside, x_mixed, (w, h) = figure_row
-        scale = 3
+    if figure_rows:
+        figure(figure_rows, args.figure)
+        print(f"figure: {args.figure}")
+
+
+def figure(rows, out):
+    """One row per example: input | mask | code A | code B | mixed in the decoder | the two
+    outputs blended by the mask."""
+    from PIL import ImageDraw
+
+    scale, gap, header = 3, 6, 18
+    names = ["input", "mask (white = B)", "code A", "code B", "mixed in the decoder",
+             "images blended"]
+    w, h = rows[0][5]
+    cell_w, cell_h = w * scale, h * scale
+    sheet = Image.new("RGB", (len(names) * (cell_w + gap) - gap,
+                              header + len(rows) * (cell_h + gap) - gap), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, name in enumerate(names):
+        draw.text((i * (cell_w + gap) + 2, 2), name, fill="black")
+    for r, (path, mask, x_outside, x_inside, x_mixed, (w, h)) in enumerate(rows):
         tiles = [Image.open(path).convert("RGB").resize((w, h)), mask.convert("RGB").resize((w, h))]
         for data in (x_outside, x_inside, x_mixed):
             tile = Image.new("RGB", (w, h))
             tile.putdata(data)
             tiles.append(tile)
-        m = list(mask.resize((w, h)).getdata())
+        weights = mask.resize((w, h))
+        m = [weights.getpixel((x, y)) for y in range(h) for x in range(w)]
         blend = Image.new("RGB", (w, h))
         blend.putdata([tuple(round(o * (1 - a / 255) + n * a / 255) for o, n in zip(po, pn))
                        for po, pn, a in zip(x_outside, x_inside, m)])
         tiles.append(blend)
-        gap = 4
-        sheet = Image.new("RGB", (len(tiles) * (w * scale + gap) - gap, h * scale), "white")
+        y = header + r * (cell_h + gap)
         for i, tile in enumerate(tiles):
-            sheet.paste(tile.resize((w * scale, h * scale), Image.NEAREST), (i * (w * scale + gap), 0))
-        sheet.save(args.figure)
-        print(f"figure: {args.figure}")
+            x = i * (cell_w + gap)
+            sheet.paste(tile.resize((cell_w, cell_h), Image.NEAREST), (x, y))
+            draw.rectangle((x, y, x + cell_w - 1, y + cell_h - 1), outline=(200, 200, 200))
+    sheet.save(out)
 
 
 if __name__ == "__main__":

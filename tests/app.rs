@@ -1168,3 +1168,87 @@ fn the_region_brush_restyles_only_what_is_painted() {
     idle(&mut h);
     assert_eq!(output(&h), start);
 }
+
+/// Interpolation through several keyframes: the path passes through each, the strip shows the
+/// whole path, a looped GIF does not repeat its start, and the swap grid runs every content
+/// along the same path.
+#[test]
+fn paths_run_through_keyframes_in_the_player_the_exports_and_the_swap_grid() {
+    use stylespace::app::session::SwapColumns;
+    use stylespace::engine::worker::Slot;
+    let mut h = started(options(
+        DeviceChoice::Cpu,
+        vec![fixture("a.png"), fixture("b.png")],
+    ));
+    h.state_mut().act(Action::SetView(View::Interpolate));
+    let mut interpolation = h.state().state.settings.interpolation.clone();
+    interpolation.start = vec![-1.0; 8];
+    interpolation.end = vec![1.0; 8];
+    interpolation.frames = 4;
+    h.state_mut().act(Action::SetInterpolation(interpolation));
+    // A third keyframe: the old end becomes a point on the way.
+    let third = vec![3.0, 3.0, 3.0, 3.0, -1.0, -1.0, -1.0, -1.0];
+    h.state_mut().act(Action::AddKeyframe(third.clone()));
+    let keys = h.state().state.settings.interpolation.keyframes();
+    assert_eq!(keys.len(), 3);
+    assert_eq!(keys[1], vec![1.0; 8]);
+    // Equal segment lengths (both sqrt(32)): the middle keyframe at t = 1/2.
+    assert_eq!(h.state().state.interpolated(0.5), Some(vec![1.0; 8]));
+    wait(&mut h, "the path strip", |app| {
+        app.rendered_path_frames() == 8
+    });
+    idle(&mut h);
+    let strip = h.state().state.path_strip_codes();
+    assert_eq!(h.state().slot_style(Slot::PathFrame(0)), Some(&keys[0][..]));
+    assert_eq!(h.state().slot_style(Slot::PathFrame(7)), Some(&third[..]));
+    assert_eq!(strip.len(), 8);
+    // A strip frame is a place on the path: clicking it moves the player there.
+    h.get_by_label("path frame 8").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.interpolation_t, 1.0);
+    snapshot(&mut h, "path");
+
+    // Looped: four GIF frames, none back at the start, the last one on the way home.
+    let mut interpolation = h.state().state.settings.interpolation.clone();
+    interpolation.closed = true;
+    h.state_mut().act(Action::SetInterpolation(interpolation));
+    let codes = h.state().state.path_codes(4).unwrap();
+    assert_eq!(codes[0], keys[0]);
+    assert!(codes[1..].iter().all(|c| *c != keys[0]));
+    let dir = tempfile::tempdir().unwrap();
+    let gif = dir.path().join("loop.gif");
+    h.state_mut().export_to(SaveTarget::Gif, gif.clone(), false);
+    wait(&mut h, "the GIF", |_| gif.is_file());
+    let frames = {
+        use image::AnimationDecoder;
+        let reader = std::io::BufReader::new(std::fs::File::open(&gif).unwrap());
+        image::codecs::gif::GifDecoder::new(reader)
+            .unwrap()
+            .into_frames()
+            .count()
+    };
+    assert_eq!(frames, 4);
+
+    // The swap grid's columns along the path: two contents x five frames; a cell is taken
+    // with its content and its code.
+    h.state_mut().act(Action::SetView(View::Swap));
+    h.state_mut().act(Action::SetSwapColumns {
+        columns: SwapColumns::Path,
+        frames: 5,
+    });
+    wait(&mut h, "the path swap grid", |app| {
+        app.rendered_swap_cells() == 10
+    });
+    idle(&mut h);
+    let codes = h.state().state.swap_path_codes();
+    assert_eq!(
+        h.state().slot_style(Slot::Swap { row: 1, col: 2 }),
+        Some(&codes[2][..])
+    );
+    snapshot(&mut h, "swap_path");
+    h.get_by_label("swap cell 2, 3").click();
+    h.run_steps(2);
+    let state = &h.state().state;
+    assert_eq!(state.style, codes[2]);
+    assert_eq!(state.content, Some(state.images[1].id));
+}

@@ -11,6 +11,7 @@ use image::{GrayImage, RgbImage};
 
 use super::brush;
 use super::compose;
+use super::session::SwapColumns;
 use super::state::{AppState, MapFrom};
 use crate::Domain;
 use crate::engine::worker::{ImageId, Job, LatentNoise, Region, Worker};
@@ -180,17 +181,33 @@ fn plan_pixels(
                 return Err("This model has no style codes to swap".into());
             }
             let (rows, cols) = state.swap_grid();
-            let styles: Vec<Vec<f32>> = cols
-                .iter()
-                .filter_map(|c| c.style().map(<[f32]>::to_vec))
-                .collect();
-            if rows.is_empty() || styles.len() != cols.len() {
+            let (styles, col_labels): (Vec<Vec<f32>>, Vec<String>) =
+                match state.settings.swap_columns {
+                    SwapColumns::Images => {
+                        let styles: Vec<Vec<f32>> = cols
+                            .iter()
+                            .filter_map(|c| c.style().map(<[f32]>::to_vec))
+                            .collect();
+                        if styles.len() != cols.len() {
+                            return Err("The swap grid is not ready yet".into());
+                        }
+                        (styles, cols.iter().map(|c| short(&c.name)).collect())
+                    }
+                    SwapColumns::Path => {
+                        let codes = state.swap_path_codes();
+                        let labels = (0..codes.len())
+                            .map(|i| format!("t {:.2}", state.swap_path_t(i)))
+                            .collect();
+                        (codes, labels)
+                    }
+                };
+            if rows.is_empty() || styles.is_empty() {
                 return Err("The swap grid is not ready yet".into());
             }
             let kind = ExportKind::SwapGrid {
                 path,
                 row_labels: rows.iter().map(|r| short(&r.name)).collect(),
-                col_labels: cols.iter().map(|c| short(&c.name)).collect(),
+                col_labels,
             };
             let jobs = rows
                 .iter()
@@ -201,10 +218,10 @@ fn plan_pixels(
         SaveTarget::Gif | SaveTarget::Strip => {
             let settings = &state.settings.interpolation;
             let frames = settings.frames.max(2);
-            let codes: Option<Vec<_>> = (0..frames)
-                .map(|i| state.interpolated(i as f32 / (frames - 1) as f32))
-                .collect();
-            let codes = codes.ok_or("Choose both interpolation end points first")?;
+            // A closed path ends one step before its start, so the GIF loops seamlessly.
+            let codes = state
+                .path_codes(frames)
+                .ok_or("Choose the interpolation's keyframes first")?;
             let kind = if target == SaveTarget::Gif {
                 ExportKind::Gif {
                     path,

@@ -91,6 +91,17 @@ impl StylespaceApp {
         Some((textures.len(), current))
     }
 
+    /// Frames of the path strip on screen.
+    pub fn rendered_path_frames(&self) -> usize {
+        let frame = |s: &&Slot| matches!(s, Slot::PathFrame(_));
+        self.display.slots().filter(frame).count()
+    }
+
+    /// The code a slot's picture shows.
+    pub fn slot_style(&self, slot: Slot) -> Option<&[f32]> {
+        self.display.style_of(slot)
+    }
+
     pub fn has_interpolation(&self) -> bool {
         self.display.has(Slot::Interpolation)
     }

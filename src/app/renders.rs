@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use super::session::View;
+use super::session::{SwapColumns, View};
 use super::state::{AppState, EncodeState};
 use crate::Domain;
 use crate::engine::worker::{ImageId, LatentNoise, Region, RenderRequest, Slot, Worker};
@@ -55,14 +55,21 @@ pub fn plan(state: &AppState) -> Vec<(Slot, Wanted)> {
         View::Swap | View::Interpolate if state.uses_latent_noise() => {}
         View::Swap => {
             let (rows, cols) = state.swap_grid();
+            let columns: Vec<Option<Vec<f32>>> = match state.settings.swap_columns {
+                SwapColumns::Images => cols
+                    .iter()
+                    .map(|c| c.style().map(<[f32]>::to_vec))
+                    .collect(),
+                SwapColumns::Path => state.swap_path_codes().into_iter().map(Some).collect(),
+            };
             for (r, row) in rows.iter().enumerate() {
                 if !matches!(row.state, EncodeState::Ready { .. }) {
                     continue;
                 }
-                for (c, col) in cols.iter().enumerate() {
-                    if let Some(style) = col.style() {
+                for (c, style) in columns.iter().enumerate() {
+                    if let Some(style) = style {
                         let slot = Slot::Swap { row: r, col: c };
-                        slots.push((slot, wanted(row.id, style.to_vec(), None)));
+                        slots.push((slot, wanted(row.id, style.clone(), None)));
                     }
                 }
             }
@@ -70,6 +77,9 @@ pub fn plan(state: &AppState) -> Vec<(Slot, Wanted)> {
         View::Interpolate => {
             if let Some(code) = state.interpolated(state.interpolation_t) {
                 slots.push((Slot::Interpolation, wanted(content, code, None)));
+            }
+            for (i, code) in state.path_strip_codes().into_iter().enumerate() {
+                slots.push((Slot::PathFrame(i), wanted(content, code, None)));
             }
         }
     }

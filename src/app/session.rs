@@ -42,6 +42,21 @@ pub struct Settings {
     pub effect_step: f32,
     /// The region brush's size, softness and mode.
     pub brush: super::brush::BrushSettings,
+    /// What the swap grid's columns are: style images, or frames along the interpolation path.
+    pub swap_columns: SwapColumns,
+    /// Path frames per row when the columns are the path.
+    pub swap_path_frames: usize,
+}
+
+/// What the swap grid's columns are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SwapColumns {
+    /// The style of each column image.
+    #[default]
+    Images,
+    /// Codes evenly along the interpolation path: every row's content takes the same path.
+    Path,
 }
 
 /// What the style panel's sliders move.
@@ -87,6 +102,8 @@ impl Default for Settings {
             show_effects: false,
             effect_step: 0.5,
             brush: Default::default(),
+            swap_columns: SwapColumns::Images,
+            swap_path_frames: 6,
         }
     }
 }
@@ -134,8 +151,13 @@ pub enum View {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct InterpolationSettings {
+    /// The path's first and last keyframes.
     pub start: Vec<f32>,
     pub end: Vec<f32>,
+    /// Keyframes between them, in order.
+    pub through: Vec<Vec<f32>>,
+    /// The path returns to its start (a seamless loop).
+    pub closed: bool,
     pub spherical: bool,
     pub frames: usize,
     pub frame_ms: u32,
@@ -143,11 +165,37 @@ pub struct InterpolationSettings {
     pub back_and_forth: bool,
 }
 
+impl InterpolationSettings {
+    /// Every keyframe in order: start, those in between, end, and the start again when the path
+    /// is closed.
+    pub fn keyframes(&self) -> Vec<Vec<f32>> {
+        let mut keys = vec![self.start.clone()];
+        keys.extend(self.through.iter().cloned());
+        keys.push(self.end.clone());
+        if self.closed {
+            keys.push(self.start.clone());
+        }
+        keys
+    }
+
+    /// The keyframes the user set (start, those in between, end), without a closing return.
+    pub fn set_keyframes(&mut self, mut keys: Vec<Vec<f32>>) {
+        if keys.len() < 2 {
+            return;
+        }
+        self.end = keys.pop().expect("two or more");
+        self.start = keys.remove(0);
+        self.through = keys;
+    }
+}
+
 impl Default for InterpolationSettings {
     fn default() -> Self {
         Self {
             start: Vec::new(),
             end: Vec::new(),
+            through: Vec::new(),
+            closed: false,
             spherical: true,
             frames: 16,
             frame_ms: 100,

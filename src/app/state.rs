@@ -11,18 +11,20 @@ use image::{DynamicImage, GrayImage};
 use super::brush::{self, BrushSettings};
 use super::history::{History, Snapshot};
 use super::map::StyleMap;
-use super::session::{InterpolationSettings, Session, Settings, SliderMode, View};
+use super::session::{InterpolationSettings, Session, Settings, SliderMode, SwapColumns, View};
 use crate::Domain;
 use crate::engine::Family;
 use crate::engine::domains::DomainFit;
 use crate::engine::pca::Pca;
-use crate::engine::styles::{NamedCode, StyleSet, lerp, sample_styles, slerp};
+use crate::engine::styles::{NamedCode, StyleSet, path_frames, path_point, sample_styles};
 use crate::engine::worker::{
     EffectRequest, FileStyle, ImageId, LatentNoise, ModelInfo, ModelSource, Region, StyleBatch,
 };
 
 /// Seed of the code a freshly opened model without a showcase code starts from.
 const FIRST_CODE_SEED: u64 = 3;
+/// Frames of the path strip under the interpolation player.
+pub const PATH_STRIP_FRAMES: usize = 8;
 /// Seed of the region brush's first inside code.
 const REGION_CODE_SEED: u64 = 4;
 
@@ -144,6 +146,21 @@ pub enum Action {
     UseInterpolated,
     SetInterpolationStart(Vec<f32>),
     SetInterpolationEnd(Vec<f32>),
+    /// A keyframe appended to the interpolation path (the old end becomes a point on the way).
+    AddKeyframe(Vec<f32>),
+    /// Keyframe `index` (0 = start) takes `code`.
+    SetKeyframe {
+        index: usize,
+        code: Vec<f32>,
+    },
+    /// Keyframe `index` leaves the path (a path keeps two).
+    RemoveKeyframe(usize),
+    /// Path frame `index` of the swap grid's path columns becomes current: row `row`'s
+    /// content with that frame's code.
+    TakeSwapPathCell {
+        row: ImageId,
+        index: usize,
+    },
     SetView(View),
     SetNoise(LatentNoise),
     SetSampleGrid {
@@ -151,6 +168,11 @@ pub enum Action {
         count: usize,
     },
     SetInterpolation(InterpolationSettings),
+    /// The swap grid's columns, and the number of path frames when they are the path.
+    SetSwapColumns {
+        columns: SwapColumns,
+        frames: usize,
+    },
     SetInterpolationT(f32),
     TogglePlaying,
     /// Animation clock: `seconds` passed while playing.
@@ -400,18 +422,58 @@ impl AppState {
             .collect()
     }
 
-    /// The interpolated code at `t`.
-    pub fn interpolated(&self, t: f32) -> Option<Vec<f32>> {
-        let s = &self.settings.interpolation;
+    /// The interpolation path's keyframes (closing return included), once they fit the model.
+    pub fn path_keyframes(&self) -> Option<Vec<Vec<f32>>> {
         let dim = self.style_dim()?;
-        if s.start.len() != dim || s.end.len() != dim {
-            return None;
-        }
-        Some(if s.spherical {
-            slerp(&s.start, &s.end, t)
-        } else {
-            lerp(&s.start, &s.end, t)
-        })
+        let keys = self.settings.interpolation.keyframes();
+        keys.iter().all(|k| k.len() == dim).then_some(keys)
+    }
+
+    /// The interpolated code at `t` along the path through every keyframe.
+    pub fn interpolated(&self, t: f32) -> Option<Vec<f32>> {
+        let keys = self.path_keyframes()?;
+        Some(path_point(&keys, t, self.settings.interpolation.spherical))
+    }
+
+    /// `n` codes evenly along the path (a closed path does not repeat its start).
+    pub fn path_codes(&self, n: usize) -> Option<Vec<Vec<f32>>> {
+        let s = &self.settings.interpolation;
+        Some(path_frames(
+            &self.path_keyframes()?,
+            n,
+            s.spherical,
+            s.closed,
+        ))
+    }
+
+    /// The frames of the strip under the player.
+    pub fn path_strip_codes(&self) -> Vec<Vec<f32>> {
+        self.path_codes(PATH_STRIP_FRAMES).unwrap_or_default()
+    }
+
+    /// `t` of frame `index` of `n` evenly along the path.
+    fn path_t(&self, index: usize, n: usize) -> f32 {
+        let steps = match self.settings.interpolation.closed {
+            true => n.max(1),
+            false => n.max(2) - 1,
+        };
+        index as f32 / steps as f32
+    }
+
+    /// `t` of strip frame `index`.
+    pub fn path_strip_t(&self, index: usize) -> f32 {
+        self.path_t(index, PATH_STRIP_FRAMES)
+    }
+
+    /// `t` of the swap grid's path column `index`.
+    pub fn swap_path_t(&self, index: usize) -> f32 {
+        self.path_t(index, self.settings.swap_path_frames.clamp(2, 16))
+    }
+
+    /// The swap grid's columns when they are path frames.
+    pub fn swap_path_codes(&self) -> Vec<Vec<f32>> {
+        self.path_codes(self.settings.swap_path_frames.clamp(2, 16))
+            .unwrap_or_default()
     }
 
     /// Content images (rows) and style images (columns) of the swap grid.
@@ -509,6 +571,7 @@ impl AppState {
             | StyleFromImage(..)
             | TakeSample(..)
             | TakeSwapCell { .. }
+            | TakeSwapPathCell { .. }
             | UseInterpolated
             | SaveCurrentCode
             | LoadSavedCode(..)
@@ -516,10 +579,14 @@ impl AppState {
             | LoadStyleSet(..) => self.apply_code(action, &mut effects),
             SetInterpolationStart(..)
             | SetInterpolationEnd(..)
+            | AddKeyframe(..)
+            | SetKeyframe { .. }
+            | RemoveKeyframe(..)
             | SetView(..)
             | SetNoise(..)
             | SetSampleGrid { .. }
             | SetInterpolation(..)
+            | SetSwapColumns { .. }
             | SetInterpolationT(..)
             | TogglePlaying
             | Advance { .. }
@@ -632,6 +699,14 @@ impl AppState {
                 }
                 self.style_from_image(col);
             }
+            Action::TakeSwapPathCell { row, index } => {
+                if let Some(code) = self.swap_path_codes().into_iter().nth(index) {
+                    if self.image(row).is_some() {
+                        self.content = Some(row);
+                    }
+                    self.set_style(code);
+                }
+            }
             Action::UseInterpolated => {
                 if let Some(code) = self.interpolated(self.interpolation_t) {
                     self.style = code;
@@ -682,6 +757,36 @@ impl AppState {
                 self.settings.view = View::Interpolate;
             }
             Action::SetInterpolationEnd(code) => self.settings.interpolation.end = code,
+            Action::AddKeyframe(code) if Some(code.len()) == self.style_dim() => {
+                let interp = &mut self.settings.interpolation;
+                let end = std::mem::replace(&mut interp.end, code);
+                interp.through.push(end);
+            }
+            Action::SetKeyframe { index, code } if Some(code.len()) == self.style_dim() => {
+                let interp = &mut self.settings.interpolation;
+                let mut keys = interp.keyframes();
+                if interp.closed {
+                    keys.pop();
+                }
+                if let Some(key) = keys.get_mut(index) {
+                    *key = code;
+                    if index == 0 {
+                        self.interpolation_start_chosen = true;
+                    }
+                    interp.set_keyframes(keys);
+                }
+            }
+            Action::RemoveKeyframe(index) => {
+                let interp = &mut self.settings.interpolation;
+                let mut keys = interp.keyframes();
+                if interp.closed {
+                    keys.pop();
+                }
+                if keys.len() > 2 && index < keys.len() {
+                    keys.remove(index);
+                    interp.set_keyframes(keys);
+                }
+            }
             Action::SetView(view) => self.settings.view = view,
             Action::SetNoise(noise) => self.settings.noise = noise,
             Action::SetSampleGrid { seed, count } => {
@@ -689,6 +794,10 @@ impl AppState {
                 self.settings.sample_count = count.clamp(1, 64);
             }
             Action::SetInterpolation(settings) => self.settings.interpolation = settings,
+            Action::SetSwapColumns { columns, frames } => {
+                self.settings.swap_columns = columns;
+                self.settings.swap_path_frames = frames.clamp(2, 16);
+            }
             Action::SetInterpolationT(t) => self.interpolation_t = t.clamp(0.0, 1.0),
             Action::TogglePlaying => self.playing = !self.playing,
             Action::Advance { seconds } if self.playing => {

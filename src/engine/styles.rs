@@ -99,6 +99,74 @@ pub fn slerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
     a.iter().zip(b).map(|(x, y)| wa * x + wb * y).collect()
 }
 
+/// A point on a path through `keyframes` (two or more codes of one length) at `t` in [0, 1]:
+/// each segment takes a share of `t` proportional to its length, so the path runs at an even
+/// pace, and is interpolated linearly or spherically. Keyframes that coincide take no time.
+pub fn path_point(keyframes: &[Vec<f32>], t: f32, spherical: bool) -> Vec<f32> {
+    match keyframes {
+        [] => return Vec::new(),
+        [only] => return only.clone(),
+        _ => {}
+    }
+    let lengths: Vec<f32> = keyframes
+        .windows(2)
+        .map(|w| distance(&w[0], &w[1]))
+        .collect();
+    let total: f32 = lengths.iter().sum();
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let segment = |i: usize, u: f32| {
+        let (a, b) = (&keyframes[i], &keyframes[i + 1]);
+        match spherical {
+            true => slerp(a, b, u),
+            false => lerp(a, b, u),
+        }
+    };
+    if total <= 0.0 {
+        // Every keyframe the same point, or equal time per segment when no lengths exist.
+        let n = lengths.len() as f32;
+        let i = ((t * n) as usize).min(lengths.len() - 1);
+        return segment(i, t * n - i as f32);
+    }
+    let mut along = t * total;
+    for (i, length) in lengths.iter().enumerate() {
+        if along <= *length || i == lengths.len() - 1 {
+            let u = if *length > 0.0 { along / length } else { 1.0 };
+            return segment(i, u.clamp(0.0, 1.0));
+        }
+        along -= length;
+    }
+    unreachable!("the last segment returns")
+}
+
+/// `n` codes evenly along a path (see [`path_point`]): from the first keyframe to the last, or,
+/// for a `closed` path (its last keyframe equal to its first), without repeating the start.
+pub fn path_frames(
+    keyframes: &[Vec<f32>],
+    n: usize,
+    spherical: bool,
+    closed: bool,
+) -> Vec<Vec<f32>> {
+    let steps = match closed {
+        true => n.max(1),
+        false => n.max(2) - 1,
+    };
+    (0..n)
+        .map(|i| path_point(keyframes, i as f32 / steps as f32, spherical))
+        .collect()
+}
+
+fn distance(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f32>()
+        .sqrt()
+}
+
 /// A named set of style codes, as saved and loaded by the app (JSON).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StyleSet {
@@ -145,6 +213,35 @@ impl StyleSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_pass_through_every_keyframe_at_an_even_pace() {
+        let keys = vec![vec![0.0, 0.0], vec![3.0, 0.0], vec![3.0, 1.0]];
+        assert_eq!(path_point(&keys, 0.0, false), vec![0.0, 0.0]);
+        assert_eq!(path_point(&keys, 1.0, false), vec![3.0, 1.0]);
+        // Length 3 then 1: the middle keyframe at t = 3/4, half way along the first at 3/8.
+        assert_eq!(path_point(&keys, 0.75, false), vec![3.0, 0.0]);
+        assert_eq!(path_point(&keys, 0.375, false), vec![1.5, 0.0]);
+        assert_eq!(path_point(&keys, 0.875, false), vec![3.0, 0.5]);
+        // Spherical segments keep to the keyframes too.
+        let round = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![-1.0, 0.0]];
+        let mid = path_point(&round, 0.25, true);
+        assert!((mid[0] - mid[1]).abs() < 1e-6 && (mid[0] - 0.5f32.sqrt()).abs() < 1e-6);
+        // Frames: open paths end on the last keyframe; closed ones do not repeat the start.
+        let open = path_frames(&keys, 5, false, false);
+        assert_eq!(open.first(), keys.first());
+        assert_eq!(open.last(), keys.last());
+        let mut closed_keys = keys.clone();
+        closed_keys.push(keys[0].clone());
+        let closed = path_frames(&closed_keys, 4, false, true);
+        assert_eq!(closed.len(), 4);
+        assert_eq!(closed[0], keys[0]);
+        assert_ne!(closed[3], keys[0]);
+        // Degenerate paths.
+        let same = vec![vec![1.0, 2.0], vec![1.0, 2.0]];
+        assert_eq!(path_point(&same, 0.5, true), vec![1.0, 2.0]);
+        assert_eq!(path_point(&keys, f32::NAN, false), vec![0.0, 0.0]);
+    }
 
     #[test]
     fn sampling_is_seeded_and_roughly_standard() {

@@ -156,6 +156,8 @@ pub enum Slot {
     /// The main output (ordered first: it is what the user is dragging).
     Main,
     Interpolation,
+    /// A frame of the strip along the interpolation path.
+    PathFrame(usize),
     Sample(usize),
     Swap {
         row: usize,

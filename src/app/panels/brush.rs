@@ -3,6 +3,7 @@
 
 use egui::{Color32, RichText, Sense, Ui, Vec2};
 
+use super::codes::{code_bars, pick_code};
 use super::{Intents, shortcut_text};
 use crate::app::StylespaceApp;
 use crate::app::brush::RADIUS_RANGE;
@@ -109,50 +110,18 @@ pub fn toolbar(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
 fn inside_code(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     let state = &app.state;
     ui.horizontal_wrapped(|ui| {
-        let label = ui.label("Inside code");
+        ui.label("Inside code");
         match &state.region_style {
             Some(code) => {
-                code_bars(ui, code).on_hover_text(format!("{code:.2?}"));
+                code_bars(ui, code);
             }
             None => {
                 ui.label(RichText::new("none").weak());
             }
         }
-        egui::ComboBox::from_id_salt("inside code from")
-            .selected_text("take from...")
-            .show_ui(ui, |ui| {
-                if ui.selectable_label(false, "the current code").clicked() {
-                    out.act(Action::SetRegionStyle(state.style.clone()));
-                }
-                for saved in &state.settings.saved_codes {
-                    if saved.code.len() == state.style.len()
-                        && ui
-                            .selectable_label(false, format!("saved: {}", saved.name))
-                            .clicked()
-                    {
-                        out.act(Action::SetRegionStyle(saved.code.clone()));
-                    }
-                }
-                for entry in &state.images {
-                    if let Some(style) = entry.style().filter(|s| s.len() == state.style.len())
-                        && ui
-                            .selectable_label(false, format!("image: {}", entry.name))
-                            .clicked()
-                    {
-                        out.act(Action::SetRegionStyle(style.to_vec()));
-                    }
-                }
-                for (i, code) in state.sample_codes().into_iter().enumerate() {
-                    if ui
-                        .selectable_label(false, format!("sample {}", i + 1))
-                        .clicked()
-                    {
-                        out.act(Action::SetRegionStyle(code));
-                    }
-                }
-            })
-            .response
-            .labelled_by(label.id);
+        if let Some(code) = pick_code(ui, state, "inside code from", "take from...", 100.0) {
+            out.act(Action::SetRegionStyle(code));
+        }
         if ui
             .button("Swap")
             .on_hover_text("The current code and the inside code trade places")
@@ -161,26 +130,6 @@ fn inside_code(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
             out.act(Action::SwapRegionStyle);
         }
     });
-}
-
-/// A code as a row of small bars (up: positive, down: negative), for recognising it at a glance.
-fn code_bars(ui: &mut Ui, code: &[f32]) -> egui::Response {
-    let bar = 5.0;
-    let height = 18.0;
-    let (rect, response) = ui.allocate_exact_size(
-        Vec2::new(code.len() as f32 * (bar + 1.0), height),
-        Sense::hover(),
-    );
-    let painter = ui.painter();
-    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-    let mid = rect.center().y;
-    for (i, v) in code.iter().enumerate() {
-        let x = rect.left() + i as f32 * (bar + 1.0);
-        let h = (v / 3.0).clamp(-1.0, 1.0) * (height / 2.0 - 1.0);
-        let bar_rect = egui::Rect::from_two_pos(egui::pos2(x, mid), egui::pos2(x + bar, mid - h));
-        painter.rect_filled(bar_rect, 0.0, ui.visuals().selection.bg_fill);
-    }
-    response
 }
 
 /// The input image at `side` points (its aspect kept). With the brush on it takes paint: a

@@ -2,6 +2,7 @@
 //! replace-file question. Panels read the app and return [`Intent`]s; nothing here changes state.
 
 mod brush;
+mod codes;
 mod content;
 pub mod map;
 mod style;

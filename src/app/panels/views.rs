@@ -2,10 +2,11 @@
 
 use egui::{RichText, Sense, Ui, Vec2};
 
+use super::codes::{code_bars, pick_code};
 use super::{Intents, shortcut_text};
 use crate::app::StylespaceApp;
 use crate::app::commands::Command;
-use crate::app::session::View;
+use crate::app::session::{SwapColumns, View};
 use crate::app::state::Action;
 use crate::engine::styles::sample_styles;
 use crate::engine::worker::Slot;
@@ -87,6 +88,7 @@ fn slot_name(slot: Slot) -> String {
     match slot {
         Slot::Main => "translation".into(),
         Slot::Interpolation => "interpolation".into(),
+        Slot::PathFrame(i) => format!("path frame {}", i + 1),
         Slot::Sample(i) => format!("sample {}", i + 1),
         Slot::Swap { row, col } => format!("swap cell {}, {}", row + 1, col + 1),
     }
@@ -269,13 +271,35 @@ fn swap(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
         {
             out.act(Action::SwapGridRoles);
         }
-        ui.label(
-            RichText::new(
-                "Rows: content images. Columns: style references. Click a cell to use it.",
-            )
-            .weak(),
-        );
+        let settings = &app.state.settings;
+        let (mut columns, mut frames) = (settings.swap_columns, settings.swap_path_frames);
+        ui.label("Columns");
+        ui.selectable_value(&mut columns, SwapColumns::Images, "style images");
+        ui.selectable_value(&mut columns, SwapColumns::Path, "interpolation path")
+            .on_hover_text("Every row takes the same path through the keyframes");
+        if columns == SwapColumns::Path {
+            let label = ui.label("frames");
+            ui.add(egui::DragValue::new(&mut frames).range(2..=16))
+                .labelled_by(label.id);
+        }
+        if (columns, frames) != (settings.swap_columns, settings.swap_path_frames) {
+            out.act(Action::SetSwapColumns { columns, frames });
+        }
     });
+    let path_columns = app.state.settings.swap_columns == SwapColumns::Path;
+    ui.label(
+        RichText::new(if path_columns {
+            "Rows: content images. Columns: frames along the interpolation path. Click a cell \
+             to use it."
+        } else {
+            "Rows: content images. Columns: style references. Click a cell to use it."
+        })
+        .weak(),
+    );
+    if path_columns {
+        swap_path(app, ui, out);
+        return;
+    }
     let (rows, cols) = app.state.swap_grid();
     if rows.is_empty() || cols.is_empty() {
         let target = app.state.target();
@@ -328,33 +352,60 @@ fn swap(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
         });
 }
 
+/// The swap grid with frames along the interpolation path as columns: the same path for each
+/// content image.
+fn swap_path(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
+    let state = &app.state;
+    let (rows, _) = state.swap_grid();
+    if rows.is_empty() {
+        ui.label("Mark images as rows in the content panel.");
+        return;
+    }
+    let codes = state.swap_path_codes();
+    let side = cell_side(
+        ui.available_width() - 48.0 - 6.0,
+        codes.len(),
+        6.0,
+        48.0,
+        384.0,
+    );
+    egui::Grid::new("swap-path-grid")
+        .spacing([6.0, 6.0])
+        .show(ui, |ui| {
+            ui.label("");
+            for i in 0..codes.len() {
+                ui.label(RichText::new(format!("t {:.2}", state.swap_path_t(i))).small());
+            }
+            ui.end_row();
+            for (r, row) in rows.iter().enumerate() {
+                match app.display.thumbnail(row.id) {
+                    Some(texture) => {
+                        ui.add(egui::Image::new((texture, Vec2::splat(48.0))));
+                    }
+                    None => {
+                        ui.label("");
+                    }
+                }
+                for index in 0..codes.len() {
+                    if output_image(app, ui, Slot::Swap { row: r, col: index }, side).clicked() {
+                        out.act(Action::TakeSwapPathCell { row: row.id, index });
+                    }
+                }
+                ui.end_row();
+            }
+        });
+}
+
 fn interpolate(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     let ctx = ui.ctx().clone();
     let state = &app.state;
-    let dim = state.style.len();
-    ui.horizontal(|ui| {
-        ui.label("Start");
-        if ui.button("Current").clicked() {
-            out.act(Action::SetInterpolationStart(state.style.clone()));
-        }
-        if ui.button("Random").clicked() {
-            let code = sample_styles(1, dim, super::super::clock_seed()).remove(0);
-            out.act(Action::SetInterpolationStart(code));
-        }
-        ui.separator();
-        ui.label("End");
-        if ui.button("Current").clicked() {
-            out.act(Action::SetInterpolationEnd(state.style.clone()));
-        }
-        if ui.button("Random").clicked() {
-            let code = sample_styles(1, dim, super::super::clock_seed() ^ 1).remove(0);
-            out.act(Action::SetInterpolationEnd(code));
-        }
-    });
+    keyframes(app, ui, out);
     let mut settings = state.settings.interpolation.clone();
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.selectable_value(&mut settings.spherical, false, "linear");
         ui.selectable_value(&mut settings.spherical, true, "spherical");
+        ui.checkbox(&mut settings.closed, "loop")
+            .on_hover_text("The path returns to its first keyframe (a seamless loop)");
         ui.separator();
         let label = ui.label("frames");
         ui.add(egui::DragValue::new(&mut settings.frames).range(2..=120))
@@ -383,8 +434,6 @@ fn interpolate(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
         {
             out.act(Action::SetInterpolationT(t));
         }
-    });
-    ui.horizontal(|ui| {
         if ui.button("Export GIF...").clicked() {
             out.run(Command::ExportGif);
         }
@@ -395,6 +444,79 @@ fn interpolate(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
             out.act(Action::UseInterpolated);
         }
     });
+    // The whole path as a strip: click a frame to go there.
+    let strip = crate::app::state::PATH_STRIP_FRAMES;
+    // The visible width (a scroll area lets content grow wider than the view).
+    let visible = ui.clip_rect().right() - ui.cursor().left();
+    let cell = cell_side(visible, strip, 4.0, 32.0, 96.0);
+    ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = 4.0;
+        for i in 0..strip {
+            if output_image(app, ui, Slot::PathFrame(i), cell)
+                .on_hover_text(format!("t = {:.2}", state.path_strip_t(i)))
+                .clicked()
+            {
+                out.act(Action::SetInterpolationT(state.path_strip_t(i)));
+            }
+        }
+    });
     let side = fit_side(ui.available_size(), 64.0);
     output_image(app, ui, Slot::Interpolation, side);
+}
+
+/// The path's keyframes, each with its code, a menu to change it and a remove button, and a
+/// menu to add one at the end.
+fn keyframes(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
+    let state = &app.state;
+    let settings = &state.settings.interpolation;
+    let mut keys = settings.keyframes();
+    if settings.closed {
+        keys.pop();
+    }
+    let count = keys.len();
+    // Wrap at the visible width (the scroll area would let the row run on).
+    let visible = ui.clip_rect().right() - ui.cursor().left();
+    ui.set_max_width(visible);
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Keyframes");
+        for (i, key) in keys.iter().enumerate() {
+            egui::Frame::group(ui.style())
+                .inner_margin(egui::Margin::symmetric(4, 2))
+                .show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.label(RichText::new(format!("{}", i + 1)).strong());
+                        if code_bars(ui, key)
+                            .on_hover_text("Click: make it the current code")
+                            .clicked()
+                        {
+                            out.act(Action::SetStyle(key.clone()));
+                        }
+                        if let Some(code) =
+                            pick_code(ui, state, &format!("keyframe {}", i + 1), "set", 40.0)
+                        {
+                            out.act(Action::SetKeyframe { index: i, code });
+                        }
+                        if count > 2
+                            && ui
+                                .small_button("x")
+                                .on_hover_text(format!("Remove keyframe {}", i + 1))
+                                .clicked()
+                        {
+                            out.act(Action::RemoveKeyframe(i));
+                        }
+                    });
+                });
+        }
+        if let Some(code) = pick_code(ui, state, "new keyframe", "add keyframe...", 110.0) {
+            out.act(Action::AddKeyframe(code));
+        }
+        if ui
+            .button("Random")
+            .on_hover_text("Add a random keyframe (drawn from the prior)")
+            .clicked()
+        {
+            let code = sample_styles(1, state.style.len(), super::super::clock_seed()).remove(0);
+            out.act(Action::AddKeyframe(code));
+        }
+    });
 }
