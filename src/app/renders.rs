@@ -244,8 +244,13 @@ mod tests {
         assert_eq!(plan(&state).len(), 1 + 5);
         state.apply(Action::SetView(View::Interpolate));
         let planned = plan(&state);
-        assert_eq!(planned.len(), 2);
+        // The player and the path strip.
+        let strip = crate::app::state::PATH_STRIP_FRAMES;
+        assert_eq!(planned.len(), 2 + strip);
         assert_eq!(planned[1].1.style, state.interpolated(0.0).unwrap());
+        let last = &planned[1 + strip];
+        assert_eq!(last.0, Slot::PathFrame(strip - 1));
+        assert_eq!(last.1.style, state.interpolated(1.0).unwrap());
     }
 
     #[test]
