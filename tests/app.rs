@@ -1252,3 +1252,123 @@ fn paths_run_through_keyframes_in_the_player_the_exports_and_the_swap_grid() {
     assert_eq!(state.style, codes[2]);
     assert_eq!(state.content, Some(state.images[1].id));
 }
+
+/// The style-space tools on the bundled model with real glyphs: the style map of ten colour
+/// glyphs, principal sliders with effect maps, the region brush, a path through three keyframes
+/// and the swap grid along it. Its snapshots are the README's pictures of the tools.
+#[test]
+fn a_tour_of_the_style_space_tools_on_the_bundled_model() {
+    use stylespace::app::brush::BrushSettings;
+    use stylespace::app::session::SwapColumns;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut glyphs: Vec<PathBuf> =
+        std::fs::read_dir(root.join("tests/fixtures/images/openmoji-colour"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+    glyphs.sort();
+    let mut opts = options(
+        DeviceChoice::Cpu,
+        vec![
+            root.join("assets/samples/sample-2.png"),
+            root.join("assets/samples/sample-1.png"),
+        ],
+    );
+    opts.model = Some(ModelSource::Folder(stylespace::engine::bundled_model()));
+    let mut h = started(opts);
+
+    // The style map.
+    h.state_mut().act(Action::SetView(View::Map));
+    h.state_mut().act(Action::AddMapFiles(glyphs.clone()));
+    wait(&mut h, "ten glyphs on the map", |app| {
+        app.state.map.files.len() == 10 && app.state.map.loading.is_none()
+    });
+    idle(&mut h);
+    let codes: Vec<Vec<f32>> = (h.state().state.map.files.iter())
+        .map(|f| f.code.clone())
+        .collect();
+    let ratio = h
+        .state()
+        .state
+        .style_pca()
+        .unwrap()
+        .explained_variance_ratio();
+    assert!(ratio[0] >= ratio[1] && ratio[1] > 0.0);
+    snapshot(&mut h, "tour_map");
+
+    // Principal-direction sliders and their effect maps.
+    h.state_mut().act(Action::SetView(View::Translate));
+    h.state_mut()
+        .act(Action::SetSliderMode(SliderMode::Principal));
+    h.state_mut().act(Action::SetEffects {
+        show: true,
+        step: 0.5,
+    });
+    wait(&mut h, "the principal directions' effect maps", |app| {
+        app.effect_maps_shown() == Some((8, true))
+    });
+    idle(&mut h);
+    assert_eq!(h.query_all_by_label_contains("effect of PC").count(), 8);
+    snapshot(&mut h, "tour_effects");
+
+    // The region brush: the top half takes a pale glyph's style.
+    h.state_mut().act(Action::SetEffects {
+        show: false,
+        step: 0.5,
+    });
+    h.state_mut()
+        .act(Action::SetSliderMode(SliderMode::Dimensions));
+    h.run_steps(2);
+    idle(&mut h);
+    let plain = output(&h);
+    h.state_mut().act(Action::SetRegion(true));
+    h.state_mut().act(Action::SetRegionStyle(codes[7].clone()));
+    h.state_mut().act(Action::SetBrush(BrushSettings {
+        radius: 0.25,
+        softness: 0.3,
+        erase: false,
+    }));
+    h.state_mut().act(Action::PaintMask {
+        from: [0.0, 0.2],
+        to: [1.0, 0.2],
+    });
+    h.state_mut().act(Action::Commit);
+    wait(&mut h, "the painted translation", |app| {
+        app.main_output_rgba().is_some_and(|(_, _, px)| px != plain)
+    });
+    idle(&mut h);
+    let (width, _, painted) = h.state().main_output_rgba().unwrap();
+    let rows = |px: &[u8], from: usize, to: usize| px[from * width * 4..to * width * 4].to_vec();
+    let height = painted.len() / 4 / width;
+    assert_ne!(rows(&painted, 0, height / 4), rows(&plain, 0, height / 4));
+    snapshot(&mut h, "tour_region");
+    h.state_mut().act(Action::SetRegion(false));
+
+    // A path through three glyphs' styles, and the swap grid along it.
+    h.state_mut().act(Action::SetView(View::Interpolate));
+    h.state_mut().act(Action::SetKeyframe {
+        index: 0,
+        code: codes[0].clone(),
+    });
+    h.state_mut().act(Action::SetKeyframe {
+        index: 1,
+        code: codes[4].clone(),
+    });
+    h.state_mut().act(Action::AddKeyframe(codes[7].clone()));
+    h.state_mut().act(Action::SetInterpolationT(0.35));
+    wait(&mut h, "the path strip", |app| {
+        app.rendered_path_frames() == 8
+    });
+    idle(&mut h);
+    snapshot(&mut h, "tour_path");
+    h.state_mut().act(Action::SetView(View::Swap));
+    h.state_mut().act(Action::SetSwapColumns {
+        columns: SwapColumns::Path,
+        frames: 6,
+    });
+    wait(&mut h, "the swap grid along the path", |app| {
+        app.rendered_swap_cells() == 12
+    });
+    idle(&mut h);
+    snapshot(&mut h, "tour_swap_path");
+}
