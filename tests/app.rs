@@ -430,6 +430,33 @@ fn exports_decode_and_an_existing_file_is_not_replaced_without_asking() {
     assert!(!h.state().asks_to_replace());
     assert_eq!(std::fs::read(&png).unwrap(), before);
 
+    // A folder that takes no files (/proc, even for root): a message, nothing written.
+    let nowhere = Path::new("/proc/stylespace-export.png");
+    h.state_mut()
+        .export_to(SaveTarget::Png, nowhere.to_path_buf(), false);
+    wait(&mut h, "the failed export", |app| {
+        app.toast_texts()
+            .iter()
+            .any(|t| t.contains("Could not save /proc/stylespace-export.png"))
+    });
+    assert!(!nowhere.exists());
+    // A style-code set with a code of the wrong length: a message, the saved codes unchanged.
+    let saved = h.state().state.settings.saved_codes.clone();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"style_dim": 8, "codes": [{"name": "x", "code": [1, 2]}]}"#,
+    )
+    .unwrap();
+    h.state_mut().load_styles(&bad);
+    h.run_steps(2);
+    assert!(
+        (h.state().toast_texts().iter()).any(|t| t.contains("has 2 values")),
+        "{:?}",
+        h.state().toast_texts()
+    );
+    assert_eq!(h.state().state.settings.saved_codes, saved);
+
     // A screenshot (F12) is written without any further input: the app keeps frames coming
     // until it is saved.
     let shot = dir.path().join("shot.png");

@@ -588,11 +588,7 @@ impl super::StylespaceApp {
 
     /// Loads a style-code set; its codes become the saved codes and the first one the current.
     pub fn load_styles(&mut self, path: &Path) {
-        let result = std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| {
-                crate::engine::styles::StyleSet::from_json(&text, self.state.style_dim())
-            });
+        let result = crate::engine::styles::StyleSet::read(path, self.state.style_dim());
         match result {
             Ok(set) => self.act(super::Action::LoadStyleSet(set)),
             Err(e) => self.toasts.push(format!("{}: {e}", path.display()), true),

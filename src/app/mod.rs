@@ -251,6 +251,7 @@ impl StylespaceApp {
         };
         let (screenshot_tx, screenshot_rx) = channel();
         let Session {
+            version: _,
             settings,
             images: session_images,
             roles: session_roles,

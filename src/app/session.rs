@@ -122,6 +122,8 @@ impl Settings {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Session {
+    /// The file format (see [`SESSION_VERSION`]); 0 in files from before it was recorded.
+    pub version: u32,
     #[serde(flatten)]
     pub settings: Settings,
     /// Image files in the set (pasted images and images dropped as bytes are kept as files in
@@ -204,6 +206,32 @@ impl Default for InterpolationSettings {
     }
 }
 
+/// The session file format this version writes. A file of a newer format is kept aside, not
+/// misread and then overwritten.
+pub const SESSION_VERSION: u32 = 1;
+/// Largest session file read (a real one is a few kilobytes).
+pub const MAX_SESSION_BYTES: u64 = 4 << 20;
+
+/// Moves a file the app cannot use out of the way, to the first free `NAME.SUFFIX[.N]` beside
+/// it, so nothing the user had is destroyed; returns where it went.
+fn keep_aside(path: &Path, suffix: &str) -> std::io::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "session.json".into());
+    for n in 0..1000 {
+        let candidate = match n {
+            0 => path.with_file_name(format!("{name}.{suffix}")),
+            n => path.with_file_name(format!("{name}.{suffix}.{n}")),
+        };
+        if !candidate.exists() {
+            std::fs::rename(path, &candidate)?;
+            return Ok(candidate);
+        }
+    }
+    Err(std::io::Error::other("no free name to keep the file aside"))
+}
+
 impl Session {
     /// Where sessions live: `$STYLESPACE_CONFIG_DIR`, else `$XDG_CONFIG_HOME/stylespace`, else
     /// `~/.config/stylespace`.
@@ -220,11 +248,24 @@ impl Session {
         Some(dir.join("session.json"))
     }
 
-    /// Reads a session; a missing file is a fresh session, a damaged one is reported and kept
-    /// aside (renamed to `session.json.bad`) so nothing the user had is silently destroyed.
+    /// Reads a session; a missing file is a fresh session. A damaged, oversized, non-text or
+    /// newer-format file is reported and kept aside (renamed, see [`keep_aside`]) so that
+    /// nothing the user had is destroyed when this session is saved.
     pub fn load(path: &Path) -> (Self, Option<String>) {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+        let fresh = |problem: String, suffix: &str| {
+            let kept = match keep_aside(path, suffix) {
+                Ok(kept) => format!("old file kept as {}", kept.display()),
+                Err(e) => format!("could not move it aside: {e}"),
+            };
+            (
+                Self::default(),
+                Some(format!(
+                    "the saved session {problem}; started a new one ({kept})"
+                )),
+            )
+        };
+        let size = match std::fs::metadata(path) {
+            Ok(meta) => meta.len(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Self::default(), None),
             Err(e) => {
                 return (
@@ -233,19 +274,39 @@ impl Session {
                 );
             }
         };
+        if size > MAX_SESSION_BYTES {
+            return fresh(
+                format!("is {:.0} MB, too large to be one", size as f64 / 1e6),
+                "bad",
+            );
+        }
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return (
+                    Self::default(),
+                    Some(format!("cannot read {}: {e}", path.display())),
+                );
+            }
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
+            return fresh("is not text".into(), "bad");
+        };
+        // The format first, so a newer file is never misread by this version's fields.
+        let version = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("version")?.as_u64());
+        if let Some(v) = version.filter(|v| *v > SESSION_VERSION as u64) {
+            return fresh(
+                format!(
+                    "was written by a newer stylespace (format {v}, this one reads {SESSION_VERSION})"
+                ),
+                &format!("v{v}"),
+            );
+        }
         match serde_json::from_str(&text) {
             Ok(session) => (session, None),
-            Err(e) => {
-                let bad = path.with_extension("json.bad");
-                let _ = std::fs::rename(path, &bad);
-                (
-                    Self::default(),
-                    Some(format!(
-                        "the saved session was damaged ({e}); started a new one (old file kept as {})",
-                        bad.display()
-                    )),
-                )
-            }
+            Err(e) => fresh(format!("was damaged ({e})"), "bad"),
         }
     }
 
@@ -259,7 +320,11 @@ impl Session {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        let session = Session {
+            version: SESSION_VERSION,
+            ..self.clone()
+        };
+        let text = serde_json::to_string_pretty(&session).map_err(std::io::Error::other)?;
         crate::io::atomic::write_atomic(path, text.as_bytes(), true)
     }
 }
@@ -310,12 +375,68 @@ mod tests {
         assert_eq!(recent[0], ModelSource::Folder("m5".into()));
         session.settings.style_panel_width = Some(311.0);
         session.save(&path).unwrap();
-        assert_eq!(Session::load(&path), (session, None));
+        let saved = Session {
+            version: SESSION_VERSION,
+            ..session
+        };
+        assert_eq!(Session::load(&path), (saved, None));
 
         std::fs::write(&path, "{ not json").unwrap();
         let (fresh, warning) = Session::load(&path);
         assert_eq!(fresh, Session::default());
         assert!(warning.unwrap().contains("damaged"));
         assert!(path.with_extension("json.bad").exists());
+    }
+
+    /// Truncated, empty, huge, binary, wrong-type and newer-format files: each is a message and a
+    /// fresh session, and the file is kept (under a name of its own, never overwriting an earlier
+    /// one kept aside).
+    #[test]
+    fn unusable_session_files_are_kept_aside_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("session.json");
+        let full = serde_json::to_string(&Session::default()).unwrap();
+        let huge = vec![b' '; (MAX_SESSION_BYTES + 1) as usize];
+        let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+            (
+                full.as_bytes()[..full.len() / 2].to_vec(),
+                "damaged",
+                "session.json.bad",
+            ),
+            (Vec::new(), "damaged", "session.json.bad.1"),
+            (huge, "too large", "session.json.bad.2"),
+            (
+                vec![0x89, b'P', b'N', b'G', 0xff, 0x00],
+                "not text",
+                "session.json.bad.3",
+            ),
+            (b"[1, 2, 3]".to_vec(), "damaged", "session.json.bad.4"),
+            (
+                br#"{"version": 7, "style": "new"}"#.to_vec(),
+                "newer stylespace",
+                "session.json.v7",
+            ),
+        ];
+        for (bytes, needle, kept) in cases {
+            std::fs::write(&path, &bytes).unwrap();
+            let (session, warning) = Session::load(&path);
+            let warning = warning.expect("a message");
+            assert!(warning.contains(needle), "{warning}");
+            assert_eq!(session, Session::default());
+            assert!(!path.exists(), "{needle}: the file is still in the way");
+            assert_eq!(
+                std::fs::read(dir.path().join(kept)).unwrap(),
+                bytes,
+                "{needle}"
+            );
+        }
+        // The current format with a field this version does not know still loads.
+        std::fs::write(
+            &path,
+            r#"{"version": 1, "style": [0.5], "future_field": 3}"#,
+        )
+        .unwrap();
+        let (session, warning) = Session::load(&path);
+        assert_eq!((session.style, warning), (vec![0.5], None));
     }
 }

@@ -526,6 +526,7 @@ impl AppState {
     pub fn session(&self) -> Session {
         let persisted: Vec<&ImageEntry> = self.images.iter().filter(|e| e.path.is_some()).collect();
         Session {
+            version: super::session::SESSION_VERSION,
             settings: self.settings.clone(),
             images: persisted.iter().filter_map(|e| e.path.clone()).collect(),
             roles: persisted.iter().map(|e| [e.in_rows, e.in_cols]).collect(),

@@ -167,11 +167,47 @@ fn distance(a: &[f32], b: &[f32]) -> f32 {
         .sqrt()
 }
 
+/// Most codes a style-code set may hold (the saved-codes list shows each).
+pub const MAX_CODES: usize = 10_000;
+/// Largest style-code file read; [`MAX_CODES`] codes of 512 values fit well within it.
+pub const MAX_STYLE_FILE_BYTES: u64 = 64 << 20;
+/// Largest code length accepted from a file (MUNIT's and DRIT's are 8).
+pub const MAX_STYLE_DIM: usize = 4096;
+
 /// A named set of style codes, as saved and loaded by the app (JSON).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StyleSet {
     pub style_dim: usize,
+    #[serde(deserialize_with = "bounded_codes")]
     pub codes: Vec<NamedCode>,
+}
+
+/// The codes of a set, refused as soon as there are more than [`MAX_CODES`] (before the rest
+/// of the file is read into memory).
+fn bounded_codes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<NamedCode>, D::Error> {
+    struct Codes;
+    impl<'de> serde::de::Visitor<'de> for Codes {
+        type Value = Vec<NamedCode>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_CODES} named codes")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut codes = Vec::new();
+            while let Some(code) = seq.next_element::<NamedCode>()? {
+                if codes.len() == MAX_CODES {
+                    return Err(serde::de::Error::custom(format!(
+                        "more than {MAX_CODES} codes"
+                    )));
+                }
+                codes.push(code);
+            }
+            Ok(codes)
+        }
+    }
+    d.deserialize_seq(Codes)
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -181,10 +217,32 @@ pub struct NamedCode {
 }
 
 impl StyleSet {
+    /// Reads a style-set file (refused unread when larger than [`MAX_STYLE_FILE_BYTES`]), then
+    /// [`StyleSet::from_json`].
+    pub fn read(path: &std::path::Path, expected_dim: Option<usize>) -> Result<Self, String> {
+        let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+        if size > MAX_STYLE_FILE_BYTES {
+            return Err(format!(
+                "{:.0} MB is too large for a style-code file (at most {} MB)",
+                size as f64 / 1e6,
+                MAX_STYLE_FILE_BYTES >> 20
+            ));
+        }
+        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let text = String::from_utf8(bytes).map_err(|_| "not a style-code file (not text)")?;
+        Self::from_json(&text, expected_dim)
+    }
+
     /// Parses and checks a style-set file: every code must have `style_dim` finite values.
     pub fn from_json(text: &str, expected_dim: Option<usize>) -> Result<Self, String> {
         let set: StyleSet =
             serde_json::from_str(text).map_err(|e| format!("not a style-code file: {e}"))?;
+        if set.style_dim == 0 || set.style_dim > MAX_STYLE_DIM {
+            return Err(format!(
+                "style_dim {} is not a code length (1 to {MAX_STYLE_DIM})",
+                set.style_dim
+            ));
+        }
         if let Some(dim) = expected_dim
             && set.style_dim != dim
         {
@@ -304,5 +362,62 @@ mod tests {
                 .contains("has 1 values")
         );
         assert!(StyleSet::from_json("[1, 2", None).is_err());
+    }
+
+    /// What strangers' files hold: NaN (not JSON), infinities (out of f32 range), other code
+    /// lengths, absurd dimensions, too many codes, too large a file, bytes that are not text.
+    #[test]
+    fn bad_style_sets_are_refused_with_a_reason() {
+        let one = |code: &str| {
+            format!(r#"{{"style_dim": 2, "codes": [{{"name": "x", "code": {code}}}]}}"#)
+        };
+        for (text, needle) in [
+            (one("[NaN, 1]"), "not a style-code file"),
+            (one("[1e39, 1]"), "non-finite value"),
+            (one("[-1e400, 1]"), "not a style-code file"),
+            (one("[1, 2, 3]"), "has 3 values"),
+            (
+                r#"{"style_dim": 0, "codes": []}"#.to_string(),
+                "not a code length",
+            ),
+            (
+                r#"{"style_dim": 99999999, "codes": []}"#.to_string(),
+                "not a code length",
+            ),
+            ("".to_string(), "not a style-code file"),
+        ] {
+            let err = StyleSet::from_json(&text, None).unwrap_err();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+        // A million codes: refused at the ten-thousand-and-first, not after reading them all.
+        let mut many = String::from(r#"{"style_dim": 1, "codes": ["#);
+        for i in 0..1_000_000 {
+            if i > 0 {
+                many.push(',');
+            }
+            many.push_str(r#"{"name":"c","code":[0]}"#);
+        }
+        many.push_str("]}");
+        let err = StyleSet::from_json(&many, None).unwrap_err();
+        assert!(err.contains("more than 10000 codes"), "{err}");
+        // Files: too large (sparse, nothing written), not text.
+        let dir = tempfile::tempdir().unwrap();
+        let huge = dir.path().join("huge.json");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(MAX_STYLE_FILE_BYTES + 1)
+            .unwrap();
+        assert!(
+            StyleSet::read(&huge, None)
+                .unwrap_err()
+                .contains("too large")
+        );
+        let binary = dir.path().join("binary.json");
+        std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+        assert!(
+            StyleSet::read(&binary, None)
+                .unwrap_err()
+                .contains("not text")
+        );
     }
 }

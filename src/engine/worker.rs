@@ -93,8 +93,10 @@ impl ModelSource {
             return None;
         };
         let path = dir.join(STYLES_FILE);
-        let text = std::fs::read_to_string(&path).ok()?;
-        match super::styles::StyleSet::from_json(&text, Some(dim)) {
+        if !path.is_file() {
+            return None;
+        }
+        match super::styles::StyleSet::read(&path, Some(dim)) {
             Ok(set) => set.codes.into_iter().next().map(|c| c.code),
             Err(e) => {
                 log::warn!("ignoring {}: {e}", path.display());

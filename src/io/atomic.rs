@@ -23,6 +23,16 @@ fn temp_path(path: &Path) -> PathBuf {
 /// Writes `bytes` to `path` atomically. With `overwrite == false` an existing file is never
 /// replaced: the call fails with [`std::io::ErrorKind::AlreadyExists`].
 pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> std::io::Result<()> {
+    write_atomic_with(path, overwrite, |file| file.write_all(bytes))
+}
+
+/// [`write_atomic`] with the data written by `write` (which may fail part way, as on a full
+/// disk: the temporary file is then removed and the target left as it was).
+fn write_atomic_with(
+    path: &Path,
+    overwrite: bool,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     if !overwrite && path.exists() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::AlreadyExists,
@@ -32,7 +42,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> std::io::Resu
     let tmp = temp_path(path);
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
+        write(&mut file)?;
         file.sync_all()?;
         drop(file);
         if overwrite {
@@ -68,5 +78,28 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"three");
         // No temporary files are left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A disk that fills up part way through, and a folder nothing can be written into: an
+    /// error, the old file untouched, no partial or temporary file.
+    #[test]
+    fn failed_writes_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.png");
+        let full_disk = |file: &mut std::fs::File| {
+            file.write_all(&[7u8; 4096])?;
+            Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+        };
+        let err = write_atomic_with(&path, true, full_disk).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::StorageFull);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        write_atomic(&path, b"old", true).unwrap();
+        assert!(write_atomic_with(&path, true, full_disk).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // /proc takes no new files, even from root.
+        let nowhere = Path::new("/proc/stylespace-export-test.png");
+        assert!(write_atomic(nowhere, b"x", true).is_err());
+        assert!(!nowhere.exists());
     }
 }
