@@ -238,7 +238,8 @@ impl super::StylespaceApp {
                 }
                 Answer::OpenImages(paths) => {
                     for path in paths {
-                        self.incoming(input::image_file(&path, false));
+                        let room = self.state.image_room();
+                        self.incoming(input::image_file(&path, false, room));
                     }
                 }
                 Answer::OpenModelFolder(dir) => {

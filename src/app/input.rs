@@ -23,9 +23,14 @@ pub enum Incoming {
     Error(String),
 }
 
-/// Reads an image file, named by its file name.
-pub fn image_file(path: &Path, as_style: bool) -> Incoming {
-    match crate::io::image::load_image(path) {
+/// Reads an image file, named by its file name, if the image set has room for it (`budget`:
+/// bytes it may still take; `None`: no room at all, see [`crate::app::state::ImageBudget`]).
+pub fn image_file(path: &Path, as_style: bool, budget: Result<u64, String>) -> Incoming {
+    let budget = match budget {
+        Ok(bytes) => bytes,
+        Err(e) => return Incoming::Error(format!("{}: {e}", file_name(path))),
+    };
+    match crate::io::image::load_image_within(path, budget) {
         Ok(image) => Incoming::Image {
             name: file_name(path),
             path: Some(path.to_path_buf()),
@@ -43,8 +48,12 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Files dropped this frame: models open, images join the set (dropped on `style_zone`, they
-/// become the style reference).
-pub fn drops(ctx: &egui::Context, style_zone: Option<egui::Rect>) -> Vec<Incoming> {
+/// become the style reference) while it has room (`budget`, as for [`image_file`]).
+pub fn drops(
+    ctx: &egui::Context,
+    style_zone: Option<egui::Rect>,
+    budget: Result<u64, String>,
+) -> Vec<Incoming> {
     let (dropped, pointer) = ctx.input(|i| (i.raw.dropped_files.clone(), i.pointer.latest_pos()));
     if dropped.is_empty() {
         return Vec::new();
@@ -57,7 +66,7 @@ pub fn drops(ctx: &egui::Context, style_zone: Option<egui::Rect>) -> Vec<Incomin
             if path.exists() {
                 match ModelSource::for_path(&path) {
                     Some(model) => Incoming::Model(model),
-                    None => image_file(&path, as_style),
+                    None => image_file(&path, as_style, budget.clone()),
                 }
             } else {
                 // No local path (e.g. a drop from a browser): read what the integration has.
@@ -65,8 +74,10 @@ pub fn drops(ctx: &egui::Context, style_zone: Option<egui::Rect>) -> Vec<Incomin
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "dropped file".into());
-                let decoded = file.bytes().and_then(|bytes| {
-                    crate::io::image::decode_image(&bytes, &name).map_err(|e| e.to_string())
+                let decoded = budget.clone().and_then(|budget| {
+                    let bytes = file.bytes()?;
+                    crate::io::image::decode_image_within(&bytes, &name, budget)
+                        .map_err(|e| e.to_string())
                 });
                 match decoded {
                     Ok(image) => Incoming::Image {

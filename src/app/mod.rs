@@ -325,7 +325,7 @@ impl StylespaceApp {
     ) {
         for (i, path) in paths.iter().enumerate() {
             let before = self.state.next_image_id();
-            self.incoming(input::image_file(path, false));
+            self.incoming(input::image_file(path, false, self.state.image_room()));
             if let Some([in_rows, in_cols]) = roles.get(i).copied()
                 && self.state.image(before).is_some()
             {
@@ -660,7 +660,7 @@ impl eframe::App for StylespaceApp {
             }
         }
         self.handle_answers();
-        for incoming in input::drops(&ctx, self.style_zone) {
+        for incoming in input::drops(&ctx, self.style_zone, self.state.image_room()) {
             self.incoming(incoming);
         }
         for incoming in input::pastes(&ctx, self.state.next_image_id()) {

@@ -23,6 +23,11 @@ use crate::engine::worker::{
 
 /// Seed of the code a freshly opened model without a showcase code starts from.
 const FIRST_CODE_SEED: u64 = 3;
+/// Most images the set holds.
+pub const MAX_IMAGES: usize = 256;
+/// Most memory the set's decoded images may take together.
+pub const MAX_SET_BYTES: u64 = 4 << 30;
+
 /// Frames of the path strip under the interpolation player.
 pub const PATH_STRIP_FRAMES: usize = 8;
 /// Seed of the region brush's first inside code.
@@ -354,6 +359,26 @@ impl AppState {
                 source,
                 ..Snapshot::default()
             }),
+        }
+    }
+
+    /// How many bytes one more image may take when decoded, or why the set has no room (see
+    /// [`MAX_IMAGES`], [`MAX_SET_BYTES`]).
+    pub fn image_room(&self) -> Result<u64, String> {
+        if self.images.len() >= MAX_IMAGES {
+            return Err(format!(
+                "the image set holds at most {MAX_IMAGES} images; remove some first"
+            ));
+        }
+        let used: u64 = (self.images.iter())
+            .map(|e| e.image.as_bytes().len() as u64)
+            .sum();
+        match MAX_SET_BYTES.saturating_sub(used) {
+            0 => Err(format!(
+                "the image set's images take {} MiB, the most it holds; remove some first",
+                used >> 20
+            )),
+            room => Ok(room),
         }
     }
 
@@ -1125,6 +1150,10 @@ impl AppState {
         as_style: bool,
         effects: &mut Vec<Effect>,
     ) {
+        if let Err(e) = self.image_room() {
+            effects.push(toast(format!("{name} was not added: {e}"), true));
+            return;
+        }
         let id = self.next_image;
         self.next_image += 1;
         self.images.push(ImageEntry {
@@ -1432,6 +1461,39 @@ pub(crate) mod tests {
             id,
             fit: Ok(DomainFit { errors }),
         })
+    }
+
+    #[test]
+    fn the_image_set_is_bounded() {
+        let mut state = AppState::default();
+        let add = |state: &mut AppState, i: usize| {
+            state.apply(Action::AddImage {
+                name: format!("{i}"),
+                path: None,
+                image: Arc::new(DynamicImage::new_rgb8(2, 2)),
+                as_style: false,
+            })
+        };
+        for i in 0..MAX_IMAGES {
+            add(&mut state, i);
+        }
+        assert_eq!(state.images.len(), MAX_IMAGES);
+        assert!(
+            state
+                .image_room()
+                .unwrap_err()
+                .contains("at most 256 images")
+        );
+        let effects = add(&mut state, MAX_IMAGES);
+        assert_eq!(state.images.len(), MAX_IMAGES);
+        assert!(effects.iter().any(
+            |e| matches!(e, Effect::Toast { text, error: true } if text.contains("was not added"))
+        ));
+        state.apply(Action::RemoveImage(state.images[0].id));
+        assert_eq!(
+            state.image_room().unwrap(),
+            MAX_SET_BYTES - 12 * (MAX_IMAGES as u64 - 1)
+        );
     }
 
     #[test]

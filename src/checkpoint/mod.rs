@@ -787,18 +787,31 @@ fn split_domains(flat: StateDict) -> Result<DomainPair, String> {
     Ok(pair)
 }
 
+/// Largest native weights file read: the official MUNIT generator pair is 60 MB in f32, DRIT++
+/// at full width about 200 MB; anything near this is not a model of these families.
+pub const MAX_MODEL_FILE_BYTES: u64 = 2 << 30;
+
 /// Reads every tensor of a native safetensors file (f32 or f16) and its metadata.
 pub fn read_native_flat(
     path: &Path,
 ) -> Result<(StateDict, HashMap<String, String>), CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
     let bad = |message: String| CheckpointError::Safetensors {
         path: path.to_path_buf(),
         message,
     };
+    let read_error = |source| CheckpointError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(read_error)?.len();
+    if size > MAX_MODEL_FILE_BYTES {
+        return Err(bad(format!(
+            "{} MiB is larger than any model this app reads (at most {} MiB)",
+            size >> 20,
+            MAX_MODEL_FILE_BYTES >> 20
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(read_error)?;
     let (_, meta) =
         safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
     let metadata = meta.metadata().clone().unwrap_or_default();

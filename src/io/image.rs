@@ -14,6 +14,8 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage, imageops:
 pub const MAX_INPUT_SIDE: u32 = 16_384;
 /// Largest decoded size in memory.
 pub const MAX_DECODED_BYTES: u64 = 512 << 20;
+/// Largest image file read (compressed images of the largest accepted size are far smaller).
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
 /// Largest side after the shorter side is resized to `new_size` (guards extreme aspect ratios).
 pub const MAX_MODEL_SIDE: usize = 4096;
 
@@ -33,6 +35,8 @@ pub enum ImageError {
     TooLarge { path: String, detail: String },
     #[error("cannot decode {path}: {detail}")]
     Decode { path: String, detail: String },
+    #[error("{path}: {detail}")]
+    OverBudget { path: String, detail: String },
     #[error(
         "{path}: {width}x{height} resized to a shorter side of {new_size} would be {rw}x{rh}, beyond the {max} px limit (aspect ratio too extreme)", max = MAX_MODEL_SIDE
     )]
@@ -99,16 +103,45 @@ pub fn images_in(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
 
 /// Decodes an image from a file, applying its EXIF orientation.
 pub fn load_image(path: &Path) -> Result<DynamicImage, ImageError> {
+    load_image_within(path, MAX_DECODED_BYTES)
+}
+
+/// [`load_image`], refused before anything is decoded when the decoded image would take more
+/// than `budget` bytes (the app's room left for its image set). Files over [`MAX_FILE_BYTES`]
+/// are refused unread.
+pub fn load_image_within(path: &Path, budget: u64) -> Result<DynamicImage, ImageError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| ImageError::Read {
+    let read_error = |source| ImageError::Read {
         path: name.clone(),
         source,
-    })?;
-    decode_image(&bytes, &name)
+    };
+    let size = std::fs::metadata(path).map_err(read_error)?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(ImageError::TooLarge {
+            path: name.clone(),
+            detail: format!(
+                "the file is {} MiB; image files over {} MiB are not read",
+                size >> 20,
+                MAX_FILE_BYTES >> 20
+            ),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(read_error)?;
+    decode_image_within(&bytes, &name, budget)
 }
 
 /// Decodes an image from memory (`name` is used in errors), applying its EXIF orientation.
 pub fn decode_image(bytes: &[u8], name: &str) -> Result<DynamicImage, ImageError> {
+    decode_image_within(bytes, name, MAX_DECODED_BYTES)
+}
+
+/// [`decode_image`], refused before decoding when the result would take more than `budget`
+/// bytes.
+pub fn decode_image_within(
+    bytes: &[u8],
+    name: &str,
+    budget: u64,
+) -> Result<DynamicImage, ImageError> {
     if bytes.is_empty() {
         return Err(ImageError::Empty { path: name.into() });
     }
@@ -133,6 +166,18 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<DynamicImage, ImageError
         return Err(ImageError::TooLarge {
             path: name.into(),
             detail: format!("{w}x{h} would take {} MiB", decoder.total_bytes() >> 20),
+        });
+    }
+    if decoder.total_bytes() > budget {
+        let (w, h) = decoder.dimensions();
+        return Err(ImageError::OverBudget {
+            path: name.into(),
+            detail: format!(
+                "{w}x{h} would take {} MiB, more than the {} MiB the image set has room for; \
+                 remove images first",
+                decoder.total_bytes() >> 20,
+                budget >> 20
+            ),
         });
     }
     let orientation = decoder.orientation().ok();
@@ -378,6 +423,27 @@ pub fn save_gray_png(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Files over the size limit are refused unread; an image larger than the room left is
+    /// refused before it is decoded.
+    #[test]
+    fn files_and_images_beyond_the_limits_are_refused_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = dir.path().join("huge.png");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(MAX_FILE_BYTES + 1)
+            .unwrap();
+        let err = load_image(&huge).unwrap_err().to_string();
+        assert!(err.contains("are not read"), "{err}");
+        let small = dir.path().join("small.png");
+        RgbImage::new(100, 50).save(&small).unwrap();
+        assert!(load_image_within(&small, 100 * 50 * 3).is_ok());
+        let err = load_image_within(&small, 100 * 50 * 3 - 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("room for"), "{err}");
+    }
 
     #[test]
     fn resize_keeps_aspect_like_torchvision() {
