@@ -202,3 +202,153 @@ fn train_command_refuses_to_clobber_a_run_and_vgg() {
     assert_ne!(status, 0);
     assert!(stderr.contains("--resume"), "{stderr}");
 }
+
+/// SIGKILL at random moments (`KILLS`, default 3; `scripts/kill-training` runs 20 with larger
+/// checkpoints), each followed by `--resume`: no checkpoint picked afterwards is damaged, every
+/// resume starts from the newest complete checkpoint, and the finished run's losses equal an
+/// uninterrupted run's.
+#[test]
+fn training_survives_kill_9_and_resumes_exactly() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let kills: usize = std::env::var("KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let dim: usize = std::env::var("KILL_DIM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let max_iter = 8 + 3 * kills;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    make_dataset(&data);
+    // A checkpoint every iteration, so kills land during writes too.
+    let config = tmp.path().join("c.yaml");
+    let yaml = CONFIG
+        .replace("snapshot_save_iter: 2", "snapshot_save_iter: 1")
+        .replace("image_save_iter: 2", "image_save_iter: 1000")
+        .replace("max_iter: 4", &format!("max_iter: {max_iter}"))
+        .replace("gen: {dim: 4", &format!("gen: {{dim: {dim}"));
+    std::fs::write(&config, yaml).unwrap();
+    let args = |out: &Path, resume: bool| {
+        let mut args = vec![
+            "train".to_string(),
+            "--config".into(),
+            config.display().to_string(),
+            "--data".into(),
+            data.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+            "--device".into(),
+            "cpu".into(),
+            "--quiet".into(),
+            "--keep".into(),
+            "2".into(),
+        ];
+        if resume {
+            args.push("--resume".into());
+        }
+        args
+    };
+    let bin = env!("CARGO_BIN_EXE_stylespace");
+    let straight_dir = tmp.path().join("straight");
+    let started = Instant::now();
+    let status = Command::new(bin)
+        .args(args(&straight_dir, false))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run_time = started.elapsed();
+
+    let run_dir = tmp.path().join("killed");
+    let ckpts = run_dir.join(CHECKPOINT_DIR);
+    let mut rng = 0x2545_f491_4f6c_dd1du64 ^ kills as u64;
+    let mut inside_writes = 0;
+    let mut resumed_from = Vec::new();
+    let per_iteration = run_time.div_f64(max_iter as f64);
+    let temporary = |ckpts: &Path| {
+        std::fs::read_dir(ckpts)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    for k in 0..kills {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let before = latest_complete(&ckpts).map(|m| m.iteration);
+        let mut child = Command::new(bin)
+            .args(args(&run_dir, k > 0))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        if k % 2 == 1 {
+            // Every other kill while a checkpoint file is being written: as soon as a temporary
+            // file shows up (or, should the run end first, when it does).
+            let deadline = Instant::now() + run_time * 2;
+            while temporary(&ckpts) == 0
+                && child.try_wait().unwrap().is_none()
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        } else {
+            // Otherwise within the next few iterations (so every kill leaves work to resume).
+            let delay = per_iteration.mul_f64(4.0 * (rng % 1000) as f64 / 1000.0);
+            std::thread::sleep(delay.max(Duration::from_millis(50)));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        if temporary(&ckpts) > 0 {
+            inside_writes += 1;
+        }
+        // Whatever is picked now is whole: its files match its manifest (latest_complete checks
+        // sizes and hashes), and it is never older than what was picked before.
+        let after = latest_complete(&ckpts).map(|m| m.iteration);
+        assert!(after >= before, "kill {k}: {before:?} -> {after:?}");
+        if let Some(manifest) = latest_complete(&ckpts) {
+            stylespace::checkpoint::run::load(&ckpts, &manifest)
+                .unwrap_or_else(|e| panic!("kill {k}: checkpoint {}: {e}", manifest.iteration));
+        }
+        resumed_from.push(after.unwrap_or(0));
+    }
+    let status = Command::new(bin)
+        .args(args(&run_dir, true))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    eprintln!(
+        "{kills} kills over {:.1} s runs, {inside_writes} inside a checkpoint write; resumed from \
+         iterations {resumed_from:?}",
+        run_time.as_secs_f64()
+    );
+    let rows = |dir: &Path| -> Vec<Vec<f64>> {
+        std::fs::read_to_string(dir.join("losses.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+            .collect()
+    };
+    // What the kills left behind was cleared by the saves after them.
+    assert_eq!(temporary(&ckpts), 0);
+    let (straight, killed) = (rows(&straight_dir), rows(&run_dir));
+    assert_eq!(straight.len(), max_iter);
+    assert_eq!(killed.len(), max_iter);
+    for (a, b) in straight.iter().zip(&killed) {
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-5 * x.abs().max(1e-3),
+                "iteration {}: {x} vs {y}",
+                a[0]
+            );
+        }
+    }
+}

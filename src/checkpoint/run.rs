@@ -200,7 +200,8 @@ pub fn load(dir: &Path, manifest: &Manifest) -> Result<CheckpointData, String> {
 }
 
 /// Deletes all but the newest `keep` checkpoints (manifest first, so a half-deleted one is
-/// never mistaken for complete).
+/// never mistaken for complete), then what interrupted saves left behind: temporary files and
+/// checkpoint files no kept manifest names. Runs right after a save, by the only writer.
 fn prune(dir: &Path, keep: usize) {
     for (_, path) in manifests(dir).into_iter().skip(keep.max(1)) {
         let Ok(text) = std::fs::read_to_string(&path) else {
@@ -211,6 +212,24 @@ fn prune(dir: &Path, keep: usize) {
             for f in manifest.files {
                 let _ = std::fs::remove_file(dir.join(f.name));
             }
+        }
+    }
+    let named: std::collections::HashSet<String> = manifests(dir)
+        .iter()
+        .filter_map(|(_, path)| std::fs::read_to_string(path).ok())
+        .filter_map(|text| serde_json::from_str::<Manifest>(&text).ok())
+        .flat_map(|m| m.files.into_iter().map(|f| f.name))
+        .collect();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let temporary = name.starts_with('.') && name.ends_with(".tmp");
+        let orphan = ["gen_", "dis_", "optimizer_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+            && name.ends_with(".safetensors")
+            && !named.contains(&name);
+        if temporary || orphan {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }

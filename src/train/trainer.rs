@@ -504,22 +504,30 @@ fn value(row: &LogRow, name: &str) -> f64 {
         .map_or(f64::NAN, |(_, v)| *v)
 }
 
-/// Opens the CSV log, keeping only rows up to `start` when resuming.
+/// Opens the CSV log, keeping only whole rows up to `start` when resuming (a process killed
+/// while writing may have left part of a row).
 fn open_log(path: &Path, start: u64) -> std::io::Result<std::fs::File> {
-    let kept: Vec<String> = std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .enumerate()
-        .filter(|(i, line)| {
-            *i == 0
-                || line
-                    .split(',')
-                    .next()
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .is_some_and(|n| n <= start)
-        })
-        .map(|(_, l)| l.to_string())
-        .collect();
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let fields = |line: &str| line.split(',').count();
+    let header = text.lines().next().filter(|h| h.starts_with("iteration,"));
+    let kept: Vec<String> = match header {
+        None => Vec::new(),
+        Some(header) => std::iter::once(header.to_string())
+            .chain(
+                text.lines()
+                    .skip(1)
+                    .filter(|line| {
+                        fields(line) == fields(header)
+                            && line
+                                .split(',')
+                                .next()
+                                .and_then(|n| n.parse::<u64>().ok())
+                                .is_some_and(|n| n <= start)
+                    })
+                    .map(str::to_string),
+            )
+            .collect(),
+    };
     let mut text = kept.join("\n");
     if !text.is_empty() {
         text.push('\n');
@@ -528,11 +536,20 @@ fn open_log(path: &Path, start: u64) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new().append(true).open(path)
 }
 
+/// Appends a row (with the header first in an empty file), each line in one write so a kill
+/// leaves whole lines or none.
 fn write_row(csv: &mut std::fs::File, row: &LogRow) -> std::io::Result<()> {
+    let mut text = String::new();
     if csv.metadata()?.len() == 0 {
         let header: Vec<&str> = row.values.iter().map(|(n, _)| *n).collect();
-        writeln!(csv, "iteration,lr,{}", header.join(","))?;
+        text.push_str(&format!("iteration,lr,{}\n", header.join(",")));
     }
     let values: Vec<String> = row.values.iter().map(|(_, v)| format!("{v:.6}")).collect();
-    writeln!(csv, "{},{:e},{}", row.iteration, row.lr, values.join(","))
+    text.push_str(&format!(
+        "{},{:e},{}\n",
+        row.iteration,
+        row.lr,
+        values.join(",")
+    ));
+    csv.write_all(text.as_bytes())
 }
