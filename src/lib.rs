@@ -12,6 +12,7 @@ pub mod app;
 pub mod checkpoint;
 pub mod config;
 pub mod engine;
+pub mod fuzzing;
 pub mod io;
 pub mod model;
 pub mod train;

@@ -212,6 +212,15 @@ pub const SESSION_VERSION: u32 = 1;
 /// Largest session file read (a real one is a few kilobytes).
 pub const MAX_SESSION_BYTES: u64 = 4 << 20;
 
+/// Why a session file cannot be used.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionProblem {
+    /// Written by a newer version (its format number).
+    Newer(u64),
+    /// Not a session of this format (what is wrong).
+    Damaged(String),
+}
+
 /// Moves a file the app cannot use out of the way, to the first free `NAME.SUFFIX[.N]` beside
 /// it, so nothing the user had is destroyed; returns where it went.
 fn keep_aside(path: &Path, suffix: &str) -> std::io::Result<PathBuf> {
@@ -289,25 +298,31 @@ impl Session {
                 );
             }
         };
-        let Ok(text) = String::from_utf8(bytes) else {
-            return fresh("is not text".into(), "bad");
-        };
-        // The format first, so a newer file is never misread by this version's fields.
-        let version = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v.get("version")?.as_u64());
-        if let Some(v) = version.filter(|v| *v > SESSION_VERSION as u64) {
-            return fresh(
+        match Self::from_bytes(&bytes) {
+            Ok(session) => (session, None),
+            Err(SessionProblem::Newer(v)) => fresh(
                 format!(
                     "was written by a newer stylespace (format {v}, this one reads {SESSION_VERSION})"
                 ),
                 &format!("v{v}"),
-            );
+            ),
+            Err(SessionProblem::Damaged(e)) => fresh(e, "bad"),
         }
-        match serde_json::from_str(&text) {
-            Ok(session) => (session, None),
-            Err(e) => fresh(format!("was damaged ({e})"), "bad"),
+    }
+
+    /// A session from a file's bytes: the format is checked first, so a newer file is never
+    /// misread by this version's fields.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SessionProblem> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| SessionProblem::Damaged("is not text".into()))?;
+        let version = serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| v.get("version")?.as_u64());
+        if let Some(v) = version.filter(|v| *v > SESSION_VERSION as u64) {
+            return Err(SessionProblem::Newer(v));
         }
+        serde_json::from_str(text)
+            .map_err(|e| SessionProblem::Damaged(format!("was damaged ({e})")))
     }
 
     /// Where images without a file of their own (pasted, dropped from a browser, the bundled

@@ -540,7 +540,23 @@ pub fn load_networks(
         }
         return pair_networks(config, pair, device, path);
     }
-    let (mut root, kind) = read_classified(path)?;
+    let (root, kind) = read_classified(path)?;
+    official_networks(root, kind, config, device, path)
+}
+
+/// The networks of an official checkpoint's object, once classified (`path` names it in
+/// errors).
+fn official_networks(
+    mut root: Object,
+    kind: Kind,
+    config: Option<&Config>,
+    device: &Device,
+    path: &Path,
+) -> Result<Networks, CheckpointError> {
+    let layout = |message: String| CheckpointError::Layout {
+        path: path.to_path_buf(),
+        message,
+    };
     match (kind, config) {
         (Kind::Drit, None) => {
             let mut flat = StateDict::new();
@@ -576,6 +592,28 @@ pub fn load_networks(
             config.map_or(Kind::MunitGenerators, |c| Kind::generators_of(c.family())),
         ))),
     }
+}
+
+/// [`load_networks`] of an official `torch.save` file's bytes (`path` names it in errors): what
+/// the fuzzers drive.
+pub fn networks_from_torch_bytes(
+    bytes: &[u8],
+    config: Option<&Config>,
+    device: &Device,
+    path: &Path,
+) -> Result<Networks, CheckpointError> {
+    let root =
+        torch::read_torch_filtered(bytes, &|key| !is_unused_drit_entry(key)).map_err(|source| {
+            CheckpointError::Torch {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+    let kind = classify(&root).map_err(|message| CheckpointError::Layout {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    official_networks(root, kind, config, device, path)
 }
 
 /// What one domain's state dict holds, from its keys: MUNIT generator (`enc_style`,
@@ -767,7 +805,7 @@ pub fn read_native(path: &Path) -> Result<DomainPair, CheckpointError> {
 }
 
 /// Splits `a.<key>` / `b.<key>` names into both domains' state dicts.
-fn split_domains(flat: StateDict) -> Result<DomainPair, String> {
+pub fn split_domains(flat: StateDict) -> Result<DomainPair, String> {
     let mut pair = DomainPair {
         a: StateDict::new(),
         b: StateDict::new(),
@@ -812,10 +850,22 @@ pub fn read_native_flat(
         )));
     }
     let bytes = std::fs::read(path).map_err(read_error)?;
+    read_native_bytes(&bytes, path)
+}
+
+/// [`read_native_flat`] of a file's bytes (`path` names it in errors).
+pub fn read_native_bytes(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(StateDict, HashMap<String, String>), CheckpointError> {
+    let bad = |message: String| CheckpointError::Safetensors {
+        path: path.to_path_buf(),
+        message,
+    };
     let (_, meta) =
-        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
+        safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
     let metadata = meta.metadata().clone().unwrap_or_default();
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
     let mut flat = StateDict::new();
     for (name, view) in st.tensors() {
         let values: Vec<f32> = match view.dtype() {
