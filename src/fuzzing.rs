@@ -15,8 +15,11 @@ use crate::config::Config;
 /// fuzzer does not need to spend seconds on each huge but valid image).
 pub const IMAGE_BUDGET: u64 = 16 << 20;
 
+/// A fuzz target: any bytes in, nothing out.
+pub type Target = fn(&[u8]);
+
 /// The fuzz targets by name, for the smoke run and the docs.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("pickle", pickle_bytes),
     ("torch", torch_bytes),
     ("native_model", native_model),
