@@ -83,11 +83,13 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             .unwrap(),
         ],
         "session" => {
-            let mut session = stylespace::app::session::Session::default();
-            session.style = vec![0.5, -1.0, 2.0];
-            session.images = vec!["a.png".into(), "b/c.jpg".into()];
-            session.roles = vec![[true, false], [true, true]];
-            session.content = Some(1);
+            let mut session = stylespace::app::session::Session {
+                style: vec![0.5, -1.0, 2.0],
+                images: vec!["a.png".into(), "b/c.jpg".into()],
+                roles: vec![[true, false], [true, true]],
+                content: Some(1),
+                ..Default::default()
+            };
             session.settings.interpolation.through = vec![vec![1.0, 2.0, 3.0]];
             vec![
                 serde_json::to_vec_pretty(&session).unwrap(),
