@@ -7,6 +7,8 @@
 //! plot so hover thumbnails are drawn), the encode's duration, and the process's resident memory
 //! before and after.
 //!
+//! `MAP_BENCH_TRACE=1` prints every frame's time with the files on the map before and after it.
+//!
 //! Images: `N` synthetic 64 px colour glyphs (random discs and strokes on white) written to a
 //! temporary folder, so the bench needs no data set.
 
@@ -151,8 +153,16 @@ fn main() {
         let x = 300.0 + 250.0 * (1.0 + (i as f32 / 25.0).sin());
         let y = 200.0 + 150.0 * (1.0 + (i as f32 / 40.0).cos());
         h.hover_at(egui::pos2(x, y));
+        let files_before = h.state().state.map.files.len();
         h.step();
         frame_times.push(frame_start.elapsed().as_secs_f64());
+        if std::env::var_os("MAP_BENCH_TRACE").is_some() {
+            let files = h.state().state.map.files.len();
+            eprintln!(
+                "frame {i}: {:.2} ms, files {files_before} -> {files}",
+                frame_start.elapsed().as_secs_f64() * 1e3
+            );
+        }
         i += 1;
         if h.state().state.map.loading.is_none() {
             break;

@@ -276,8 +276,17 @@ impl Display {
         {
             return;
         }
-        self.map_thumbnails
-            .retain(|path, _| files.iter().any(|f| &f.path == path));
+        // Files leave only when the map is cleared or encoded again (rare): check them by set.
+        if self.map_thumbnails.len() > files.len()
+            || files
+                .first()
+                .is_some_and(|f| !self.map_thumbnails.contains_key(&f.path))
+        {
+            let on_map: std::collections::HashSet<&std::path::Path> =
+                files.iter().map(|f| f.path.as_path()).collect();
+            self.map_thumbnails
+                .retain(|path, _| on_map.contains(path.as_path()));
+        }
         for file in files {
             self.map_thumbnails
                 .entry(file.path.clone())
