@@ -1079,6 +1079,15 @@ fn effect_maps_follow_the_code_under_the_sliders() {
     assert!(h.state().state.settings.show_effects);
     snapshot(&mut h, "effect_maps");
 
+    // Exported as one labelled row: the translation and the 8 maps, 64 px each, 4 px apart.
+    let dir = tempfile::tempdir().unwrap();
+    let grid = dir.path().join("effects.png");
+    h.state_mut()
+        .export_to(SaveTarget::Effects, grid.clone(), false);
+    wait(&mut h, "the effect-map export", |_| grid.is_file());
+    let (width, height) = image::image_dimensions(&grid).unwrap();
+    assert_eq!(width, 9 * 64 + 10 * 4, "{width}x{height}");
+
     // Hovering a slider lays its map over the output.
     let translation = h.get_by_label("translation").rect();
     let inside = |image: &image::RgbaImage| -> Vec<u8> {

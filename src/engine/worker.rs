@@ -389,6 +389,8 @@ struct Queue {
     renders: BTreeMap<Slot, RenderRequest>,
     /// Jobs for when nothing else waits.
     idle: VecDeque<Job>,
+    /// A job or render has been taken and its events are not sent yet.
+    running: bool,
     shutdown: bool,
 }
 
@@ -482,11 +484,11 @@ impl Worker {
             .retain(|slot, _| keep(slot));
     }
 
-    /// Jobs and renders not started yet.
+    /// Jobs and renders not started yet, plus the one running until its events are sent.
     pub fn pending(&self) -> usize {
         let (lock, _) = &*self.shared;
         let queue = lock.lock().unwrap_or_else(|e| e.into_inner());
-        queue.jobs.len() + queue.renders.len() + queue.idle.len()
+        queue.jobs.len() + queue.renders.len() + queue.idle.len() + usize::from(queue.running)
     }
 
     /// Events reported since the last call.
@@ -560,16 +562,18 @@ impl WorkerState {
                     if queue.shutdown {
                         return;
                     }
-                    if let Some(job) = queue.jobs.pop_front() {
-                        break Next::Job(job);
-                    }
-                    if let Some((_, request)) = queue.renders.pop_first() {
-                        break Next::Render(request);
-                    }
-                    if let Some(job) = queue.idle.pop_front() {
-                        break Next::Job(job);
-                    }
-                    queue = cvar.wait(queue).unwrap_or_else(|e| e.into_inner());
+                    let next = if let Some(job) = queue.jobs.pop_front() {
+                        Next::Job(job)
+                    } else if let Some((_, request)) = queue.renders.pop_first() {
+                        Next::Render(request)
+                    } else if let Some(job) = queue.idle.pop_front() {
+                        Next::Job(job)
+                    } else {
+                        queue = cvar.wait(queue).unwrap_or_else(|e| e.into_inner());
+                        continue;
+                    };
+                    queue.running = true;
+                    break next;
                 }
             };
             let event = match next {
@@ -592,12 +596,18 @@ impl WorkerState {
                     Some(Event::BackendFailed { error }),
                 ),
             };
+            let mut listened = true;
             for event in event.into_iter().chain(failure) {
                 if self.tx.send(event).is_err() {
-                    return; // nobody listens any more
+                    listened = false;
+                    break;
                 }
-                (self.notify)();
             }
+            shared.0.lock().unwrap_or_else(|e| e.into_inner()).running = false;
+            if !listened {
+                return; // nobody listens any more
+            }
+            (self.notify)();
         }
     }
 
