@@ -129,13 +129,21 @@ fn read_classified(path: &Path) -> Result<(Object, Kind), CheckpointError> {
             source,
         });
     }
-    let root =
-        torch::read_torch_file(path, &|key| !is_unused_drit_entry(key)).map_err(|source| {
-            CheckpointError::Torch {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
+    classified(
+        torch::read_torch_file(path, &|key| !is_unused_drit_entry(key)),
+        path,
+    )
+}
+
+/// A read `torch.save` object with its kind, or why it is neither readable nor a known kind.
+fn classified(
+    read: Result<Object, torch::TorchError>,
+    path: &Path,
+) -> Result<(Object, Kind), CheckpointError> {
+    let root = read.map_err(|source| CheckpointError::Torch {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let kind = classify(&root).map_err(|message| CheckpointError::Layout {
         path: path.to_path_buf(),
         message,
@@ -602,17 +610,10 @@ pub fn networks_from_torch_bytes(
     device: &Device,
     path: &Path,
 ) -> Result<Networks, CheckpointError> {
-    let root =
-        torch::read_torch_filtered(bytes, &|key| !is_unused_drit_entry(key)).map_err(|source| {
-            CheckpointError::Torch {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
-    let kind = classify(&root).map_err(|message| CheckpointError::Layout {
-        path: path.to_path_buf(),
-        message,
-    })?;
+    let (root, kind) = classified(
+        torch::read_torch_filtered(bytes, &|key| !is_unused_drit_entry(key)),
+        path,
+    )?;
     official_networks(root, kind, config, device, path)
 }
 
