@@ -650,6 +650,8 @@ impl WorkerState {
                     Ok(mut model) => {
                         model.counters = self.counters.clone();
                         self.contents.clear();
+                        // Another model prepares masks its own way (resize, crop).
+                        self.prepared_mask = None;
                         self.count_contents();
                         let info = ModelInfo {
                             showcase: source.showcase(model.style_dim()),
