@@ -16,19 +16,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use eframe::egui_wgpu;
-use egui_kittest::Harness;
-use egui_kittest::wgpu::WgpuTestRenderer;
 
 use stylespace::app::session::View;
-use stylespace::app::{Action, AppOptions, StylespaceApp, wgpu_setup};
+use stylespace::app::{Action, wgpu_setup};
 use stylespace::engine::DeviceChoice;
 use stylespace::engine::worker::ModelSource;
 
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
+mod common;
+use common::{percentile, started_app};
 
 /// Resident memory of this process in MiB (Linux; 0 elsewhere).
 fn rss_mib() -> f64 {
@@ -119,26 +114,7 @@ fn main() {
         wgpu_setup(egui_kittest::wgpu::default_wgpu_setup()),
         egui_wgpu::RendererOptions::PREDICTABLE,
     );
-    let options = AppOptions {
-        device,
-        model: Some(model),
-        images: Vec::new(), // the bundled sample image
-        session_path: None,
-        screenshot_and_exit: None,
-        show_timings: false,
-        ..AppOptions::default()
-    };
-    let mut h: Harness<'static, StylespaceApp> = Harness::builder()
-        .with_size(egui::vec2(1100.0, 720.0))
-        .renderer(WgpuTestRenderer::from_render_state(rs))
-        .build_eframe(move |cc| StylespaceApp::new(cc, options));
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while h.state().main_output_style().is_none() || h.state().busy() {
-        h.step();
-        assert!(Instant::now() < deadline, "no first translation");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    println!("backend: {}", h.state().backend_description);
+    let mut h = started_app(device, model, rs);
     h.state_mut().act(Action::SetView(View::Map));
     h.run_steps(3);
     let rss_before = rss_mib();

@@ -16,19 +16,14 @@ use std::time::{Duration, Instant};
 
 use eframe::egui_wgpu;
 use egui::accesskit::Role;
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use egui_kittest::wgpu::WgpuTestRenderer;
 
-use stylespace::app::{AppOptions, StylespaceApp, wgpu_setup};
+use stylespace::app::wgpu_setup;
 use stylespace::engine::DeviceChoice;
 use stylespace::engine::worker::ModelSource;
 
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
+mod common;
+use common::{percentile, started_app};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -92,26 +87,7 @@ fn fresh_renderer(rs: &egui_wgpu::RenderState) -> egui_wgpu::RenderState {
 }
 
 fn run(device: DeviceChoice, model: &ModelSource, rs: &egui_wgpu::RenderState) {
-    let options = AppOptions {
-        device,
-        model: Some(model.clone()),
-        images: Vec::new(), // the bundled sample image
-        session_path: None,
-        screenshot_and_exit: None,
-        show_timings: false,
-        ..AppOptions::default()
-    };
-    let mut h: Harness<'static, StylespaceApp> = Harness::builder()
-        .with_size(egui::vec2(1100.0, 720.0))
-        .renderer(WgpuTestRenderer::from_render_state(fresh_renderer(rs)))
-        .build_eframe(move |cc| StylespaceApp::new(cc, options));
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while h.state().main_output_style().is_none() || h.state().busy() {
-        h.step();
-        assert!(Instant::now() < deadline, "no first translation");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    println!("backend: {}", h.state().backend_description);
+    let mut h = started_app(device, model.clone(), fresh_renderer(rs));
     let drain = |rs: &egui_wgpu::RenderState| {
         let _ = rs.device.poll(eframe::wgpu::PollType::wait_indefinitely());
     };

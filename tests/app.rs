@@ -1165,6 +1165,7 @@ fn the_region_brush_restyles_only_what_is_painted() {
         .state
         .content_mask()
         .expect("a painted mask")
+        .mask()
         .clone();
     let (mw, _) = mask.dimensions();
     assert_eq!(mask.get_pixel(mw / 8, mask.height() / 2).0[0], 255);

@@ -1,6 +1,8 @@
 //! The region brush's data: a grey mask per content image (white = the second code), painted with
 //! soft round dabs; how it reaches the decoder is [`crate::engine::region`]'s business.
 
+use std::sync::Arc;
+
 use image::{DynamicImage, GrayImage, Luma};
 
 /// Longest side of a painted mask: a larger image's mask is painted at this size and resampled
@@ -49,9 +51,47 @@ pub fn new_mask(width: u32, height: u32) -> GrayImage {
     GrayImage::new(w, h)
 }
 
-/// Whether nothing is painted.
-pub fn is_empty(mask: &GrayImage) -> bool {
-    mask.as_raw().iter().all(|v| *v == 0)
+/// A mask as an image keeps it (shared with undo steps until painted again), with how much of it
+/// is painted, summed once when it changes: the window asks every frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Painted {
+    mask: Arc<GrayImage>,
+    /// Sum of the mask's values (0 = nothing painted).
+    ink: u64,
+}
+
+impl Painted {
+    pub fn new(mask: GrayImage) -> Self {
+        Self {
+            ink: ink(&mask),
+            mask: Arc::new(mask),
+        }
+    }
+
+    /// The mask (white = the inside code).
+    pub fn mask(&self) -> &Arc<GrayImage> {
+        &self.mask
+    }
+
+    /// Whether nothing is painted.
+    pub fn is_empty(&self) -> bool {
+        self.ink == 0
+    }
+
+    /// Share of the image that takes the inside code, 0..=1 (soft edges count in part).
+    pub fn share(&self) -> f64 {
+        self.ink as f64 / (255.0 * self.mask.as_raw().len().max(1) as f64)
+    }
+
+    /// Changes the mask (copying it first if an undo step shares it).
+    pub fn edit(&mut self, edit: impl FnOnce(&mut GrayImage)) {
+        edit(Arc::make_mut(&mut self.mask));
+        self.ink = ink(&self.mask);
+    }
+}
+
+fn ink(mask: &GrayImage) -> u64 {
+    mask.as_raw().iter().map(|v| u64::from(*v)).sum()
 }
 
 /// Paint (or, erasing, take it away) along the segment `from` -> `to`, given as shares of the
@@ -159,10 +199,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_painted_mask_keeps_its_share_in_step_and_leaves_shared_copies_alone() {
+        let mut painted = Painted::new(new_mask(10, 10));
+        assert!(painted.is_empty());
+        assert_eq!(painted.share(), 0.0);
+        let kept = painted.clone(); // as an undo step keeps it
+        painted.edit(|mask| {
+            for x in 0..5 {
+                for y in 0..10 {
+                    mask.put_pixel(x, y, INSIDE);
+                }
+            }
+        });
+        assert!(!painted.is_empty());
+        assert!((painted.share() - 0.5).abs() < 1e-12);
+        assert!(kept.is_empty(), "the undo step's mask was changed");
+        assert_ne!(painted, kept);
+        painted.edit(invert);
+        assert!((painted.share() - 0.5).abs() < 1e-12);
+        painted.edit(|mask| mask.fill(0));
+        assert!(painted.is_empty());
+        assert_eq!(painted, kept);
+    }
+
+    #[test]
     fn strokes_paint_soft_dabs_and_erase_them() {
         let mut mask = new_mask(100, 50);
         assert_eq!(mask.dimensions(), (100, 50));
-        assert!(is_empty(&mask));
+        assert!(Painted::new(mask.clone()).is_empty());
         let brush = BrushSettings {
             radius: 0.1,
             softness: 0.5,

@@ -234,7 +234,11 @@ impl Display {
 
     /// Keeps the mask overlay in step with the content image's mask (uploaded when it changes).
     pub fn sync_mask(&mut self, ctx: &egui::Context, state: &AppState) {
-        let Some(mask) = state.content_mask().filter(|_| state.region_on) else {
+        let Some(mask) = state
+            .content_mask()
+            .filter(|_| state.region_on)
+            .map(|painted| painted.mask())
+        else {
             self.mask_overlay = None;
             return;
         };

@@ -492,7 +492,7 @@ impl super::StylespaceApp {
                 let mask = self.state.content.and_then(|id| {
                     let entry = self.state.image(id)?;
                     let size = [entry.image.width(), entry.image.height()];
-                    Some(brush::mask_at_image_size(entry.mask.as_ref()?, size))
+                    Some(brush::mask_at_image_size(entry.mask.as_ref()?.mask(), size))
                 });
                 match mask {
                     Some(mask) => {

@@ -1,13 +1,10 @@
 //! Undo and redo: snapshots of what a user edits (code, content, direction, the image set and its
 //! grid roles, region-brush masks and code), recorded when the state settles on something new, with a bounded depth.
 
-use std::collections::VecDeque;
-use std::sync::Arc;
-
-use image::GrayImage;
-
 use crate::Domain;
+use crate::app::brush::Painted;
 use crate::engine::worker::ImageId;
+use std::collections::VecDeque;
 
 /// Undo steps kept; older ones are dropped.
 pub const UNDO_STEPS: usize = 200;
@@ -21,7 +18,7 @@ pub struct Snapshot {
     /// The image set in order, with each image's swap-grid roles (row, column).
     pub images: Vec<(ImageId, bool, bool)>,
     /// Each image's region-brush mask (shared with the image until painted again).
-    pub masks: Vec<(ImageId, Option<Arc<GrayImage>>)>,
+    pub masks: Vec<(ImageId, Option<Painted>)>,
     /// The region brush's inside code.
     pub region_style: Option<Vec<f32>>,
 }

@@ -83,7 +83,7 @@ pub struct ImageEntry {
     /// The domain fit was asked of the worker (for the current model).
     fit_requested: bool,
     /// The region brush's mask over this image (white = the second code), once painted.
-    pub mask: Option<Arc<GrayImage>>,
+    pub mask: Option<brush::Painted>,
 }
 
 impl ImageEntry {
@@ -905,7 +905,7 @@ impl AppState {
             Action::InvertMask => self.edit_mask(brush::invert),
             Action::SetMask(mask) => {
                 if let Some(entry) = self.content_entry_mut() {
-                    entry.mask = Some(Arc::new(mask));
+                    entry.mask = Some(brush::Painted::new(mask));
                 }
             }
             _ => {}
@@ -924,14 +924,14 @@ impl AppState {
             return;
         };
         let (w, h) = (entry.image.width(), entry.image.height());
-        let mask = entry
+        entry
             .mask
-            .get_or_insert_with(|| Arc::new(brush::new_mask(w, h)));
-        edit(Arc::make_mut(mask));
+            .get_or_insert_with(|| brush::Painted::new(brush::new_mask(w, h)))
+            .edit(edit);
     }
 
     /// The content image's mask, if any.
-    pub fn content_mask(&self) -> Option<&Arc<GrayImage>> {
+    pub fn content_mask(&self) -> Option<&brush::Painted> {
         self.image(self.content?)?.mask.as_ref()
     }
 
@@ -945,13 +945,13 @@ impl AppState {
         if Some(style.len()) != self.style_dim() || style.len() != self.style.len() {
             return None;
         }
-        let mask = self.content_mask()?;
-        if brush::is_empty(mask) {
+        let painted = self.content_mask()?;
+        if painted.is_empty() {
             return None;
         }
         Some(Region {
             style,
-            mask: mask.clone(),
+            mask: painted.mask().clone(),
         })
     }
 

@@ -88,18 +88,11 @@ pub fn toolbar(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     if state.region_on {
         inside_code(app, ui, out);
         // One line either way, so the input does not move under the brush.
-        let text = match state
-            .content_mask()
-            .filter(|m| !crate::app::brush::is_empty(m))
-        {
-            Some(mask) => {
-                let painted = mask.as_raw().iter().map(|v| *v as f64).sum::<f64>()
-                    / (255.0 * mask.as_raw().len().max(1) as f64);
-                format!(
-                    "{:.0} % of the image takes the inside code",
-                    100.0 * painted
-                )
-            }
+        let text = match state.content_mask().filter(|m| !m.is_empty()) {
+            Some(painted) => format!(
+                "{:.0} % of the image takes the inside code",
+                100.0 * painted.share()
+            ),
             None => "Paint on the input image to mark where the inside code applies.".into(),
         };
         ui.label(RichText::new(text).weak());
