@@ -1342,6 +1342,50 @@ fn bench_times_every_family_from_its_files() {
 }
 
 #[test]
+fn bench_writes_the_random_model_it_timed_and_never_over_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("random");
+    let yaml = path_str(&fixture("config.yaml"));
+    let save = strings(&[
+        "bench",
+        "--config",
+        &yaml,
+        "--size",
+        "32",
+        "--runs",
+        "1",
+        "--save-model",
+        &path_str(&saved),
+    ]);
+    let (status, _, stderr) = run_plain(&save);
+    assert_eq!(status, 0, "{stderr}");
+    let config = std::fs::read_to_string(saved.join("config.yaml")).unwrap();
+    let tiny = stylespace::config::Config::load(&fixture("config.yaml")).unwrap();
+    let written = stylespace::config::Config::from_yaml(&config, "saved").unwrap();
+    assert_eq!(written.config.generator.dim, tiny.config.generator.dim);
+    let weights = std::fs::read(saved.join("model.safetensors")).unwrap();
+    let timed = strings(&[
+        "bench",
+        "--model",
+        &path_str(&saved),
+        "--size",
+        "32",
+        "--runs",
+        "1",
+        "--json",
+    ]);
+    let (status, stdout, stderr) = run_plain(&timed);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stdout.contains("\"MUNIT\""), "{stdout}");
+    // The folder is not empty now: a second save is refused and leaves it as it was.
+    assert_one_line_error(&save, "random");
+    assert_eq!(
+        std::fs::read(saved.join("model.safetensors")).unwrap(),
+        weights
+    );
+}
+
+#[test]
 fn map_lays_out_a_folder_on_its_principal_axes() {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..6u8 {

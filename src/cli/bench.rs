@@ -58,6 +58,11 @@ fn bench_model(args: &BenchArgs, device: &Device) -> Result<Model> {
             Networks::random_from_config(&config, 0, device)?
         }
     };
+    if let Some(dir) = &args.save_model {
+        use stylespace::checkpoint::{Precision, save_networks};
+        save_networks(dir, &networks, Precision::F32)?;
+        eprintln!("wrote {}", dir.display());
+    }
     Ok(Model::new(networks, device))
 }
 

@@ -496,6 +496,10 @@ pub struct BenchArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also write the random-weight model it times as a native model folder (new or empty), f32:
+    /// a model of any size, e.g. to measure the memory a large one takes.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["model", "checkpoint"])]
+    pub save_model: Option<PathBuf>,
 }
 
 fn app(args: AppArgs) -> Result<()> {
