@@ -830,28 +830,29 @@ pub fn split_domains(flat: StateDict) -> Result<DomainPair, String> {
 /// at full width about 200 MB; anything near this is not a model of these families.
 pub const MAX_MODEL_FILE_BYTES: u64 = 2 << 30;
 
-/// Reads every tensor of a native safetensors file (f32 or f16) and its metadata.
+/// Reads every tensor of a native safetensors file (f32 or f16) and its metadata. The file is
+/// streamed tensor by tensor: what it takes is the tensors' values and one tensor's bytes, not
+/// the whole file besides.
 pub fn read_native_flat(
     path: &Path,
 ) -> Result<(StateDict, HashMap<String, String>), CheckpointError> {
-    let bad = |message: String| CheckpointError::Safetensors {
-        path: path.to_path_buf(),
-        message,
-    };
     let read_error = |source| CheckpointError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let size = std::fs::metadata(path).map_err(read_error)?.len();
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let size = file.metadata().map_err(read_error)?.len();
     if size > MAX_MODEL_FILE_BYTES {
-        return Err(bad(format!(
-            "{} MiB is larger than any model this app reads (at most {} MiB)",
-            size >> 20,
-            MAX_MODEL_FILE_BYTES >> 20
-        )));
+        return Err(CheckpointError::Safetensors {
+            path: path.to_path_buf(),
+            message: format!(
+                "{} MiB is larger than any model this app reads (at most {} MiB)",
+                size >> 20,
+                MAX_MODEL_FILE_BYTES >> 20
+            ),
+        });
     }
-    let bytes = std::fs::read(path).map_err(read_error)?;
-    read_native_bytes(&bytes, path)
+    read_native_from(std::io::BufReader::new(file), size, path)
 }
 
 /// [`read_native_flat`] of a file's bytes (`path` names it in errors).
@@ -859,30 +860,70 @@ pub fn read_native_bytes(
     bytes: &[u8],
     path: &Path,
 ) -> Result<(StateDict, HashMap<String, String>), CheckpointError> {
+    read_native_from(bytes, bytes.len() as u64, path)
+}
+
+/// Largest safetensors header read (the format's own limit).
+const MAX_SAFETENSORS_HEADER: u64 = 100_000_000;
+
+/// Reads a safetensors stream of `size` bytes: the header (validated by the safetensors crate:
+/// offsets contiguous, sizes matching shapes and dtypes, the data exactly filling the rest),
+/// then each tensor in file order.
+fn read_native_from(
+    mut reader: impl std::io::Read,
+    size: u64,
+    path: &Path,
+) -> Result<(StateDict, HashMap<String, String>), CheckpointError> {
     let bad = |message: String| CheckpointError::Safetensors {
         path: path.to_path_buf(),
         message,
     };
-    let (_, meta) =
-        safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+    let truncated = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => bad("the file ends early".into()),
+        _ => CheckpointError::Read {
+            path: path.to_path_buf(),
+            source: e,
+        },
+    };
+    let mut n_bytes = [0u8; 8];
+    reader.read_exact(&mut n_bytes).map_err(truncated)?;
+    let header_len = u64::from_le_bytes(n_bytes);
+    if header_len > MAX_SAFETENSORS_HEADER || header_len > size.saturating_sub(8) {
+        return Err(bad(format!(
+            "its header claims {header_len} bytes, more than the file holds or any model needs"
+        )));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    reader.read_exact(&mut header).map_err(truncated)?;
+    let meta: safetensors::tensor::Metadata =
+        serde_json::from_slice(&header).map_err(|e| bad(format!("its header: {e}")))?;
+    let data_len = size.saturating_sub(8 + header_len);
+    if meta.data_len() as u64 != data_len {
+        return Err(bad(format!(
+            "its header describes {} bytes of tensors but the file holds {data_len}",
+            meta.data_len()
+        )));
+    }
     let metadata = meta.metadata().clone().unwrap_or_default();
-    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
     let mut flat = StateDict::new();
-    for (name, view) in st.tensors() {
-        let values: Vec<f32> = match view.dtype() {
-            safetensors::Dtype::F32 => view
-                .data()
+    let mut bytes = Vec::new();
+    for name in meta.offset_keys() {
+        let info = meta.info(&name).expect("a name the header lists");
+        let (start, end) = info.data_offsets;
+        bytes.resize(end - start, 0);
+        reader.read_exact(&mut bytes).map_err(truncated)?;
+        let values: Vec<f32> = match info.dtype {
+            safetensors::Dtype::F32 => bytes
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
                 .collect(),
-            safetensors::Dtype::F16 => view
-                .data()
+            safetensors::Dtype::F16 => bytes
                 .chunks_exact(2)
                 .map(|c| half::f16::from_le_bytes(c.try_into().unwrap()).to_f32())
                 .collect(),
             other => return Err(bad(format!("`{name}` has unsupported dtype {other:?}"))),
         };
-        flat.insert(name, (view.shape().to_vec(), values));
+        flat.insert(name, (info.shape.clone(), values));
     }
     if flat.is_empty() {
         return Err(bad("it holds no tensors".into()));
@@ -993,4 +1034,64 @@ fn save_native_files(dir: &Path, yaml: &str, weights_bytes: &[u8]) -> Result<(),
     let config_path = dir.join(NATIVE_CONFIG);
     write_atomic(&config_path, yaml.as_bytes(), false).map_err(write_err(&config_path))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dict() -> StateDict {
+        let mut dict = StateDict::new();
+        dict.insert(
+            "a.w".into(),
+            (vec![2, 3], (0..6).map(|v| v as f32).collect()),
+        );
+        dict.insert("b.bias".into(), (vec![4], vec![-1.5, 0.25, 1e-3, 7.0]));
+        dict
+    }
+
+    #[test]
+    fn native_files_stream_back_exactly_and_every_damage_is_a_clean_error() {
+        let path = Path::new("model.safetensors");
+        let bytes = flat_bytes(
+            dict().iter().map(|(k, v)| (k.clone(), v)),
+            Precision::F32,
+            "t",
+        );
+        let (flat, metadata) = read_native_bytes(&bytes, path).unwrap();
+        assert_eq!(flat, dict());
+        assert_eq!(metadata.get("format").map(String::as_str), Some("t"));
+        // From a file: the same.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("model.safetensors");
+        std::fs::write(&file, &bytes).unwrap();
+        assert_eq!(read_native_flat(&file).unwrap().0, dict());
+        // f16 halves the data and rounds.
+        let half = flat_bytes(
+            dict().iter().map(|(k, v)| (k.clone(), v)),
+            Precision::F16,
+            "t",
+        );
+        let (flat16, _) = read_native_bytes(&half, path).unwrap();
+        assert!((flat16["b.bias"].1[2] - 1e-3).abs() < 1e-6);
+        // Every truncation, a byte too many and a header claiming the world: errors, no panic.
+        for len in 0..bytes.len() {
+            assert!(
+                read_native_bytes(&bytes[..len], path).is_err(),
+                "{len} bytes"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        let message = read_native_bytes(&longer, path).unwrap_err().to_string();
+        assert!(message.contains("file holds"), "{message}");
+        let mut huge = bytes.clone();
+        huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        let message = read_native_bytes(&huge, path).unwrap_err().to_string();
+        assert!(message.contains("header claims"), "{message}");
+        // A truncated file on disk says so.
+        std::fs::write(&file, &bytes[..bytes.len() - 3]).unwrap();
+        let message = read_native_flat(&file).unwrap_err().to_string();
+        assert!(message.contains("model.safetensors"), "{message}");
+    }
 }
