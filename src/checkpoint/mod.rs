@@ -843,7 +843,7 @@ pub fn read_native_flat(
     let file = std::fs::File::open(path).map_err(read_error)?;
     let size = file.metadata().map_err(read_error)?.len();
     if size > MAX_MODEL_FILE_BYTES {
-        return Err(CheckpointError::Safetensors {
+        return Err(CheckpointError::Layout {
             path: path.to_path_buf(),
             message: format!(
                 "{} MiB is larger than any model this app reads (at most {} MiB)",
@@ -1093,5 +1093,11 @@ mod tests {
         std::fs::write(&file, &bytes[..bytes.len() - 3]).unwrap();
         let message = read_native_flat(&file).unwrap_err().to_string();
         assert!(message.contains("model.safetensors"), "{message}");
+        // Over the size limit (a sparse file): refused from its size, unread.
+        let sparse = std::fs::File::create(&file).unwrap();
+        sparse.set_len(MAX_MODEL_FILE_BYTES + 1).unwrap();
+        let message = read_native_flat(&file).unwrap_err().to_string();
+        assert!(message.contains("larger than any model"), "{message}");
+        assert!(!message.contains("not a valid"), "{message}");
     }
 }
