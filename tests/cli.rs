@@ -663,6 +663,93 @@ fn help_is_available_for_every_command() {
 /// The bundled default model (no --model): a line-art glyph it never saw in training becomes
 /// colour images whose outlines stay where the input's are and whose colours differ per style.
 #[test]
+fn evaluate_reports_five_numbers_against_real_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let inputs = dir.path().join("testA");
+    std::fs::create_dir(&inputs).unwrap();
+    for name in ["sample-1.png", "sample-2.png"] {
+        std::fs::copy(root.join("assets/samples").join(name), inputs.join(name)).unwrap();
+    }
+    // Real colour glyphs in the sibling folder of the other domain: found without being named.
+    let colour = dir.path().join("testB");
+    std::fs::create_dir(&colour).unwrap();
+    let fixtures = root.join("tests/fixtures/images/openmoji-colour");
+    for entry in std::fs::read_dir(&fixtures).unwrap().take(4) {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "png") {
+            std::fs::copy(&path, colour.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let input_dir = path_str(&inputs);
+    let (code, stdout, stderr) = run_cli(&[
+        "evaluate",
+        "--input-dir",
+        &input_dir,
+        "--device",
+        "cpu",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let number = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"));
+    assert_eq!(v["images"], 2);
+    assert_eq!(v["styles"], 4);
+    for share in ["line_pixels_kept_dark", "outside_changed"] {
+        assert!((0.0..=1.0).contains(&number(share)), "{v}");
+    }
+    assert!(number("line_pixels_kept_dark") > 0.5, "{v}");
+    assert!(
+        number("diversity") > 0.0 && number("lightness_spread") > 0.0,
+        "{v}"
+    );
+    let (colourful, real) = (number("colourfulness"), number("reference_colourfulness"));
+    assert!(colourful > 0.0 && real > 0.0, "{v}");
+    assert!(
+        (number("colourfulness_ratio") - colourful / real).abs() < 1e-9,
+        "{v}"
+    );
+
+    // Text and the grid: input column and 4 styles, one row per image.
+    let grid = dir.path().join("grid.png");
+    let (code, stdout, stderr) = run_cli(&[
+        "evaluate",
+        "--input-dir",
+        &input_dir,
+        "--device",
+        "cpu",
+        "--grid",
+        &path_str(&grid),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    for line in [
+        "stay dark",
+        "colourfulness",
+        "diversity",
+        "outside the drawings",
+        "lightness",
+    ] {
+        assert!(stdout.contains(line), "{line} in {stdout}");
+    }
+    let (w, h) = image::image_dimensions(&grid).unwrap();
+    assert_eq!((w, h), (5 * 64, 2 * 64));
+
+    // A reference folder that is not there: one clean line.
+    assert_one_line_error(
+        &strings(&[
+            "evaluate",
+            "--input-dir",
+            &input_dir,
+            "--device",
+            "cpu",
+            "--reference-dir",
+            &path_str(&dir.path().join("missing")),
+        ]),
+        "missing",
+    );
+}
+
+#[test]
 fn translate_without_a_model_uses_the_bundled_one() {
     let dir = tempfile::tempdir().unwrap();
     let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/samples/sample-1.png");

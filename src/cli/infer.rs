@@ -463,18 +463,20 @@ pub(super) fn effects(args: EffectsArgs) -> Result<()> {
     Ok(())
 }
 
-/// Luma of an RGB pixel in [0, 1].
-pub(super) fn luma(p: &image::Rgb<u8>) -> f64 {
-    (0.299 * p.0[0] as f64 + 0.587 * p.0[1] as f64 + 0.114 * p.0[2] as f64) / 255.0
-}
-
 pub(super) fn evaluate(args: EvaluateArgs) -> Result<()> {
+    use stylespace::train::evaluate::Tally;
     let source = if args.b2a { Domain::B } else { Domain::A };
     let target = source.other();
     let files = inputs(&args.input_dir)?;
+    let reference_dir = match &args.reference_dir {
+        Some(dir) => Some(dir.clone()),
+        None => other_domain_folder(&args.input_dir, target),
+    };
+    // Listed first, so a wrong folder fails before any translating.
+    let reference_files = reference_dir.as_deref().map(inputs).transpose()?;
     let mut model = args.model.load()?;
     let styles = sample_styles(args.num_style.max(2), model.style_dim(), args.seed);
-    let (mut std_sum, mut dark_kept, mut dark_total) = (0.0f64, 0u64, 0u64);
+    let mut tally = Tally::default();
     let mut rows: Vec<Vec<image::RgbImage>> = Vec::new();
     for path in &files {
         let img = load_image(path)?;
@@ -488,47 +490,28 @@ pub(super) fn evaluate(args: EvaluateArgs) -> Result<()> {
             prepared.height,
             prepared.width,
         );
-        // Per-pixel standard deviation across styles, averaged over pixels and channels.
-        let n = outputs.len() as f64;
-        let mut sum_std = 0.0;
-        for y in 0..h {
-            for x in 0..w {
-                for c in 0..3 {
-                    let vals: Vec<f64> = outputs
-                        .iter()
-                        .map(|o| o.get_pixel(x, y).0[c] as f64 / 255.0)
-                        .collect();
-                    let mean = vals.iter().sum::<f64>() / n;
-                    sum_std += (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-                }
-            }
-        }
-        std_sum += sum_std / (w * h * 3) as f64;
-        // Dark line pixels of the input that stay dark in the outputs.
-        for y in 0..h.min(input.height()) {
-            for x in 0..w.min(input.width()) {
-                if luma(input.get_pixel(x, y)) < 0.25 {
-                    for o in &outputs {
-                        dark_total += 1;
-                        if luma(o.get_pixel(x, y)) < 0.5 {
-                            dark_kept += 1;
-                        }
-                    }
-                }
-            }
-        }
+        tally.add(&input, &outputs);
         if rows.len() < args.grid_rows {
             let mut row = vec![image::imageops::crop_imm(&input, 0, 0, w, h).to_image()];
             row.extend(outputs.into_iter().take(args.num_style));
             rows.push(row);
         }
     }
-    let mean_std = std_sum / files.len() as f64;
-    let kept = if dark_total > 0 {
-        dark_kept as f64 / dark_total as f64
-    } else {
-        f64::NAN
-    };
+    if let Some(files) = reference_files {
+        // Real images of the target domain at the size the model works at.
+        for path in files {
+            let img = load_image(&path)?;
+            let prepared = model.prepare(&img, target, &path.display().to_string())?;
+            let real = stylespace::io::image::image_from_chw(
+                &prepared.data,
+                prepared.channels,
+                prepared.height,
+                prepared.width,
+            );
+            tally.add_reference(&real);
+        }
+    }
+    let report = tally.report();
     if let Some(path) = &args.grid {
         let (w, h) = rows[0][0].dimensions();
         let cols = rows[0].len() as u32;
@@ -545,22 +528,48 @@ pub(super) fn evaluate(args: EvaluateArgs) -> Result<()> {
         save_png(path, &grid, false).map_err(|e| anyhow!("{e} (remove it first)"))?;
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "images": files.len(),
-                "styles": styles.len(),
-                "mean_pixel_std_across_styles": mean_std,
-                "dark_line_pixels_kept_dark": kept,
-            })
-        );
-    } else {
-        println!("{} images x {} styles", files.len(), styles.len());
-        println!("mean per-pixel std across styles: {mean_std:.4} (0..0.5 scale of [0, 1] values)");
-        println!(
-            "input dark-line pixels that stay dark: {:.1}%",
-            100.0 * kept
-        );
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
     }
+    println!("{} images x {} styles", report.images, report.styles);
+    println!(
+        "line pixels of the input that stay dark: {:.1} %",
+        100.0 * report.line_pixels_kept_dark
+    );
+    match (report.reference_colourfulness, report.colourfulness_ratio) {
+        (Some(real), Some(ratio)) => println!(
+            "colourfulness (mean saturation inside the drawings): {:.3}, {ratio:.2}x the {real:.3} of {}",
+            report.colourfulness,
+            reference_dir.as_deref().unwrap_or(Path::new("?")).display()
+        ),
+        _ => println!(
+            "colourfulness (mean saturation inside the drawings): {:.3} (no --reference-dir to compare with)",
+            report.colourfulness
+        ),
+    }
+    println!(
+        "diversity (mean per-pixel std across styles): {:.4}",
+        report.diversity
+    );
+    println!(
+        "colour changed outside the drawings: {:.2} % of those pixels",
+        100.0 * report.outside_changed
+    );
+    println!(
+        "lightness spread across styles, inside the drawings: {:.4}",
+        report.lightness_spread
+    );
     Ok(())
+}
+
+/// `testB` for `testA` (and the like) when it exists: real images of `target` beside the inputs.
+fn other_domain_folder(input_dir: &Path, target: Domain) -> Option<PathBuf> {
+    let name = input_dir.file_name()?.to_str()?;
+    let stem = name.strip_suffix('A').or_else(|| name.strip_suffix('B'))?;
+    let letter = match target {
+        Domain::A => 'A',
+        Domain::B => 'B',
+    };
+    let sibling = input_dir.with_file_name(format!("{stem}{letter}"));
+    (sibling != input_dir && sibling.is_dir()).then_some(sibling)
 }

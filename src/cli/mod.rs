@@ -70,7 +70,7 @@ pub enum Command {
     /// Write a native model folder from a training run (its latest complete checkpoint) or
     /// another model folder.
     Export(ExportArgs),
-    /// Translate test images with several styles: a grid, style diversity and line preservation.
+    /// Translate test images with several styles: a grid and five numbers (lines kept, colourfulness against real images, diversity, colour outside the drawings, lightness spread).
     Evaluate(EvaluateArgs),
 }
 
@@ -98,6 +98,10 @@ pub struct EvaluateArgs {
     /// Folder of source-domain test images.
     #[arg(long)]
     pub input_dir: PathBuf,
+    /// Real target-domain images whose colourfulness the outputs are compared with. Default: the
+    /// input folder's sibling of the other domain (testB beside testA) if there is one.
+    #[arg(long)]
+    pub reference_dir: Option<PathBuf>,
     /// Styles per image.
     #[arg(long, default_value_t = 4)]
     pub num_style: usize,

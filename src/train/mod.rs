@@ -2,6 +2,7 @@
 
 pub mod adam;
 pub mod data;
+pub mod evaluate;
 pub mod losses;
 pub mod openmoji;
 mod samples;

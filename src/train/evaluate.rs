@@ -1,0 +1,323 @@
+//! How good a line-art -> colour translation is, in numbers a run's checkpoints can be compared
+//! by (`stylespace evaluate`). Every input is translated with several styles; per input, its
+//! pixels fall into three regions:
+//! - **lines**: input pixels darker than [`LINE`];
+//! - **outside**: light pixels (at least [`LIGHT`]) reachable from the image border through light
+//!   pixels, farther than [`OUTSIDE_MARGIN`] px from any darker pixel (what an artist leaves
+//!   untouched around a drawing);
+//! - **inside**: the rest (the fills).
+//!
+//! Images are compared in [0, 1] values at the model's output size.
+
+use image::RgbImage;
+
+/// Input pixels darker than this (luma) are the drawing's lines.
+pub const LINE: f64 = 0.25;
+/// An output pixel darker than this keeps a line.
+pub const DARK: f64 = 0.5;
+/// Input pixels at least this light connect the outside to the border.
+pub const LIGHT: f64 = 0.5;
+/// Outside pixels this close (Chebyshev distance) to a darker pixel are left out: anti-aliased
+/// edges and the lines' own spread.
+pub const OUTSIDE_MARGIN: i64 = 2;
+/// An outside pixel counts as recoloured when a channel moved more than this.
+pub const CHANGED: f64 = 0.1;
+
+/// Luma of an RGB pixel, 0..=1.
+pub fn luma(p: &image::Rgb<u8>) -> f64 {
+    (0.299 * p.0[0] as f64 + 0.587 * p.0[1] as f64 + 0.114 * p.0[2] as f64) / 255.0
+}
+
+/// HSV saturation, 0..=1 (0 for black).
+pub fn saturation(p: &image::Rgb<u8>) -> f64 {
+    let max = *p.0.iter().max().unwrap() as f64;
+    let min = *p.0.iter().min().unwrap() as f64;
+    if max == 0.0 { 0.0 } else { (max - min) / max }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Region {
+    Line,
+    Outside,
+    Inside,
+}
+
+/// Each pixel's region (row-major).
+pub fn regions(input: &RgbImage) -> Vec<Region> {
+    let (w, h) = (input.width() as i64, input.height() as i64);
+    let index = |x: i64, y: i64| (y * w + x) as usize;
+    let light: Vec<bool> = input.pixels().map(|p| luma(p) >= LIGHT).collect();
+    // Flood fill through light pixels from every light border pixel.
+    let mut reached = vec![false; light.len()];
+    let mut stack: Vec<(i64, i64)> = Vec::new();
+    for x in 0..w {
+        stack.push((x, 0));
+        stack.push((x, h - 1));
+    }
+    for y in 0..h {
+        stack.push((0, y));
+        stack.push((w - 1, y));
+    }
+    while let Some((x, y)) = stack.pop() {
+        if x < 0 || y < 0 || x >= w || y >= h {
+            continue;
+        }
+        let i = index(x, y);
+        if reached[i] || !light[i] {
+            continue;
+        }
+        reached[i] = true;
+        stack.extend([(x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)]);
+    }
+    let near_dark = |x: i64, y: i64| {
+        let m = OUTSIDE_MARGIN;
+        (y - m..=y + m).any(|yy| {
+            (x - m..=x + m)
+                .any(|xx| xx >= 0 && yy >= 0 && xx < w && yy < h && !light[index(xx, yy)])
+        })
+    };
+    (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .map(|(x, y)| {
+            let i = index(x, y);
+            if luma(input.get_pixel(x as u32, y as u32)) < LINE {
+                Region::Line
+            } else if reached[i] && !near_dark(x, y) {
+                Region::Outside
+            } else {
+                Region::Inside
+            }
+        })
+        .collect()
+}
+
+/// Sums over every evaluated input; [`Tally::report`] turns them into the numbers.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    images: usize,
+    styles: usize,
+    /// (line pixel, style) pairs, and those that stayed dark.
+    line: (u64, u64),
+    /// (outside pixel, style) pairs, and those recoloured.
+    outside: (u64, u64),
+    /// Saturation summed over output pixels inside the drawings, and their count.
+    saturation: (f64, u64),
+    /// Saturation summed over pixels inside real target-domain drawings, and their count.
+    reference: (f64, u64),
+    /// Per-image mean per-pixel std across styles (all channels, whole image).
+    diversity: f64,
+    /// Per-pixel std of luma across styles summed over inside pixels, and their count.
+    lightness: (f64, u64),
+}
+
+/// The numbers of one evaluation (see the module docs for the regions).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Report {
+    pub images: usize,
+    pub styles: usize,
+    /// Share of the inputs' line pixels that stay dark in the outputs.
+    pub line_pixels_kept_dark: f64,
+    /// Mean HSV saturation of the outputs inside the drawings (off the lines, not outside): how
+    /// strongly the fills are coloured, whatever share of the image is background.
+    pub colourfulness: f64,
+    /// The same of real target-domain images (inside their own drawings), when given.
+    pub reference_colourfulness: Option<f64>,
+    /// `colourfulness / reference_colourfulness`.
+    pub colourfulness_ratio: Option<f64>,
+    /// Mean per-pixel standard deviation across styles (values 0..=1, every channel and pixel).
+    pub diversity: f64,
+    /// Share of outside pixels whose colour changed (a channel by more than [`CHANGED`]).
+    pub outside_changed: f64,
+    /// Mean per-pixel standard deviation of luma across styles, inside the glyphs: styles that
+    /// differ in shading and not only in hue score high.
+    pub lightness_spread: f64,
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        f64::NAN
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+impl Tally {
+    /// One input and its translations (all of one size; the input is cropped to it if larger).
+    pub fn add(&mut self, input: &RgbImage, outputs: &[RgbImage]) {
+        let Some(first) = outputs.first() else {
+            return;
+        };
+        let (w, h) = first.dimensions();
+        if outputs.iter().any(|o| o.dimensions() != (w, h))
+            || input.width() < w
+            || input.height() < h
+        {
+            return;
+        }
+        let input = image::imageops::crop_imm(input, 0, 0, w, h).to_image();
+        let regions = regions(&input);
+        let n = outputs.len() as f64;
+        let mut std_sum = 0.0;
+        for (i, (region, in_px)) in regions.iter().zip(input.pixels()).enumerate() {
+            let (x, y) = (i as u32 % w, i as u32 / w);
+            let out_px: Vec<&image::Rgb<u8>> = outputs.iter().map(|o| o.get_pixel(x, y)).collect();
+            for c in 0..3 {
+                let values = out_px.iter().map(|p| p.0[c] as f64 / 255.0);
+                std_sum += std_dev(values, n);
+            }
+            match region {
+                Region::Line => {
+                    self.line.0 += out_px.len() as u64;
+                    self.line.1 += out_px.iter().filter(|p| luma(p) < DARK).count() as u64;
+                }
+                Region::Outside => {
+                    self.outside.0 += out_px.len() as u64;
+                    let moved = |p: &&&image::Rgb<u8>| {
+                        (0..3).any(|c| (p.0[c] as f64 - in_px.0[c] as f64).abs() / 255.0 > CHANGED)
+                    };
+                    self.outside.1 += out_px.iter().filter(moved).count() as u64;
+                }
+                Region::Inside => {
+                    self.lightness.0 += std_dev(out_px.iter().map(|p| luma(p)), n);
+                    self.lightness.1 += 1;
+                    self.saturation.0 += out_px.iter().map(|p| saturation(p)).sum::<f64>();
+                    self.saturation.1 += out_px.len() as u64;
+                }
+            }
+        }
+        self.diversity += std_sum / (w * h * 3) as f64;
+        self.images += 1;
+        self.styles = outputs.len();
+    }
+
+    /// A real image of the target domain, for the colourfulness the outputs are compared with.
+    pub fn add_reference(&mut self, real: &RgbImage) {
+        let inside = regions(real).into_iter().map(|r| r == Region::Inside);
+        for (p, _) in real.pixels().zip(inside).filter(|(_, inside)| *inside) {
+            self.reference.0 += saturation(p);
+            self.reference.1 += 1;
+        }
+    }
+
+    pub fn report(&self) -> Report {
+        let colourfulness = self.saturation.0 / self.saturation.1.max(1) as f64;
+        let reference = (self.reference.1 > 0).then(|| self.reference.0 / self.reference.1 as f64);
+        Report {
+            images: self.images,
+            styles: self.styles,
+            line_pixels_kept_dark: ratio(self.line.1, self.line.0),
+            colourfulness,
+            reference_colourfulness: reference,
+            colourfulness_ratio: reference.filter(|r| *r > 0.0).map(|r| colourfulness / r),
+            diversity: self.diversity / self.images.max(1) as f64,
+            outside_changed: ratio(self.outside.1, self.outside.0),
+            lightness_spread: self.lightness.0 / self.lightness.1.max(1) as f64,
+        }
+    }
+}
+
+/// Population standard deviation of `n` values.
+fn std_dev(values: impl Iterator<Item = f64> + Clone, n: f64) -> f64 {
+    let mean = values.clone().sum::<f64>() / n;
+    (values.map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgb;
+
+    const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
+    const BLACK: Rgb<u8> = Rgb([0, 0, 0]);
+
+    /// A 32 px black ring (radius 9..11) on white.
+    fn ring() -> RgbImage {
+        RgbImage::from_fn(32, 32, |x, y| {
+            let d2 = (x as i32 - 16).pow(2) + (y as i32 - 16).pow(2);
+            if (81..=121).contains(&d2) {
+                BLACK
+            } else {
+                WHITE
+            }
+        })
+    }
+
+    /// The ring with its inside filled with `fill` and its outside painted `outside`.
+    fn coloured(fill: Rgb<u8>, outside: Rgb<u8>, keep_lines: bool) -> RgbImage {
+        RgbImage::from_fn(32, 32, |x, y| {
+            let d2 = (x as i32 - 16).pow(2) + (y as i32 - 16).pow(2);
+            match d2 {
+                0..81 => fill,
+                81..=121 if keep_lines => BLACK,
+                81..=121 => fill,
+                _ => outside,
+            }
+        })
+    }
+
+    #[test]
+    fn regions_split_lines_fills_and_the_outside_with_a_margin() {
+        let input = ring();
+        let r = regions(&input);
+        let at = |x: usize, y: usize| r[y * 32 + x];
+        assert_eq!(at(16, 16), Region::Inside);
+        assert_eq!(at(16, 6), Region::Line); // distance 10
+        assert_eq!(at(16, 4), Region::Inside); // distance 12: light, but within 2 px of the line
+        assert_eq!(at(16, 2), Region::Outside); // distance 14
+        assert_eq!(at(0, 0), Region::Outside);
+    }
+
+    #[test]
+    fn good_colourings_score_well_and_each_fault_shows_in_its_own_number() {
+        let input = ring();
+        let fills = [Rgb([230, 40, 40]), Rgb([40, 60, 220]), Rgb([120, 20, 20])];
+        let good: Vec<RgbImage> = fills.iter().map(|f| coloured(*f, WHITE, true)).collect();
+        let mut tally = Tally::default();
+        tally.add(&input, &good);
+        tally.add_reference(&coloured(Rgb([230, 40, 40]), WHITE, true));
+        let report = tally.report();
+        assert_eq!(report.line_pixels_kept_dark, 1.0);
+        assert_eq!(report.outside_changed, 0.0);
+        assert!(report.diversity > 0.03, "{report:?}");
+        assert!(report.lightness_spread > 0.03, "{report:?}");
+        let ratio = report.colourfulness_ratio.unwrap();
+        assert!(ratio > 0.5 && ratio < 1.5, "{report:?}");
+
+        // Colour spilled over the whole outside.
+        let mut spill = Tally::default();
+        let spilled: Vec<RgbImage> = fills
+            .iter()
+            .map(|f| coloured(*f, Rgb([250, 200, 120]), true))
+            .collect();
+        spill.add(&input, &spilled);
+        assert_eq!(spill.report().outside_changed, 1.0);
+        assert_eq!(spill.report().line_pixels_kept_dark, 1.0);
+
+        // Lines painted over with light colours.
+        let light = [Rgb([250, 220, 120]), Rgb([160, 230, 250])];
+        let mut lost = Tally::default();
+        let unlined: Vec<RgbImage> = light.iter().map(|f| coloured(*f, WHITE, false)).collect();
+        lost.add(&input, &unlined);
+        assert_eq!(lost.report().line_pixels_kept_dark, 0.0);
+
+        // Styles that differ in hue only, at equal luma, have no lightness spread.
+        let hues = [
+            Rgb([200, 100, 100]),
+            Rgb([100, 151, 100]),
+            Rgb([114, 114, 255]),
+        ];
+        let same_luma: Vec<RgbImage> = hues.iter().map(|f| coloured(*f, WHITE, true)).collect();
+        assert!(hues.iter().all(|p| (luma(p) - luma(&hues[0])).abs() < 0.01));
+        let mut hue_only = Tally::default();
+        hue_only.add(&input, &same_luma);
+        let report = hue_only.report();
+        assert!(report.lightness_spread < 0.01, "{report:?}");
+        assert!(report.diversity > 0.02, "{report:?}");
+
+        // Grey outputs are not colourful; no reference, no ratio.
+        let mut grey = Tally::default();
+        grey.add(&input, &[coloured(Rgb([128, 128, 128]), WHITE, true)]);
+        assert_eq!(grey.report().colourfulness, 0.0);
+        assert_eq!(grey.report().colourfulness_ratio, None);
+    }
+}
