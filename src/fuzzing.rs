@@ -46,13 +46,24 @@ pub fn torch_bytes(data: &[u8]) {
     let _ = object.dict_keys();
     let device = Device::flex();
     let path = Path::new("fuzz.pt");
-    let munit = Config::munit_default();
-    let mut unit = Config::munit_default();
-    unit.generator.style_dim = None;
-    unit.generator.mlp_dim = None;
+    let (munit, unit) = seed_configs();
     for config in [None, Some(&munit), Some(&unit)] {
         let _ = checkpoint::networks_from_torch_bytes(data, config, &device, path);
     }
+}
+
+/// The MUNIT and UNIT configs [`torch_bytes`] builds with: the widths of the test fixtures
+/// (munit-tiny, unit-tiny) that seed the fuzzers, so a seed builds whole networks and mutations
+/// reach every check on the way.
+pub fn seed_configs() -> (Config, Config) {
+    let mut munit = Config::munit_default();
+    munit.generator.dim = 16;
+    munit.generator.mlp_dim = Some(64);
+    let mut unit = munit.clone();
+    unit.generator.style_dim = None;
+    unit.generator.mlp_dim = None;
+    unit.generator.n_res = 3;
+    (munit, unit)
 }
 
 /// A native model folder: a YAML config and a safetensors file, given as `yaml \0 safetensors`;
@@ -115,4 +126,34 @@ pub fn style_set(data: &[u8]) {
 /// The explorer's session file.
 pub fn session(data: &[u8]) {
     let _ = crate::app::session::Session::from_bytes(data);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_torch_seeds_build_whole_networks_with_the_seed_configs() {
+        let fixture = |f: &str| {
+            std::fs::read(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/fixtures")
+                    .join(f),
+            )
+            .unwrap()
+        };
+        let device = Device::flex();
+        let path = Path::new("seed.pt");
+        let (munit, unit) = seed_configs();
+        for (file, config) in [
+            ("munit-tiny/gen.pt", Some(&munit)),
+            ("unit-tiny/gen.pt", Some(&unit)),
+            ("unit-tiny/gen_legacy.pt", Some(&unit)),
+            ("drit-tiny/drit.pth", None),
+        ] {
+            let built =
+                checkpoint::networks_from_torch_bytes(&fixture(file), config, &device, path);
+            assert!(built.is_ok(), "{file}: {:?}", built.err());
+        }
+    }
 }

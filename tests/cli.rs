@@ -682,14 +682,12 @@ fn evaluate_reports_five_numbers_against_real_images() {
         }
     }
     let input_dir = path_str(&inputs);
-    let (code, stdout, stderr) = run_cli(&[
-        "evaluate",
-        "--input-dir",
-        &input_dir,
-        "--device",
-        "cpu",
-        "--json",
-    ]);
+    let evaluate = |extra: &[&str]| {
+        let mut args = vec!["evaluate", "--input-dir", &input_dir, "--device", "cpu"];
+        args.extend(extra);
+        run_cli(&args)
+    };
+    let (code, stdout, stderr) = evaluate(&["--json"]);
     assert_eq!(code, 0, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     let number = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"));
@@ -712,15 +710,7 @@ fn evaluate_reports_five_numbers_against_real_images() {
 
     // Text and the grid: input column and 4 styles, one row per image.
     let grid = dir.path().join("grid.png");
-    let (code, stdout, stderr) = run_cli(&[
-        "evaluate",
-        "--input-dir",
-        &input_dir,
-        "--device",
-        "cpu",
-        "--grid",
-        &path_str(&grid),
-    ]);
+    let (code, stdout, stderr) = evaluate(&["--grid", &path_str(&grid)]);
     assert_eq!(code, 0, "{stderr}");
     for line in [
         "stay dark",
