@@ -655,6 +655,12 @@ impl<'a> Machine<'a> {
         if !empty && last >= numel {
             return Err(self.malformed("tensor view reaches past its storage"));
         }
+        // A view with more values than its storage repeats them (zero strides): never a weight,
+        // and a few bytes of storage could otherwise claim gigabytes (found by fuzzing).
+        match shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
+            Some(values) if values <= numel => {}
+            _ => return Err(self.malformed("tensor has more values than its storage")),
+        }
         Ok(Value::Tensor(TensorRef {
             storage_key: key,
             dtype,
@@ -752,6 +758,62 @@ mod tests {
             Err(PickleError::Truncated)
         );
         assert_eq!(read_pickle(b""), Err(PickleError::Truncated));
+    }
+
+    /// `_rebuild_tensor_v2(storage('0', numel), 0, shape, stride, False, OrderedDict())`.
+    fn tensor_pickle(numel: i64, shape: &[i64], stride: &[i64]) -> Vec<u8> {
+        fn global(p: &mut Vec<u8>, module: &str, name: &str) {
+            p.push(b'c');
+            p.extend(format!("{module}\n{name}\n").bytes());
+        }
+        fn string(p: &mut Vec<u8>, s: &str) {
+            p.push(b'X');
+            p.extend((s.len() as u32).to_le_bytes());
+            p.extend(s.bytes());
+        }
+        fn int(p: &mut Vec<u8>, v: i64) {
+            p.extend([0x8a, 8]);
+            p.extend(v.to_le_bytes());
+        }
+        let mut p = vec![0x80, 2];
+        global(&mut p, "torch._utils", "_rebuild_tensor_v2");
+        p.extend(b"((");
+        string(&mut p, "storage");
+        global(&mut p, "torch", "FloatStorage");
+        string(&mut p, "0");
+        string(&mut p, "cpu");
+        int(&mut p, numel);
+        p.extend(b"tQ");
+        int(&mut p, 0);
+        for ints in [shape, stride] {
+            p.push(b'(');
+            for &i in ints {
+                int(&mut p, i);
+            }
+            p.push(b't');
+        }
+        p.push(0x89);
+        global(&mut p, "collections", "OrderedDict");
+        p.extend(b")RtR.");
+        p
+    }
+
+    #[test]
+    fn tensors_never_hold_more_values_than_their_storage() {
+        let (v, _) = read_pickle(&tensor_pickle(6, &[2, 3], &[3, 1])).unwrap();
+        assert!(matches!(v, Value::Tensor(t) if t.shape == [2, 3]));
+        // Zero strides: one stored float claiming a billion values (a fuzzer's find: it took
+        // seconds and 4 GB to expand).
+        let err = read_pickle(&tensor_pickle(1, &[1_000_000_000], &[0])).unwrap_err();
+        assert!(
+            err.to_string().contains("more values than its storage"),
+            "{err}"
+        );
+        // A shape whose product overflows.
+        let huge = 1i64 << 40;
+        assert!(read_pickle(&tensor_pickle(1, &[huge, huge], &[0, 0])).is_err());
+        // Empty tensors stay fine.
+        assert!(read_pickle(&tensor_pickle(0, &[0, 3], &[3, 1])).is_ok());
     }
 
     #[test]
