@@ -495,7 +495,18 @@ fn read_tensor<S: AsRef<[u8]>>(
             found: bytes.len(),
         });
     }
-    let numel: usize = t.shape.iter().product();
+    // No more values than the stored bytes hold: zero strides would let a few bytes claim
+    // gigabytes (the pickle's own check trusts the storage size it declares; this is the data).
+    let numel = match t.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
+        Some(numel) if numel <= bytes.len() / size => numel,
+        numel => {
+            return Err(TorchError::StorageSize {
+                key: t.storage_key.clone(),
+                expected: numel.unwrap_or(usize::MAX).saturating_mul(size),
+                found: bytes.len(),
+            });
+        }
+    };
     let mut data = Vec::with_capacity(numel);
     let mut index = vec![0usize; t.shape.len()];
     for _ in 0..numel {
@@ -546,6 +557,33 @@ mod tests {
             .join("tests/fixtures")
             .join(dir)
             .join(name)
+    }
+
+    #[test]
+    fn a_view_never_holds_more_values_than_its_stored_bytes() {
+        let view = |shape: Vec<usize>, stride: Vec<usize>| TensorRef {
+            storage_key: "0".into(),
+            dtype: StorageType::F32,
+            offset: 0,
+            shape,
+            stride,
+        };
+        let storages: HashMap<String, Vec<u8>> = [(
+            "0".to_string(),
+            [1.5f32, 2.5].iter().flat_map(|v| v.to_le_bytes()).collect(),
+        )]
+        .into();
+        let read = read_tensor(&view(vec![2], vec![1]), &storages).unwrap();
+        assert_eq!(read.data, [1.5, 2.5]);
+        // A transposed view of the same two values is fine; a billion repeats of one is not.
+        assert!(read_tensor(&view(vec![2, 1], vec![1, 1]), &storages).is_ok());
+        let start = std::time::Instant::now();
+        let err = read_tensor(&view(vec![1_000_000_000], vec![0]), &storages).unwrap_err();
+        assert!(
+            matches!(err, TorchError::StorageSize { found: 8, .. }),
+            "{err}"
+        );
+        assert!(start.elapsed().as_secs_f64() < 0.5);
     }
 
     /// Reading from the file (streamed) and from memory give the same object, with and without
