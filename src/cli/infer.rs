@@ -484,12 +484,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> Result<()> {
         let content = model.content(source, &prepared);
         let outputs = model.translate(target, &content, &styles)?;
         let (w, h) = outputs[0].dimensions();
-        let input = stylespace::io::image::image_from_chw(
-            &prepared.data,
-            prepared.channels,
-            prepared.height,
-            prepared.width,
-        );
+        let input = prepared.to_rgb();
         tally.add(&input, &outputs);
         if rows.len() < args.grid_rows {
             let mut row = vec![image::imageops::crop_imm(&input, 0, 0, w, h).to_image()];
@@ -502,13 +497,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> Result<()> {
         for path in files {
             let img = load_image(&path)?;
             let prepared = model.prepare(&img, target, &path.display().to_string())?;
-            let real = stylespace::io::image::image_from_chw(
-                &prepared.data,
-                prepared.channels,
-                prepared.height,
-                prepared.width,
-            );
-            tally.add_reference(&real);
+            tally.add_reference(&prepared.to_rgb());
         }
     }
     let report = tally.report();

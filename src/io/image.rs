@@ -202,6 +202,11 @@ impl ModelImage {
     pub fn shape(&self) -> [usize; 4] {
         [1, self.channels, self.height, self.width]
     }
+
+    /// Back to 8-bit RGB pixels (what the model sees, at its size).
+    pub fn to_rgb(&self) -> RgbImage {
+        image_from_chw(&self.data, self.channels, self.height, self.width)
+    }
 }
 
 /// Output size of torchvision's `Resize(new_size)`: shorter side = `new_size`, the other side
