@@ -11,7 +11,8 @@ use burn::prelude::*;
 use common::run_cli;
 use stylespace::checkpoint::run::{CHECKPOINT_DIR, latest_complete};
 use stylespace::config::Config;
-use stylespace::train::trainer::{LogRow, TrainOptions, train};
+use stylespace::train::evaluate::History;
+use stylespace::train::trainer::{LogRow, TrainOptions, history, train};
 
 const CONFIG: &str = "
 image_save_iter: 2
@@ -77,6 +78,7 @@ fn run(root: &Path, run_dir: &Path, max_iter: u64, resume: bool) -> Vec<LogRow> 
         seed: 3,
         max_iter: Some(max_iter),
         keep: 3,
+        history_every: 2,
         progress: false,
     };
     let mut rows = Vec::new();
@@ -165,6 +167,49 @@ fn training_checkpoints_and_resumes_exactly() {
     let again = run(&data, &resumed_dir, 4, true);
     assert_eq!(again.first().map(|r| r.iteration), Some(3));
     assert_eq!(latest_complete(&ckpts).unwrap().iteration, 4);
+
+    // The history keeps every second iteration's generators, which `evaluate --history` measures
+    // into a table and a chart; a second call measures nothing again.
+    let kept: Vec<u64> = history(&resumed_dir).iter().map(|h| h.0).collect();
+    assert_eq!(kept, [2, 4]);
+    let plot = tmp.path().join("plot.png");
+    let evaluate = [
+        "evaluate",
+        "--model",
+        &resumed_dir.display().to_string(),
+        "--history",
+        "--input-dir",
+        &data.join("testA").display().to_string(),
+        "--device",
+        "cpu",
+        "--num-style",
+        "2",
+        "--plot",
+        &plot.display().to_string(),
+    ];
+    let (status, stdout, stderr) = run_cli(&evaluate);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stderr.contains("2 generators"), "{stderr}");
+    assert_eq!(
+        stdout.lines().count(),
+        3,
+        "header and a row per generator:\n{stdout}"
+    );
+    let table = std::fs::read_to_string(resumed_dir.join("evaluation.csv")).unwrap();
+    let table = History::from_csv(&table).unwrap();
+    assert_eq!(table.rows.iter().map(|r| r.0).collect::<Vec<_>>(), [2, 4]);
+    assert!(
+        table
+            .rows
+            .iter()
+            .all(|(_, r)| r.images == 2 && r.styles == 2),
+        "{table:?}"
+    );
+    assert_eq!(image::image_dimensions(&plot).unwrap(), (960, 600));
+    std::fs::remove_file(&plot).unwrap();
+    let (status, _, stderr) = run_cli(&evaluate);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stderr.contains("2 already in"), "{stderr}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The command line: arguments (clap) and dispatch; the commands live in the submodules.
 
 mod bench;
+mod evaluate;
 mod infer;
 mod training;
 
@@ -115,8 +116,19 @@ pub struct EvaluateArgs {
     #[arg(long, default_value_t = 8)]
     pub grid_rows: usize,
     /// Write the grid (input column, then one column per style) here.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "history")]
     pub grid: Option<PathBuf>,
+    /// Evaluate every generator a training run kept (--model RUN: those `train --history-every`
+    /// kept, and its newest checkpoint), one row per iteration in a table kept in the run folder;
+    /// generators already in the table are not measured again.
+    #[arg(long)]
+    pub history: bool,
+    /// With --history: the table (default RUN/evaluation.csv).
+    #[arg(long, requires = "history", value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// With --history: a chart of the numbers against iterations (PNG).
+    #[arg(long, requires = "history", value_name = "PNG")]
+    pub plot: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -178,6 +190,10 @@ pub struct TrainArgs {
     /// Checkpoints to keep.
     #[arg(long, default_value_t = 3)]
     pub keep: usize,
+    /// Also keep the generators every N iterations (f16, in RUN/history/, never pruned), to
+    /// compare them with `stylespace evaluate --model RUN --history`. 0: none.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub history_every: u64,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
     /// No progress bar (log lines only).
@@ -542,7 +558,8 @@ fn app(args: AppArgs) -> Result<()> {
 
 pub fn run(cli: Cli) -> Result<()> {
     use bench::bench;
-    use infer::{domains, effects, encode, evaluate, map, translate};
+    use evaluate::evaluate;
+    use infer::{domains, effects, encode, map, translate};
     use training::{dataset_openmoji, export, import, losses, train};
     match cli.command.unwrap_or(Command::App(AppArgs::default())) {
         Command::App(args) => app(args),

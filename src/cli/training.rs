@@ -187,6 +187,7 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
         seed: args.seed,
         max_iter: args.max_iter,
         keep: args.keep,
+        history_every: args.history_every,
         progress: !args.quiet,
     };
     let quiet = args.quiet;

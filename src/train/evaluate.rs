@@ -216,6 +216,125 @@ impl Tally {
     }
 }
 
+/// Columns of an evaluation table (`evaluation.csv`), after `iteration`.
+const COLUMNS: [&str; 9] = [
+    "images",
+    "styles",
+    "line_pixels_kept_dark",
+    "colourfulness",
+    "reference_colourfulness",
+    "colourfulness_ratio",
+    "diversity",
+    "outside_changed",
+    "lightness_spread",
+];
+
+/// A table of evaluations of one run's generators, one row per iteration, as `stylespace
+/// evaluate --history` keeps it: a `# settings` line (what the numbers were measured with: rows
+/// measured otherwise are not comparable), a header, then the rows in iteration order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct History {
+    pub settings: String,
+    pub rows: Vec<(u64, Report)>,
+}
+
+impl History {
+    pub fn to_csv(&self) -> String {
+        let mut text = format!(
+            "# {}
+iteration,{}
+",
+            self.settings,
+            COLUMNS.join(",")
+        );
+        for (iteration, r) in &self.rows {
+            let optional = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+            text += &format!(
+                "{iteration},{},{},{},{},{},{},{},{},{}\n",
+                r.images,
+                r.styles,
+                r.line_pixels_kept_dark,
+                r.colourfulness,
+                optional(r.reference_colourfulness),
+                optional(r.colourfulness_ratio),
+                r.diversity,
+                r.outside_changed,
+                r.lightness_spread
+            );
+        }
+        text
+    }
+
+    /// Reads a table [`History::to_csv`] wrote; anything else is an error naming the line.
+    pub fn from_csv(text: &str) -> Result<Self, String> {
+        let mut lines = text.lines();
+        let settings = lines
+            .next()
+            .and_then(|l| l.strip_prefix("# "))
+            .ok_or("the first line is not a `# settings` line")?
+            .to_string();
+        let header = format!("iteration,{}", COLUMNS.join(","));
+        if lines.next() != Some(header.as_str()) {
+            return Err("the second line is not the evaluation table's header".into());
+        }
+        let mut rows: Vec<(u64, Report)> = Vec::new();
+        for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let bad = |what: &str| format!("line {}: {what}", n + 3);
+            let fields: Vec<&str> = line.split(',').collect();
+            if fields.len() != COLUMNS.len() + 1 {
+                return Err(bad("wrong number of fields"));
+            }
+            let number = |i: usize| -> Result<f64, String> {
+                fields[i].parse::<f64>().map_err(|_| bad("not a number"))
+            };
+            let optional = |i: usize| -> Result<Option<f64>, String> {
+                if fields[i].is_empty() {
+                    Ok(None)
+                } else {
+                    number(i).map(Some)
+                }
+            };
+            let count = |i: usize| fields[i].parse::<usize>().map_err(|_| bad("not a count"));
+            let iteration = fields[0]
+                .parse::<u64>()
+                .map_err(|_| bad("not an iteration"))?;
+            if rows.last().is_some_and(|(last, _)| *last >= iteration) {
+                return Err(bad("iterations out of order"));
+            }
+            rows.push((
+                iteration,
+                Report {
+                    images: count(1)?,
+                    styles: count(2)?,
+                    line_pixels_kept_dark: number(3)?,
+                    colourfulness: number(4)?,
+                    reference_colourfulness: optional(5)?,
+                    colourfulness_ratio: optional(6)?,
+                    diversity: number(7)?,
+                    outside_changed: number(8)?,
+                    lightness_spread: number(9)?,
+                },
+            ));
+        }
+        Ok(History { settings, rows })
+    }
+
+    /// Adds or replaces the row of `iteration`, keeping iteration order.
+    pub fn insert(&mut self, iteration: u64, report: Report) {
+        match self.rows.binary_search_by_key(&iteration, |r| r.0) {
+            Ok(i) => self.rows[i].1 = report,
+            Err(i) => self.rows.insert(i, (iteration, report)),
+        }
+    }
+
+    pub fn get(&self, iteration: u64) -> Option<&Report> {
+        self.rows
+            .binary_search_by_key(&iteration, |r| r.0)
+            .ok()
+            .map(|i| &self.rows[i].1)
+    }
+}
+
 /// Population standard deviation of `n` values.
 fn std_dev(values: impl Iterator<Item = f64> + Clone, n: f64) -> f64 {
     let mean = values.clone().sum::<f64>() / n;
@@ -319,5 +438,47 @@ mod tests {
         grey.add(&input, &[coloured(Rgb([128, 128, 128]), WHITE, true)]);
         assert_eq!(grey.report().colourfulness, 0.0);
         assert_eq!(grey.report().colourfulness_ratio, None);
+    }
+
+    #[test]
+    fn history_tables_round_trip_and_refuse_other_files() {
+        let report = |line: f64, reference: Option<f64>| Report {
+            images: 54,
+            styles: 4,
+            line_pixels_kept_dark: line,
+            colourfulness: 0.318,
+            reference_colourfulness: reference,
+            colourfulness_ratio: reference.map(|r| 0.318 / r),
+            diversity: 0.0228,
+            outside_changed: 0.03,
+            lightness_spread: 0.041,
+        };
+        let mut table = History {
+            settings: "input_dir=data/testA; styles=4; seed=10".into(),
+            rows: Vec::new(),
+        };
+        table.insert(2000, report(0.9, Some(0.253)));
+        table.insert(1000, report(0.8, None));
+        table.insert(2000, report(0.95, Some(0.253)));
+        assert_eq!(
+            table.rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            [1000, 2000]
+        );
+        assert_eq!(table.get(2000).unwrap().line_pixels_kept_dark, 0.95);
+        assert!(table.get(1500).is_none());
+        let text = table.to_csv();
+        assert_eq!(History::from_csv(&text).unwrap(), table);
+
+        for (bad, why) in [
+            ("", "settings"),
+            ("iteration,images\n", "settings"),
+            ("# s\nx,y\n", "header"),
+            (&text.replace("\n2000,", "\n900,"), "order"),
+            (&text.replace(",0.95,", ",nope,"), "number"),
+            (&text.replace(",0.95,", ",0.95,1,"), "fields"),
+        ] {
+            let err = History::from_csv(bad).unwrap_err();
+            assert!(err.contains(why), "{why}: {err}");
+        }
     }
 }

@@ -5,5 +5,6 @@ pub mod data;
 pub mod evaluate;
 pub mod losses;
 pub mod openmoji;
+pub mod plot;
 mod samples;
 pub mod trainer;

@@ -21,7 +21,8 @@ use super::samples::Display;
 use crate::Domain;
 use crate::checkpoint::run::{self as checkpoints, CHECKPOINT_DIR, CheckpointData};
 use crate::checkpoint::{
-    DomainPair, StateDict, discriminator_from_state_dict, generator_from_state_dict,
+    DomainPair, Precision, StateDict, discriminator_from_state_dict, generator_from_state_dict,
+    native_bytes,
 };
 use crate::config::{Config, InitScheme, LrPolicy};
 use crate::io::atomic::write_atomic;
@@ -72,6 +73,9 @@ pub struct TrainOptions {
     pub max_iter: Option<u64>,
     /// Checkpoints kept.
     pub keep: usize,
+    /// Every this many iterations, also keep the generators (f16) in `history/` of the run
+    /// folder, never pruned: what `stylespace evaluate --history` compares. 0: none.
+    pub history_every: u64,
     pub progress: bool,
 }
 
@@ -302,10 +306,6 @@ pub fn train(
                 .into(),
         ));
     }
-    let write_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| TrainError::Write { path, source }
-    };
     let run_dir = &options.run_dir;
     std::fs::create_dir_all(run_dir.join("images")).map_err(write_err(run_dir))?;
     let config_copy = run_dir.join("config.yaml");
@@ -468,6 +468,9 @@ pub fn train(
         if iteration % c.snapshot_save_iter.max(1) == 0 {
             save(iteration, &gens, &dis, &adam_gen, &adam_dis)?;
         }
+        if options.history_every > 0 && iteration % options.history_every == 0 {
+            save_history(run_dir, iteration, &gens)?;
+        }
         last = Some(row);
     }
     // Always leave a checkpoint of where the run stopped.
@@ -485,6 +488,45 @@ pub fn train(
         last,
         seconds: began.elapsed().as_secs_f64(),
     })
+}
+
+/// Maps a write error to the file it concerns.
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + use<> {
+    let path = path.to_path_buf();
+    move |source| TrainError::Write { path, source }
+}
+
+/// Folder of a run's kept generators (`--history-every`).
+pub const HISTORY_DIR: &str = "history";
+
+/// Writes the generators of `iteration` to the run's history (f16, atomically). A file already
+/// there (a resumed run passing the same iteration again) is replaced: the run recomputes the
+/// same weights from the same checkpoint.
+fn save_history(run_dir: &Path, iteration: u64, gens: &GenPair) -> Result<(), TrainError> {
+    let dir = run_dir.join(HISTORY_DIR);
+    std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+    let pair = DomainPair {
+        a: dict_of(&gens.a),
+        b: dict_of(&gens.b),
+    };
+    let path = dir.join(checkpoints::gen_name(iteration));
+    write_atomic(&path, &native_bytes(&pair, Precision::F16), true).map_err(write_err(&path))
+}
+
+/// The generators a run kept in its history, oldest first: (iteration, file).
+pub fn history(run_dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(run_dir.join(HISTORY_DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let number = name.strip_prefix("gen_")?.strip_suffix(".safetensors")?;
+            Some((number.parse().ok()?, entry.path()))
+        })
+        .collect();
+    found.sort_by_key(|f| f.0);
+    found
 }
 
 /// The networks borrowed for one loss computation.

@@ -1,0 +1,309 @@
+//! `stylespace evaluate`: the bundled-model numbers of one model, or of every generator a
+//! training run kept (`--history`), with a chart of them against iterations.
+
+use image::RgbImage;
+use stylespace::train::evaluate::{History, Report, Tally};
+
+use stylespace::io::atomic::write_atomic;
+
+use super::infer::inputs;
+use super::*;
+
+/// What every model is measured on.
+struct Workload {
+    source: Domain,
+    files: Vec<PathBuf>,
+    reference_dir: Option<PathBuf>,
+    reference_files: Option<Vec<PathBuf>>,
+    num_style: usize,
+    seed: u64,
+}
+
+impl Workload {
+    fn new(args: &EvaluateArgs) -> Result<Self> {
+        let source = if args.b2a { Domain::B } else { Domain::A };
+        let files = inputs(&args.input_dir)?;
+        let reference_dir = match &args.reference_dir {
+            Some(dir) => Some(dir.clone()),
+            None => other_domain_folder(&args.input_dir, source.other()),
+        };
+        // Listed first, so a wrong folder fails before any translating.
+        let reference_files = reference_dir.as_deref().map(inputs).transpose()?;
+        Ok(Workload {
+            source,
+            files,
+            reference_dir,
+            reference_files,
+            num_style: args.num_style.max(2),
+            seed: args.seed,
+        })
+    }
+
+    /// What the numbers depend on besides the model: rows measured otherwise don't compare.
+    fn settings(&self, input_dir: &Path) -> String {
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        format!(
+            "input_dir={}; reference_dir={}; images={}; styles={}; seed={}; direction={}",
+            absolute(input_dir).display(),
+            self.reference_dir
+                .as_deref()
+                .map(|d| absolute(d).display().to_string())
+                .unwrap_or_else(|| "none".into()),
+            self.files.len(),
+            self.num_style,
+            self.seed,
+            if self.source == Domain::A {
+                "a2b"
+            } else {
+                "b2a"
+            }
+        )
+    }
+
+    /// Translates every input with the same styles and tallies the numbers; also returns the
+    /// first `grid_rows` rows of tiles (input, then one per style).
+    fn measure(&self, model: &mut Model, grid_rows: usize) -> Result<(Report, Vec<Vec<RgbImage>>)> {
+        let (source, target) = (self.source, self.source.other());
+        let styles = sample_styles(self.num_style, model.style_dim(), self.seed);
+        let mut tally = Tally::default();
+        let mut rows: Vec<Vec<RgbImage>> = Vec::new();
+        for path in &self.files {
+            let img = load_image(path)?;
+            let prepared = model.prepare(&img, source, &path.display().to_string())?;
+            let content = model.content(source, &prepared);
+            let outputs = model.translate(target, &content, &styles)?;
+            let (w, h) = outputs[0].dimensions();
+            let input = prepared.to_rgb();
+            tally.add(&input, &outputs);
+            if rows.len() < grid_rows {
+                let mut row = vec![image::imageops::crop_imm(&input, 0, 0, w, h).to_image()];
+                row.extend(outputs);
+                rows.push(row);
+            }
+        }
+        for path in self.reference_files.iter().flatten() {
+            // Real images of the target domain at the size the model works at.
+            let img = load_image(path)?;
+            let prepared = model.prepare(&img, target, &path.display().to_string())?;
+            tally.add_reference(&prepared.to_rgb());
+        }
+        Ok((tally.report(), rows))
+    }
+}
+
+pub(super) fn evaluate(args: EvaluateArgs) -> Result<()> {
+    if args.history {
+        return evaluate_history(&args);
+    }
+    let work = Workload::new(&args)?;
+    let mut model = args.model.load()?;
+    let (report, rows) = work.measure(&mut model, args.grid_rows)?;
+    if let Some(path) = &args.grid {
+        save_grid(path, &rows)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    print_report(&report, work.reference_dir.as_deref());
+    Ok(())
+}
+
+fn save_grid(path: &Path, rows: &[Vec<RgbImage>]) -> Result<()> {
+    let Some(first) = rows.first().and_then(|r| r.first()) else {
+        bail!("no images to put in the grid");
+    };
+    let (w, h) = first.dimensions();
+    let cols = rows[0].len() as u32;
+    let mut grid =
+        RgbImage::from_pixel(cols * w, rows.len() as u32 * h, image::Rgb([255, 255, 255]));
+    for (r, row) in rows.iter().enumerate() {
+        for (c, tile) in row.iter().enumerate() {
+            image::imageops::replace(&mut grid, tile, c as i64 * w as i64, r as i64 * h as i64);
+        }
+    }
+    save_png(path, &grid, false).map_err(|e| anyhow!("{e} (remove it first)"))
+}
+
+fn print_report(report: &Report, reference_dir: Option<&Path>) {
+    println!("{} images x {} styles", report.images, report.styles);
+    println!(
+        "line pixels of the input that stay dark: {:.1} %",
+        100.0 * report.line_pixels_kept_dark
+    );
+    match (report.reference_colourfulness, report.colourfulness_ratio) {
+        (Some(real), Some(ratio)) => println!(
+            "colourfulness (mean saturation inside the drawings): {:.3}, {ratio:.2}x the {real:.3} of {}",
+            report.colourfulness,
+            reference_dir.unwrap_or(Path::new("?")).display()
+        ),
+        _ => println!(
+            "colourfulness (mean saturation inside the drawings): {:.3} (no --reference-dir to compare with)",
+            report.colourfulness
+        ),
+    }
+    println!(
+        "diversity (mean per-pixel std across styles): {:.4}",
+        report.diversity
+    );
+    println!(
+        "colour changed outside the drawings: {:.2} % of those pixels",
+        100.0 * report.outside_changed
+    );
+    println!(
+        "lightness spread across styles, inside the drawings: {:.4}",
+        report.lightness_spread
+    );
+}
+
+/// Every generator a run kept, oldest first: its history (`train --history-every`) and its
+/// newest complete checkpoint.
+fn run_generators(run: &Path) -> Vec<(u64, PathBuf)> {
+    use stylespace::checkpoint::run::{CHECKPOINT_DIR, gen_name, latest_complete};
+    let mut found = stylespace::train::trainer::history(run);
+    let checkpoints = run.join(CHECKPOINT_DIR);
+    if let Some(newest) = latest_complete(&checkpoints)
+        && !found.iter().any(|(it, _)| *it == newest.iteration)
+    {
+        found.push((
+            newest.iteration,
+            checkpoints.join(gen_name(newest.iteration)),
+        ));
+        found.sort_by_key(|f| f.0);
+    }
+    found
+}
+
+fn evaluate_history(args: &EvaluateArgs) -> Result<()> {
+    let Some(run) = &args.model.model else {
+        bail!("--history evaluates a training run: pass its folder with --model RUN");
+    };
+    let config = run.join(checkpoint::NATIVE_CONFIG);
+    if !config.is_file() {
+        bail!(
+            "{} is not a training run folder (it has no {})",
+            run.display(),
+            checkpoint::NATIVE_CONFIG
+        );
+    }
+    let generators = run_generators(run);
+    if generators.is_empty() {
+        bail!(
+            "{} holds no generators to evaluate (train with --history-every N to keep them)",
+            run.display()
+        );
+    }
+    let work = Workload::new(args)?;
+    let settings = work.settings(&args.input_dir);
+    let csv_path = args
+        .csv
+        .clone()
+        .unwrap_or_else(|| run.join("evaluation.csv"));
+    // Rows already measured with the same settings are kept; a file that is not such a table is
+    // never overwritten.
+    let mut table = match std::fs::read_to_string(&csv_path) {
+        Ok(text) => {
+            let table = History::from_csv(&text).map_err(|e| {
+                anyhow!(
+                    "{} is not an evaluation table ({e}); pass --csv elsewhere or remove it",
+                    csv_path.display()
+                )
+            })?;
+            if table.settings != settings {
+                bail!(
+                    "{} was measured with other settings ({}); pass --csv elsewhere or remove it",
+                    csv_path.display(),
+                    table.settings
+                );
+            }
+            table
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => History {
+            settings,
+            rows: Vec::new(),
+        },
+        Err(e) => return Err(anyhow!("cannot read {}: {e}", csv_path.display())),
+    };
+    let compute = select_device(args.model.device)?;
+    if let Some(reason) = &compute.fallback_reason {
+        eprintln!("note: {reason}");
+    }
+    let todo: Vec<&(u64, PathBuf)> = generators
+        .iter()
+        .filter(|(it, _)| table.get(*it).is_none())
+        .collect();
+    eprintln!(
+        "{} generators in {}, {} already in {}",
+        generators.len(),
+        run.display(),
+        generators.len() - todo.len(),
+        csv_path.display()
+    );
+    for (iteration, path) in todo {
+        let source = ModelSource::Official {
+            config: config.clone(),
+            checkpoint: path.clone(),
+        };
+        let mut model = source.load(&compute.device)?;
+        let (report, _) = work.measure(&mut model, 0)?;
+        table.insert(*iteration, report);
+        // Saved after each generator: an interrupted evaluation keeps what it measured.
+        write_atomic(&csv_path, table.to_csv().as_bytes(), true)
+            .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    }
+    if let Some(plot) = &args.plot {
+        let name = run
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| run.display().to_string());
+        let first = &table.rows[0].1;
+        let title = format!(
+            "{name}: {} test images x {} styles, {} generators",
+            first.images,
+            first.styles,
+            table.rows.len()
+        );
+        let chart = stylespace::train::plot::chart(
+            &title,
+            &table.rows,
+            &stylespace::train::plot::bundled_model_metrics(),
+        );
+        save_png(plot, &chart, false).map_err(|e| anyhow!("{e} (remove it first)"))?;
+    }
+    if args.json {
+        let rows: Vec<serde_json::Value> = table
+            .rows
+            .iter()
+            .map(|(it, r)| serde_json::json!({"iteration": it, "report": r}))
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    println!("iteration  lines kept  colour/real  diversity  outside changed  lightness spread");
+    for (iteration, r) in &table.rows {
+        let ratio = r
+            .colourfulness_ratio
+            .map(|v| format!("{v:.2}x"))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{iteration:>9}  {:>9.1} %  {ratio:>11}  {:>9.4}  {:>13.2} %  {:>16.4}",
+            100.0 * r.line_pixels_kept_dark,
+            r.diversity,
+            100.0 * r.outside_changed,
+            r.lightness_spread
+        );
+    }
+    Ok(())
+}
+
+/// `testB` for `testA` (and the like) when it exists: real images of `target` beside the inputs.
+fn other_domain_folder(input_dir: &Path, target: Domain) -> Option<PathBuf> {
+    let name = input_dir.file_name()?.to_str()?;
+    let stem = name.strip_suffix('A').or_else(|| name.strip_suffix('B'))?;
+    let letter = match target {
+        Domain::A => 'A',
+        Domain::B => 'B',
+    };
+    let sibling = input_dir.with_file_name(format!("{stem}{letter}"));
+    (sibling != input_dir && sibling.is_dir()).then_some(sibling)
+}
