@@ -79,6 +79,7 @@ fn run(root: &Path, run_dir: &Path, max_iter: u64, resume: bool) -> Vec<LogRow> 
         max_iter: Some(max_iter),
         keep: 3,
         history_every: 2,
+        init_from: None,
         progress: false,
     };
     let mut rows = Vec::new();

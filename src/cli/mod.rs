@@ -190,6 +190,11 @@ pub struct TrainArgs {
     /// Checkpoints to keep.
     #[arg(long, default_value_t = 3)]
     pub keep: usize,
+    /// Start the generators from this model (a model or run folder, a native .safetensors or an
+    /// official gen_*.pt with the config's architecture) instead of random weights; the
+    /// discriminators and optimiser start fresh. Its image size may differ (e.g. 64 px -> 128 px).
+    #[arg(long, value_name = "MODEL")]
+    pub init: Option<PathBuf>,
     /// Also keep the generators every N iterations (f16, in RUN/history/, never pruned), to
     /// compare them with `stylespace evaluate --model RUN --history`. 0: none.
     #[arg(long, value_name = "N", default_value_t = 0)]

@@ -188,6 +188,7 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
         max_iter: args.max_iter,
         keep: args.keep,
         history_every: args.history_every,
+        init_from: args.init.clone(),
         progress: !args.quiet,
     };
     let quiet = args.quiet;
@@ -212,8 +213,12 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
             summary.skipped_images
         );
     }
+    let rate = summary
+        .seconds_per_iteration
+        .map(|s| format!(", {s:.3} s per iteration after the first"))
+        .unwrap_or_default();
     println!(
-        "{} at iteration {} ({:.1} s); run folder {}",
+        "{} at iteration {} ({:.1} s{rate}); run folder {}",
         if summary.interrupted {
             "stopped"
         } else {

@@ -73,6 +73,11 @@ pub struct TrainOptions {
     pub max_iter: Option<u64>,
     /// Checkpoints kept.
     pub keep: usize,
+    /// Start the generators from this model instead of random weights (a fresh run only): a
+    /// native model folder, a run folder (its newest checkpoint), a native `.safetensors` or an
+    /// official `gen_*.pt` whose architecture is the config's. The image size may differ: the
+    /// networks are convolutional, so a model trained at 64 px continues at 128 px.
+    pub init_from: Option<PathBuf>,
     /// Every this many iterations, also keep the generators (f16) in `history/` of the run
     /// folder, never pruned: what `stylespace evaluate --history` compares. 0: none.
     pub history_every: u64,
@@ -95,6 +100,9 @@ pub struct TrainSummary {
     pub skipped_images: u64,
     pub last: Option<LogRow>,
     pub seconds: f64,
+    /// Seconds per iteration after this session's first (which also pays for warm-up), when
+    /// it ran two or more.
+    pub seconds_per_iteration: Option<f64>,
 }
 
 /// Learning rate at 0-based iteration `i`: the official StepLR is stepped once before each
@@ -156,6 +164,34 @@ struct Run {
     start: u64,
 }
 
+/// The weights file `--init` names: the file itself, a model folder's weights, or a run
+/// folder's newest complete checkpoint.
+fn init_weights(source: &Path) -> Result<PathBuf, TrainError> {
+    if !source.is_dir() {
+        return if source.is_file() {
+            Ok(source.to_path_buf())
+        } else {
+            Err(TrainError::Setup(format!(
+                "--init: {} does not exist",
+                source.display()
+            )))
+        };
+    }
+    let weights = source.join(crate::checkpoint::NATIVE_WEIGHTS);
+    if weights.is_file() {
+        return Ok(weights);
+    }
+    let dir = source.join(CHECKPOINT_DIR);
+    checkpoints::latest_complete(&dir)
+        .map(|m| dir.join(checkpoints::gen_name(m.iteration)))
+        .ok_or_else(|| {
+            TrainError::Setup(format!(
+                "--init: {} is neither a model folder nor a run folder with a complete checkpoint",
+                source.display()
+            ))
+        })
+}
+
 fn build(options: &TrainOptions, device: &Device) -> Result<Run, TrainError> {
     let c = &options.config;
     let adam = || {
@@ -199,6 +235,9 @@ fn build(options: &TrainOptions, device: &Device) -> Result<Run, TrainError> {
         };
         let (adam_gen, adam_dis) = (restore("gen")?, restore("dis")?);
         log::info!("resuming from iteration {}", manifest.iteration);
+        if options.init_from.is_some() {
+            log::warn!("--init is ignored: the run continues from its own checkpoint");
+        }
         return Ok(Run {
             nets: (gens, dis),
             adam_gen,
@@ -222,9 +261,20 @@ fn build(options: &TrainOptions, device: &Device) -> Result<Run, TrainError> {
         inner: RandomInit::new(options.seed),
         scheme: c.init,
     };
-    let gens = GenPair {
-        a: Generator::new(&c.generator, c.input_dim_a, &mut init, device)?,
-        b: Generator::new(&c.generator, c.input_dim_b, &mut init, device)?,
+    let gens = match &options.init_from {
+        Some(source) => {
+            let weights = init_weights(source)?;
+            let pair = crate::checkpoint::load_generators(c, &weights, device)?;
+            log::info!("generators from {}", weights.display());
+            GenPair {
+                a: pair.a,
+                b: pair.b,
+            }
+        }
+        None => GenPair {
+            a: Generator::new(&c.generator, c.input_dim_a, &mut init, device)?,
+            b: Generator::new(&c.generator, c.input_dim_b, &mut init, device)?,
+        },
     };
     let dis = DisPair {
         a: MsImageDis::new(&c.discriminator, c.input_dim_a, &mut init, device)?,
@@ -379,6 +429,8 @@ pub fn train(
         bar
     });
     let began = Instant::now();
+    // When the session's first iteration ended: the steady rate is timed from there.
+    let mut first_done: Option<Instant> = None;
     let mut last = None;
     let mut iteration = start;
     let mut interrupted = false;
@@ -442,6 +494,7 @@ pub fn train(
         drop(g);
         gens = adam_gen.step(lr, gens, &grads);
         iteration += 1;
+        first_done.get_or_insert_with(Instant::now);
 
         let row = LogRow {
             iteration,
@@ -473,6 +526,7 @@ pub fn train(
         }
         last = Some(row);
     }
+    let steady = first_done.map(|t| t.elapsed().as_secs_f64());
     // Always leave a checkpoint of where the run stopped.
     let latest = checkpoints::latest_complete(&run_dir.join(CHECKPOINT_DIR));
     if iteration > start && latest.is_none_or(|m| m.iteration != iteration) {
@@ -487,6 +541,9 @@ pub fn train(
         skipped_images: loader.skipped.load(Ordering::Relaxed),
         last,
         seconds: began.elapsed().as_secs_f64(),
+        seconds_per_iteration: steady
+            .filter(|_| iteration > start + 1)
+            .map(|s| s / (iteration - start - 1) as f64),
     })
 }
 
