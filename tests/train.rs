@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 use burn::prelude::*;
 use common::run_cli;
 use stylespace::checkpoint::run::{CHECKPOINT_DIR, latest_complete};
+use stylespace::checkpoint::{StateDict, read_native};
 use stylespace::config::Config;
 use stylespace::train::evaluate::History;
 use stylespace::train::trainer::{LogRow, TrainOptions, history, train};
@@ -247,6 +248,58 @@ fn train_command_refuses_to_clobber_a_run_and_vgg() {
     let (status, _, stderr) = run_cli(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert_ne!(status, 0);
     assert!(stderr.contains("--resume"), "{stderr}");
+
+    // A new run from that one's generators (`--init`), at twice the image size: its history
+    // starts with exactly those weights (stored f16), and training goes on from there.
+    let config_64 = tmp.path().join("c64.yaml");
+    std::fs::write(
+        &config_64,
+        CONFIG
+            .replace("max_iter: 4", "max_iter: 1")
+            .replace(": 32", ": 64"),
+    )
+    .unwrap();
+    let from = tmp.path().join("from");
+    let mut b = args(&from);
+    b[2] = config_64.display().to_string();
+    b.extend(["--init".into(), out.display().to_string()]);
+    b.extend(["--history-every".into(), "1".into()]);
+    let (status, stdout, stderr) = run_cli(&b.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stdout.contains("finished at iteration 1"), "{stdout}");
+    let kept: Vec<u64> = history(&from).iter().map(|h| h.0).collect();
+    assert_eq!(kept, [0, 1]);
+    let source = read_native(&out.join(CHECKPOINT_DIR).join("gen_00000002.safetensors")).unwrap();
+    let start = read_native(&history(&from)[0].1).unwrap();
+    let trained = read_native(&history(&from)[1].1).unwrap();
+    let max_diff = |x: &StateDict, y: &StateDict| {
+        x.iter()
+            .flat_map(|(k, (_, v))| v.iter().zip(&y[k].1).map(|(p, q)| (p - q).abs()))
+            .fold(0f32, f32::max)
+    };
+    assert!(
+        max_diff(&source.a, &start.a) < 1e-2,
+        "the history starts at --init's weights"
+    );
+    assert!(max_diff(&source.b, &start.b) < 1e-2);
+    assert!(
+        max_diff(&start.a, &trained.a) > 0.0,
+        "and training moved them"
+    );
+
+    // A model that is not there: one clean error before any training.
+    let mut c = args(&tmp.path().join("none"));
+    c[2] = config_64.display().to_string();
+    c.extend([
+        "--init".into(),
+        tmp.path().join("missing").display().to_string(),
+    ]);
+    let (status, _, stderr) = run_cli(&c.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_ne!(status, 0);
+    assert!(
+        stderr.contains("missing") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
 }
 
 /// SIGKILL at random moments (`KILLS`, default 3; `scripts/kill-training` runs 20 with larger

@@ -147,6 +147,11 @@ pub(super) fn train(args: TrainArgs) -> Result<()> {
             args.out.display()
         );
     }
+    if let Some(init) = &args.init
+        && !init.exists()
+    {
+        bail!("--init: {} does not exist", init.display());
+    }
     let compute = select_device(args.device)?;
     if let Some(reason) = &compute.fallback_reason {
         eprintln!("note: {reason}");

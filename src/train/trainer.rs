@@ -428,6 +428,10 @@ pub fn train(
         bar.set_position(start);
         bar
     });
+    if start == 0 && options.init_from.is_some() && options.history_every > 0 {
+        // Where a run from another model begins: the first point of its history.
+        save_history(run_dir, 0, &gens)?;
+    }
     let began = Instant::now();
     // When the session's first iteration ended: the steady rate is timed from there.
     let mut first_done: Option<Instant> = None;
