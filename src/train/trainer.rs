@@ -458,45 +458,21 @@ pub fn train(
         let x_a = Tensor::<4>::from_data(TensorData::new(data.a, shape(Domain::A)), device);
         let x_b = Tensor::<4>::from_data(TensorData::new(data.b, shape(Domain::B)), device);
 
-        // Discriminator step, with its own styles.
-        let nets = networks(&gens, &dis);
-        let s_a = styles(options.seed, 1, iteration, batch, style_dim, device);
-        let s_b = styles(options.seed, 2, iteration, batch, style_dim, device);
-        let x_ba = gens
-            .a
-            .decode_style(gens.b.encode_content(x_b.clone()), s_a)
-            .detach();
-        let x_ab = gens
-            .b
-            .decode_style(gens.a.encode_content(x_a.clone()), s_b)
-            .detach();
-        let d = dis_losses(&nets, x_a.clone(), x_b.clone(), x_ba, x_ab, weights);
-        let grads = d.total.backward();
-        let dis_terms = [
-            ("dis_a", d.dis_a.clone()),
-            ("dis_b", d.dis_b.clone()),
-            ("dis_total", d.total.clone()),
-        ];
-        dis = adam_dis.step(lr, dis, &grads);
-
-        // Generator step, with fresh styles.
-        let nets = networks(&gens, &dis);
-        let s_a = styles(options.seed, 3, iteration, batch, style_dim, device);
-        let s_b = styles(options.seed, 4, iteration, batch, style_dim, device);
-        let g = gen_losses(&nets, x_a, x_b, s_a, s_b, weights);
-        let grads = g.total.backward();
-        // One readback for every logged number: each separate read would sync the device.
-        let mut terms: Vec<(&'static str, Tensor<1>)> = g.terms.clone();
-        terms.push(("gen_total", g.total.clone()));
-        terms.extend(dis_terms);
-        let (names, tensors): (Vec<_>, Vec<_>) = terms.into_iter().unzip();
-        let numbers = to_vec(Tensor::cat(tensors, 0).detach());
-        let values: Vec<(&'static str, f64)> = names
-            .into_iter()
-            .zip(numbers.into_iter().map(f64::from))
-            .collect();
-        drop(g);
-        gens = adam_gen.step(lr, gens, &grads);
+        let seeds = Styles {
+            seed: options.seed,
+            iteration,
+            batch,
+            dim: style_dim,
+        };
+        let values;
+        (gens, dis, values) = iterate(
+            (gens, dis),
+            (&mut adam_gen, &mut adam_dis),
+            (x_a, x_b),
+            lr,
+            &seeds,
+            weights,
+        );
         iteration += 1;
         first_done.get_or_insert_with(Instant::now);
 
@@ -549,6 +525,81 @@ pub fn train(
             .filter(|_| iteration > start + 1)
             .map(|s| s / (iteration - start - 1) as f64),
     })
+}
+
+/// Where one iteration's prior styles come from: drawn from the run seed, the iteration and
+/// their purpose, so a resumed run draws the same ones.
+struct Styles {
+    seed: u64,
+    iteration: u64,
+    batch: usize,
+    dim: usize,
+}
+
+impl Styles {
+    fn draw(&self, purpose: u64, device: &Device) -> Tensor<2> {
+        styles(
+            self.seed,
+            purpose,
+            self.iteration,
+            self.batch,
+            self.dim,
+            device,
+        )
+    }
+}
+
+/// One training iteration: a discriminator step, then a generator step with fresh styles (as
+/// the official trainer). Returns the updated networks and every logged loss term, read back
+/// from the device at once (each separate read would sync it).
+///
+/// # Shapes
+/// `x_a`, `x_b`: `[batch, channels, h, w]` in [-1, 1].
+fn iterate(
+    (gens, dis): (GenPair, DisPair),
+    (adam_gen, adam_dis): (&mut Adam, &mut Adam),
+    (x_a, x_b): (Tensor<4>, Tensor<4>),
+    lr: f64,
+    styles: &Styles,
+    weights: LossWeights,
+) -> (GenPair, DisPair, Vec<(&'static str, f64)>) {
+    let device = x_a.device();
+    // Discriminator step, with its own styles.
+    let nets = networks(&gens, &dis);
+    let x_ba = gens
+        .a
+        .decode_style(gens.b.encode_content(x_b.clone()), styles.draw(1, &device))
+        .detach();
+    let x_ab = gens
+        .b
+        .decode_style(gens.a.encode_content(x_a.clone()), styles.draw(2, &device))
+        .detach();
+    let d = dis_losses(&nets, x_a.clone(), x_b.clone(), x_ba, x_ab, weights);
+    let grads = d.total.backward();
+    let dis_terms = [
+        ("dis_a", d.dis_a.clone()),
+        ("dis_b", d.dis_b.clone()),
+        ("dis_total", d.total.clone()),
+    ];
+    let dis = adam_dis.step(lr, dis, &grads);
+
+    // Generator step, with fresh styles.
+    let nets = networks(&gens, &dis);
+    let (s_a, s_b) = (styles.draw(3, &device), styles.draw(4, &device));
+    let g = gen_losses(&nets, x_a, x_b, s_a, s_b, weights);
+    let grads = g.total.backward();
+    let mut terms: Vec<(&'static str, Tensor<1>)> = g.terms.clone();
+    terms.push(("gen_total", g.total.clone()));
+    terms.extend(dis_terms);
+    let (names, tensors): (Vec<_>, Vec<_>) = terms.into_iter().unzip();
+    let numbers = to_vec(Tensor::cat(tensors, 0).detach());
+    let values = names
+        .into_iter()
+        .zip(numbers.into_iter().map(f64::from))
+        .collect();
+    drop(g);
+    let gens = adam_gen.step(lr, gens, &grads);
+    (gens, dis, values)
 }
 
 /// Maps a write error to the file it concerns.
