@@ -134,19 +134,26 @@ fn read_arrays(path: &Path) -> Result<(StateDict, HashMap<String, String>), Stri
     Ok((arrays, meta.metadata().clone().unwrap_or_default()))
 }
 
-/// Manifests in `dir`, newest first.
-fn manifests(dir: &Path) -> Vec<(u64, PathBuf)> {
+/// Files in `dir` named `{prefix}{iteration}{suffix}`, by iteration (oldest first).
+pub fn numbered_files(dir: &Path, prefix: &str, suffix: &str) -> Vec<(u64, PathBuf)> {
     let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            let number = name.strip_prefix("checkpoint_")?.strip_suffix(".json")?;
+            let number = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
             Some((number.parse().ok()?, e.path()))
         })
         .collect();
-    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    found.sort_by_key(|f| f.0);
+    found
+}
+
+/// Manifests in `dir`, newest first.
+fn manifests(dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut found = numbered_files(dir, "checkpoint_", ".json");
+    found.reverse();
     found
 }
 

@@ -627,18 +627,7 @@ fn save_history(run_dir: &Path, iteration: u64, gens: &GenPair) -> Result<(), Tr
 
 /// The generators a run kept in its history, oldest first: (iteration, file).
 pub fn history(run_dir: &Path) -> Vec<(u64, PathBuf)> {
-    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(run_dir.join(HISTORY_DIR))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let number = name.strip_prefix("gen_")?.strip_suffix(".safetensors")?;
-            Some((number.parse().ok()?, entry.path()))
-        })
-        .collect();
-    found.sort_by_key(|f| f.0);
-    found
+    checkpoints::numbered_files(&run_dir.join(HISTORY_DIR), "gen_", ".safetensors")
 }
 
 /// The networks borrowed for one loss computation.
