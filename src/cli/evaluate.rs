@@ -199,31 +199,7 @@ fn evaluate_history(args: &EvaluateArgs) -> Result<()> {
         .csv
         .clone()
         .unwrap_or_else(|| run.join("evaluation.csv"));
-    // Rows already measured with the same settings are kept; a file that is not such a table is
-    // never overwritten.
-    let mut table = match std::fs::read_to_string(&csv_path) {
-        Ok(text) => {
-            let table = History::from_csv(&text).map_err(|e| {
-                anyhow!(
-                    "{} is not an evaluation table ({e}); pass --csv elsewhere or remove it",
-                    csv_path.display()
-                )
-            })?;
-            if table.settings != settings {
-                bail!(
-                    "{} was measured with other settings ({}); pass --csv elsewhere or remove it",
-                    csv_path.display(),
-                    table.settings
-                );
-            }
-            table
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => History {
-            settings,
-            rows: Vec::new(),
-        },
-        Err(e) => return Err(anyhow!("cannot read {}: {e}", csv_path.display())),
-    };
+    let mut table = open_table(&csv_path, settings)?;
     let compute = select_device(args.model.device)?;
     if let Some(reason) = &compute.fallback_reason {
         eprintln!("note: {reason}");
@@ -279,6 +255,40 @@ fn evaluate_history(args: &EvaluateArgs) -> Result<()> {
         println!("{}", serde_json::Value::Array(rows));
         return Ok(());
     }
+    print_table(&table);
+    Ok(())
+}
+
+/// The evaluation table at `path`, or a new one: rows already measured with the same settings
+/// are kept; a file that is not such a table, or one measured otherwise, is never overwritten.
+fn open_table(path: &Path, settings: String) -> Result<History> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let table = History::from_csv(&text).map_err(|e| {
+                anyhow!(
+                    "{} is not an evaluation table ({e}); pass --csv elsewhere or remove it",
+                    path.display()
+                )
+            })?;
+            if table.settings != settings {
+                bail!(
+                    "{} was measured with other settings ({}); pass --csv elsewhere or remove it",
+                    path.display(),
+                    table.settings
+                );
+            }
+            Ok(table)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(History {
+            settings,
+            rows: Vec::new(),
+        }),
+        Err(e) => Err(anyhow!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// One line per measured iteration.
+fn print_table(table: &History) {
     println!("iteration  lines kept  colour/real  diversity  outside changed  lightness spread");
     for (iteration, r) in &table.rows {
         let ratio = r
@@ -293,7 +303,6 @@ fn evaluate_history(args: &EvaluateArgs) -> Result<()> {
             r.lightness_spread
         );
     }
-    Ok(())
 }
 
 /// `testB` for `testA` (and the like) when it exists: real images of `target` beside the inputs.
