@@ -6,7 +6,10 @@ style_dim 8, n_downsample 2, n_res 4, reflect padding), with the same layer orde
 the official implementation. Random weights: only the time is measured.
 
     python3 scripts/bench_pytorch.py [--size 256] [--runs 10] [--threads 2] [--device cpu|cuda]
-Prints JSON: median encode (content + style) and decode (MLP + decoder) seconds.
+        [--per-sync 1] [--tf32 off|on]
+Prints JSON: median encode (content + style) and decode (MLP + decoder) seconds, each the time of
+--per-sync calls between two device syncs divided by --per-sync. On CUDA, cuDNN's autotuner is on
+(torch.backends.cudnn.benchmark) and TF32 is as --tf32 says (off: true float32 convolutions).
 """
 import argparse
 import json
@@ -115,7 +118,14 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--per-sync", type=int, default=1)
+    ap.add_argument("--tf32", choices=["off", "on"], default="off")
     args = ap.parse_args()
+    per = max(1, args.per_sync)
+    tf32 = args.tf32 == "on"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cudnn.benchmark = True
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dev = torch.device(args.device)
@@ -127,17 +137,20 @@ def main():
     with torch.inference_mode():
         for i in range(args.runs + 1):
             t = time.perf_counter()
-            c, _ = g.encode(x)
+            for _ in range(per):
+                c, _ = g.encode(x)
             sync()
             t1 = time.perf_counter()
-            g.decode(c, s)
+            for _ in range(per):
+                g.decode(c, s)
             sync()
             t2 = time.perf_counter()
             if i:
-                enc.append(t1 - t)
-                dec.append(t2 - t1)
+                enc.append((t1 - t) / per)
+                dec.append((t2 - t1) / per)
     print(json.dumps({
         "torch": torch.__version__, "device": str(dev), "threads": args.threads, "size": args.size, "runs": args.runs,
+        "per_sync": per, "tf32": tf32 if dev.type == "cuda" else None,
         "encode_median_s": statistics.median(enc), "decode_median_s": statistics.median(dec),
     }))
 

@@ -653,6 +653,7 @@ fn help_is_available_for_every_command() {
         &["map", "--help"],
         &["domains", "--help"],
         &["effects", "--help"],
+        &["check-reference", "--help"],
     ] {
         let (status, stdout, _) = run_cli(cmd);
         assert_eq!(status, 0);
@@ -1432,12 +1433,22 @@ fn bench_times_every_family_from_its_files() {
         (model_args()[..4].to_vec(), "MUNIT"),
     ];
     for (model, family) in cases {
-        let mut args = strings(&["bench", "--size", "32", "--runs", "1", "--json"]);
+        let mut args = strings(&[
+            "bench",
+            "--size",
+            "32",
+            "--runs",
+            "1",
+            "--per-sync",
+            "2",
+            "--json",
+        ]);
         args.extend(model);
         let (status, stdout, stderr) = run_plain(&args);
         assert_eq!(status, 0, "{stderr}");
         let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
         assert_eq!(v["family"], family);
+        assert_eq!(v["per_sync"], 2);
         assert!(v["decode_median_s"].as_f64().unwrap() > 0.0);
     }
     // A UNIT config timed as MUNIT is refused.
@@ -1759,4 +1770,56 @@ fn translate_with_a_mask_mixes_two_codes_by_region() {
     let (status, _, stderr) = run(&args);
     assert_ne!(status, 0);
     assert!(stderr.contains("one input image"), "{stderr}");
+}
+
+#[test]
+fn check_reference_reports_every_tensor_and_fails_on_a_wrong_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in [
+        "config.yaml",
+        "gen.pt",
+        "a.png",
+        "b.png",
+        "expected.safetensors",
+    ] {
+        std::fs::copy(fixture(file), dir.path().join(file)).unwrap();
+    }
+    let reference = path_str(dir.path());
+    let args = strings(&[
+        "check-reference",
+        &reference,
+        "--tolerance",
+        "1e-4",
+        "--json",
+    ]);
+    let (status, stdout, stderr) = run_plain(&args);
+    assert_eq!(status, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let report = &v["references"][0];
+    assert_eq!(report["family"], "MUNIT");
+    assert_eq!(report["tensors"].as_array().unwrap().len(), 18, "{report}");
+    assert!(report["worst"].as_f64().unwrap() <= 1e-4);
+    assert_eq!(report["unchecked"], serde_json::json!([]));
+
+    // One official number off by 0.01: that tensor, and only it, fails the check.
+    let path = dir.path().join("expected.safetensors");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let at = 8 + header_len + header["x_aa"]["data_offsets"][0].as_u64().unwrap() as usize;
+    let value = f32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) + 0.01;
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    let (status, stdout, stderr) = run_plain(&args);
+    assert_ne!(status, 0);
+    assert!(stderr.contains("differ by more than"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["references"][0]["failures"], serde_json::json!(["x_aa"]));
+
+    // A folder that is not a reference is named in a one-line error.
+    let empty = tempfile::tempdir().unwrap();
+    assert_one_line_error(
+        &strings(&["check-reference", &path_str(empty.path())]),
+        "is not a parity reference",
+    );
 }

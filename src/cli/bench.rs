@@ -93,19 +93,26 @@ pub(super) fn bench(args: BenchArgs) -> Result<()> {
     let style = sample_styles(1, description.style_dim(), 0).remove(0);
     let style = description.style.map(|_| style.as_slice());
     let sync = |d: &Device| d.sync().map_err(|e| anyhow!("device sync failed: {e:?}"));
+    let per_sync = args.per_sync as usize;
     let mut encode_s = Vec::new();
     let mut decode_s = Vec::new();
     for run in 0..=runs {
         let t = Instant::now();
-        let content = model.encode_content(Domain::A, x.clone());
+        let mut content = model.encode_content(Domain::A, x.clone());
         // Style (attribute) encoding reads back its few numbers, as every caller does.
         let _style_code = model.style(Domain::B, &image);
+        for _ in 1..per_sync {
+            content = model.encode_content(Domain::A, x.clone());
+            let _style_code = model.style(Domain::B, &image);
+        }
         sync(&device)?;
-        let encode_time = t.elapsed().as_secs_f64();
+        let encode_time = t.elapsed().as_secs_f64() / per_sync as f64;
         let t = Instant::now();
-        let _image = model.decode(Domain::B, content, style)?;
+        for _ in 0..per_sync {
+            let _image = model.decode(Domain::B, content.clone(), style)?;
+        }
         sync(&device)?;
-        let decode_time = t.elapsed().as_secs_f64();
+        let decode_time = t.elapsed().as_secs_f64() / per_sync as f64;
         if run > 0 {
             encode_s.push(encode_time);
             decode_s.push(decode_time);
@@ -122,17 +129,99 @@ pub(super) fn bench(args: BenchArgs) -> Result<()> {
             "device": compute.description,
             "size": args.size,
             "runs": runs,
+            "per_sync": per_sync,
             "encode_median_s": enc,
             "decode_median_s": dec,
         });
         println!("{out}");
     } else {
         println!(
-            "{family} | {} | {}x{} | median of {runs} runs",
+            "{family} | {} | {}x{} | median of {runs} runs, {per_sync} per sync",
             compute.description, args.size, args.size
         );
         println!("encode (content + style): {:.1} ms", enc * 1e3);
         println!("decode:                   {:.1} ms", dec * 1e3);
+    }
+    Ok(())
+}
+
+pub(super) fn check_reference(args: CheckReferenceArgs) -> Result<()> {
+    use stylespace::engine::reference::check_reference;
+    if args.tolerance.is_nan() || args.tolerance < 0.0 {
+        bail!("--tolerance must be a number >= 0");
+    }
+    let compute = select_device(args.device)?;
+    if let Some(reason) = &compute.fallback_reason {
+        eprintln!("note: {reason}");
+    }
+    let mut failed = Vec::new();
+    let mut reports = Vec::new();
+    for dir in &args.references {
+        let report = check_reference(dir, args.checkpoint.as_deref(), &compute.device)
+            .with_context(|| format!("checking {}", dir.display()))?;
+        let failures: Vec<String> = report
+            .failures(args.tolerance)
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        if !args.json {
+            println!(
+                "{} ({}, {}): worst max |diff| {:.2e} over {} tensors{}",
+                dir.display(),
+                report.family,
+                compute.description,
+                report.worst(),
+                report.checks.len(),
+                if failures.is_empty() {
+                    String::new()
+                } else {
+                    format!("; over {:e}: {}", args.tolerance, failures.join(", "))
+                }
+            );
+            for check in &report.checks {
+                println!(
+                    "  {:<16} {:>8} values  {:.2e}",
+                    check.name, check.values, check.max_abs_diff
+                );
+            }
+            if !report.unchecked.is_empty() {
+                println!("  not compared: {}", report.unchecked.join(", "));
+            }
+        }
+        if !failures.is_empty() {
+            failed.push(dir.display().to_string());
+        }
+        reports.push(serde_json::json!({
+            "reference": dir.display().to_string(),
+            "checkpoint": report.checkpoint.display().to_string(),
+            "family": report.family.to_string(),
+            "worst": report.worst(),
+            "failures": failures,
+            "unchecked": report.unchecked,
+            "tensors": report.checks.iter().map(|c| serde_json::json!({
+                "name": c.name, "values": c.values, "max_abs_diff": c.max_abs_diff,
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "device": compute.description,
+                "tolerance": args.tolerance,
+                "references": reports,
+            })
+        );
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} references differ by more than {:e} on {}: {}",
+            failed.len(),
+            args.references.len(),
+            args.tolerance,
+            compute.description,
+            failed.join(", ")
+        );
     }
     Ok(())
 }

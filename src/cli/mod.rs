@@ -60,6 +60,10 @@ pub enum Command {
     Import(ImportArgs),
     /// Time encode and decode of an architecture (random weights) on this machine.
     Bench(BenchArgs),
+    /// Check this machine's numbers against a parity reference made by the official code
+    /// (a folder with the checkpoint, a.png, b.png and expected.safetensors): every tensor's
+    /// largest difference, and a failure above the tolerance.
+    CheckReference(CheckReferenceArgs),
     /// One training step's loss terms, totals and gradient norms (for checking a trainer
     /// against another implementation).
     Losses(LossesArgs),
@@ -496,6 +500,24 @@ pub struct ImportArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct CheckReferenceArgs {
+    /// Reference folders (e.g. tests/fixtures/munit-tiny).
+    #[arg(required = true)]
+    pub references: Vec<PathBuf>,
+    /// Checkpoint file name inside each folder (default: drit.pth, else gen.pt).
+    #[arg(long)]
+    pub checkpoint: Option<String>,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
+    /// Largest allowed |ours - official| (the parity tests use 1e-4 on the CPU, 1e-3 on wgpu).
+    #[arg(long, default_value_t = 1e-3)]
+    pub tolerance: f32,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Family whose official architecture to time (random weights).
     #[arg(long, value_enum, default_value_t = BenchFamily::Munit)]
@@ -518,6 +540,10 @@ pub struct BenchArgs {
     /// Timed repetitions (after one warm-up).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
+    /// Encodes (decodes) per timed repetition, with one device sync at its end: on a GPU, more
+    /// than one lets the launches of one overlap the next, as a slider's stream of decodes does.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub per_sync: u32,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -562,7 +588,7 @@ fn app(args: AppArgs) -> Result<()> {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    use bench::bench;
+    use bench::{bench, check_reference};
     use evaluate::evaluate;
     use infer::{domains, effects, encode, map, translate};
     use training::{dataset_openmoji, export, import, losses, train};
@@ -575,6 +601,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Effects(args) => effects(args),
         Command::Import(args) => import(args),
         Command::Bench(args) => bench(args),
+        Command::CheckReference(args) => check_reference(args),
         Command::Losses(args) => losses(args),
         Command::Train(args) => train(args),
         Command::Evaluate(args) => evaluate(args),

@@ -7,6 +7,7 @@ pub mod device;
 pub mod domains;
 pub mod effects;
 pub mod pca;
+pub mod reference;
 pub mod region;
 pub mod styles;
 pub mod texture;
