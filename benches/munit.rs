@@ -69,7 +69,9 @@ fn bench_upsample_conv(c: &mut Criterion) {
     use burn::tensor::ops::ConvOptions;
     use stylespace::config::PadType;
     use stylespace::model::layers::{pad2d, upsample_nearest2x};
-    use stylespace::model::upsample::upsample2x_conv5x5;
+    use stylespace::model::upsample::{
+        FoldedUpsample, upsample2x_conv5x5, upsample2x_conv5x5_folded,
+    };
     let device = Device::flex();
     let mut group = c.benchmark_group("upsample_conv5x5_cpu");
     group.sample_size(10);
@@ -96,6 +98,21 @@ fn bench_upsample_conv(c: &mut Criterion) {
         group.bench_function(format!("folded_{cin}to{cout}_at{side}"), |bench| {
             bench.iter(|| {
                 let y = upsample2x_conv5x5(x.clone(), w.clone(), b.clone(), PadType::Reflect);
+                device.sync().unwrap();
+                y
+            })
+        });
+        // What inference pays once the phase kernels are kept with the layer.
+        let folded = FoldedUpsample::new(w.clone(), b.clone());
+        group.bench_function(format!("folded_cached_{cin}to{cout}_at{side}"), |bench| {
+            bench.iter(|| {
+                let y = upsample2x_conv5x5_folded(
+                    x.clone(),
+                    &folded,
+                    w.clone(),
+                    b.clone(),
+                    PadType::Reflect,
+                );
                 device.sync().unwrap();
                 y
             })

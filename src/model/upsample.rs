@@ -9,6 +9,56 @@ use burn::tensor::ops::{ConvOptions, PadMode};
 use super::layers::{pad2d, upsample_nearest2x};
 use crate::config::PadType;
 
+/// The four phase kernels of a 5x5 conv after nearest x2 upsampling ([`upsample2x_conv5x5`]).
+/// Built on every call (one small matmul; a training model's weights change each step), or once
+/// by a caller that keeps them ([`upsample2x_conv5x5_folded`]).
+#[derive(Debug, Clone)]
+pub struct FoldedUpsample {
+    /// `[4 * out, in, 3, 3]`, phase-major.
+    pub weight: Tensor<4>,
+    /// `[4 * out]`.
+    pub bias: Tensor<1>,
+}
+
+impl FoldedUpsample {
+    /// # Shapes
+    /// `weight`: `[out, in, 5, 5]`, `bias`: `[out]`.
+    pub fn new(weight: Tensor<4>, bias: Tensor<1>) -> Self {
+        let [out_ch, in_ch, _, _] = weight.dims();
+        let device = weight.device();
+        // Rows of the 5x5 kernel that land on input offsets -1, 0, +1, for output phase 0 and 1.
+        let phase_rows: [[f32; 15]; 2] = [
+            [1., 1., 0., 0., 0., 0., 0., 1., 1., 0., 0., 0., 0., 0., 1.],
+            [1., 0., 0., 0., 0., 0., 1., 1., 0., 0., 0., 0., 0., 1., 1.],
+        ];
+        // Phase (a, b)'s tap (r, c) is sum over i, j of rows[a][r][i] * w[i][j] * rows[b][c][j]:
+        // one [out*in, 25] x [25, 36] matmul folds every kernel at once (batched 3x5 matmuls
+        // cost more than the conv itself on the CPU).
+        let mut fold = vec![0f32; 25 * 36];
+        for (phase, (a, bb)) in [(0, 0), (0, 1), (1, 0), (1, 1)].into_iter().enumerate() {
+            for tap in 0..9 {
+                let (r, c) = (tap / 3, tap % 3);
+                for source in 0..25 {
+                    let (i, j) = (source / 5, source % 5);
+                    fold[source * 36 + phase * 9 + tap] =
+                        phase_rows[a][r * 5 + i] * phase_rows[bb][c * 5 + j];
+                }
+            }
+        }
+        let fold = Tensor::<2>::from_floats(TensorData::new(fold, [25, 36]), &device);
+        let phases = weight
+            .reshape([out_ch * in_ch, 25])
+            .matmul(fold) // [out*in, 36]
+            .reshape([out_ch, in_ch, 4, 9])
+            .permute([2, 0, 1, 3])
+            .reshape([4 * out_ch, in_ch, 3, 3]);
+        Self {
+            weight: phases,
+            bias: bias.repeat_dim(0, 4),
+        }
+    }
+}
+
 /// `conv5x5(pad2(upsample_nearest2x(x)))` computed without the upsampled tensor.
 ///
 /// Each output pixel `(2i + a, 2j + b)` of a 5x5 conv over a nearest-x2 upsampled image only sees
@@ -28,29 +78,24 @@ pub fn upsample2x_conv5x5(
     bias: Tensor<1>,
     pad_type: PadType,
 ) -> Tensor<4> {
+    let folded = FoldedUpsample::new(weight.clone(), bias.clone());
+    upsample2x_conv5x5_folded(x, &folded, weight, bias, pad_type)
+}
+
+/// [`upsample2x_conv5x5`] with the phase kernels already folded (`folded` must come from the
+/// same `weight` and `bias`, which reflect padding still needs for its border strips).
+///
+/// # Shapes
+/// as [`upsample2x_conv5x5`].
+pub fn upsample2x_conv5x5_folded(
+    x: Tensor<4>,
+    folded: &FoldedUpsample,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    pad_type: PadType,
+) -> Tensor<4> {
     let [b, _, h, w] = x.dims();
     let [out_ch, in_ch, _, _] = weight.dims();
-    let device = x.device();
-    // Rows of the 5x5 kernel that land on input offsets -1, 0, +1, for output phase 0 and 1.
-    let phase_rows: [[f32; 15]; 2] = [
-        [1., 1., 0., 0., 0., 0., 0., 1., 1., 0., 0., 0., 0., 0., 1.],
-        [1., 0., 0., 0., 0., 0., 1., 1., 0., 0., 0., 0., 0., 1., 1.],
-    ];
-    let fold = |p: usize| {
-        Tensor::<2>::from_floats(TensorData::new(phase_rows[p].to_vec(), [3, 5]), &device)
-    };
-    let taps = weight.clone().reshape([out_ch * in_ch, 5, 5]);
-    let mut phases = Vec::with_capacity(4);
-    for a in 0..2 {
-        for bb in 0..2 {
-            let rows = fold(a).unsqueeze::<3>(); // [1, 3, 5]
-            let cols = fold(bb).transpose().unsqueeze::<3>(); // [1, 5, 3]
-            let folded = rows.matmul(taps.clone()).matmul(cols); // [out*in, 3, 3]
-            phases.push(folded.reshape([out_ch, in_ch, 3, 3]));
-        }
-    }
-    let phase_weight = Tensor::cat(phases, 0); // [4 * out, in, 3, 3], phase-major
-    let phase_bias = bias.clone().repeat_dim(0, 4);
     // Zero padding of the upsampled image is zero padding of the input; replicate and reflect
     // both start from edge padding (reflect is then mended at the border below).
     let input_pad = match pad_type {
@@ -60,8 +105,8 @@ pub fn upsample2x_conv5x5(
     let padded = x.clone().pad((1, 1, 1, 1), input_pad);
     let y = conv2d(
         padded,
-        phase_weight,
-        Some(phase_bias),
+        folded.weight.clone(),
+        Some(folded.bias.clone()),
         ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
     ); // [b, 4 * out, h, w]
     let y = y
