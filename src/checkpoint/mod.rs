@@ -428,6 +428,22 @@ pub const DRIT_RESIZE: usize = 256;
 pub const DRIT_CROP: usize = 216;
 
 impl Networks {
+    /// Prepares networks that will only run inference: the decoders keep their folded
+    /// upsampling kernels instead of building them on every decode.
+    pub fn prepare_for_inference(&mut self) {
+        match self {
+            Networks::Munit { gens, .. } => {
+                gens.a.dec.keep_folded_upsample();
+                gens.b.dec.keep_folded_upsample();
+            }
+            Networks::Unit { gens, .. } => {
+                gens.a.dec.keep_folded_upsample();
+                gens.b.dec.keep_folded_upsample();
+            }
+            Networks::Drit { .. } => {}
+        }
+    }
+
     /// Networks with random weights (official initialisation) of a MUNIT or UNIT config's
     /// architecture (benchmarks, tests).
     pub fn random_from_config(

@@ -205,7 +205,8 @@ impl Model {
         Ok(Self::new(networks, device))
     }
 
-    pub fn new(networks: Networks, device: &Device) -> Self {
+    pub fn new(mut networks: Networks, device: &Device) -> Self {
+        networks.prepare_for_inference();
         let description = describe(&networks);
         Self {
             networks,

@@ -9,7 +9,7 @@ use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMod
 
 use super::mask::{StyleMask, normalize};
 use super::params::{Init, NamedParams, ParamError, ParamSource, bias, param, param_values};
-use super::upsample::upsample2x_conv5x5;
+use super::upsample::{FoldedUpsample, upsample2x_conv5x5_folded};
 use crate::config::{Activation, Norm, PadType};
 
 const NORM_EPS: f64 = 1e-5;
@@ -329,6 +329,10 @@ pub struct ConvBlock {
     pub pad: usize,
     #[module(skip)]
     pub pad_type: PadType,
+    /// The phase kernels of [`ConvBlock::forward_upsampled`], kept by an inference model
+    /// ([`ConvBlock::keep_folded_upsample`]); `None` builds them on each call.
+    #[module(skip)]
+    pub folded_upsample: Option<FoldedUpsample>,
 }
 
 impl ConvBlock {
@@ -367,7 +371,24 @@ impl ConvBlock {
             norm: spec.norm,
             pad: spec.pad,
             pad_type: spec.pad_type,
+            folded_upsample: None,
         })
+    }
+
+    /// Whether [`ConvBlock::forward_upsampled`] folds the upsampling into this block's conv.
+    fn folds_upsampling(&self) -> bool {
+        let [_, _, kh, kw] = self.conv.weight.dims();
+        (kh, kw, self.pad, self.conv.stride) == (5, 5, 2, 1)
+    }
+
+    /// Builds the phase kernels of [`ConvBlock::forward_upsampled`] once, for a model whose
+    /// weights no longer change (inference): each decode then saves the fold. A block whose
+    /// weights take gradients (training) is left alone, since its weights change every step.
+    pub fn keep_folded_upsample(&mut self) {
+        let weight = self.conv.weight.val();
+        if self.folds_upsampling() && !weight.is_require_grad() {
+            self.folded_upsample = Some(FoldedUpsample::new(weight, self.conv.bias.val()));
+        }
     }
 
     /// # Shapes
@@ -394,15 +415,15 @@ impl ConvBlock {
     /// # Shapes
     /// `x`: `[b, in, h, w]` -> `[b, out, 2h, 2w]`.
     pub fn forward_upsampled(&self, x: Tensor<4>, guide: Option<&StyleMask>) -> Tensor<4> {
-        let [_, _, kh, kw] = self.conv.weight.dims();
         let [_, _, h, w] = x.dims();
-        if (kh, kw, self.pad, self.conv.stride) == (5, 5, 2, 1) && h >= 2 && w >= 2 {
-            let y = upsample2x_conv5x5(
-                x,
-                self.conv.weight.val(),
-                self.conv.bias.val(),
-                self.pad_type,
-            );
+        if self.folds_upsampling() && h >= 2 && w >= 2 {
+            let (weight, bias) = (self.conv.weight.val(), self.conv.bias.val());
+            let folded = match &self.folded_upsample {
+                // Kept kernels on another device (a module moved after keeping them) are rebuilt.
+                Some(kept) if kept.weight.device() == x.device() => kept.clone(),
+                _ => FoldedUpsample::new(weight.clone(), bias.clone()),
+            };
+            let y = upsample2x_conv5x5_folded(x, &folded, weight, bias, self.pad_type);
             self.norm_and_activate(y, None, guide)
         } else {
             self.forward_guided(upsample_nearest2x(x), None, guide)
@@ -580,5 +601,33 @@ mod tests {
             let want = to_vec(x.clone().pad((pad, pad, pad, pad), PadMode::Reflect));
             assert_eq!(to_vec(reflect_pad(x, pad)), want, "pad {pad} on {h}x{w}");
         }
+    }
+
+    #[test]
+    fn kept_upsampling_kernels_give_the_same_output_and_training_blocks_never_keep_them() {
+        use crate::model::params::{Init, RandomInit};
+        let spec = ConvBlockSpec {
+            in_ch: 6,
+            out_ch: 4,
+            kernel: 5,
+            stride: 1,
+            pad: 2,
+            norm: Norm::Ln,
+            activation: Activation::Relu,
+            pad_type: PadType::Reflect,
+            weight_init: Init::Normal { std: 0.2 },
+        };
+        let device = Device::flex();
+        let mut block = ConvBlock::new(spec, &mut RandomInit::new(7), "b", &device).unwrap();
+        let x = Tensor::<4>::random([1, 6, 5, 7], Distribution::Normal(0., 1.), &device);
+        let built = to_vec(block.forward_upsampled(x.clone(), None));
+        block.keep_folded_upsample();
+        assert!(block.folded_upsample.is_some());
+        assert_eq!(to_vec(block.forward_upsampled(x, None)), built);
+
+        let autodiff = device.clone().autodiff();
+        let mut training = ConvBlock::new(spec, &mut RandomInit::new(7), "b", &autodiff).unwrap();
+        training.keep_folded_upsample();
+        assert!(training.folded_upsample.is_none());
     }
 }

@@ -209,6 +209,14 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// Keeps the upsampling layers' folded kernels: for inference models only
+    /// ([`ConvBlock::keep_folded_upsample`]).
+    pub fn keep_folded_upsample(&mut self) {
+        for block in &mut self.up {
+            block.keep_folded_upsample();
+        }
+    }
+
     /// Builds the decoder with its parameters under `prefix` (`dec` in both MUNIT and UNIT);
     /// `res_norm` is [`Norm::Adain`] (MUNIT) or [`Norm::In`] (UNIT).
     pub fn new(

@@ -10,8 +10,8 @@ use super::layers::{pad2d, upsample_nearest2x};
 use crate::config::PadType;
 
 /// The four phase kernels of a 5x5 conv after nearest x2 upsampling ([`upsample2x_conv5x5`]).
-/// Built on every call (one small matmul; a training model's weights change each step), or once
-/// by a caller that keeps them ([`upsample2x_conv5x5_folded`]).
+/// Built on every call in training (one small matmul; the weights change each step), once per
+/// layer by an inference model ([`super::layers::ConvBlock::keep_folded_upsample`]).
 #[derive(Debug, Clone)]
 pub struct FoldedUpsample {
     /// `[4 * out, in, 3, 3]`, phase-major.
