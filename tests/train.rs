@@ -208,8 +208,13 @@ fn training_checkpoints_and_resumes_exactly() {
         "{table:?}"
     );
     assert_eq!(image::image_dimensions(&plot).unwrap(), (960, 600));
-    std::fs::remove_file(&plot).unwrap();
+    // The chart is not replaced unless asked, and the refusal comes before any measuring.
     let (status, _, stderr) = run_cli(&evaluate);
+    assert_ne!(status, 0);
+    assert!(stderr.contains("--overwrite"), "{stderr}");
+    assert!(!stderr.contains("generators in"), "{stderr}");
+    let replace: Vec<&str> = evaluate.iter().copied().chain(["--overwrite"]).collect();
+    let (status, _, stderr) = run_cli(&replace);
     assert_eq!(status, 0, "{stderr}");
     assert!(stderr.contains("2 already in"), "{stderr}");
 }

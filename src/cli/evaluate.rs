@@ -91,7 +91,21 @@ impl Workload {
     }
 }
 
+/// Refuses, before any measuring, to write over an image the user did not allow to replace.
+fn check_outputs(args: &EvaluateArgs) -> Result<()> {
+    for path in [&args.grid, &args.plot].into_iter().flatten() {
+        if path.exists() && !args.overwrite {
+            bail!(
+                "{} already exists; pass --overwrite to replace it",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn evaluate(args: EvaluateArgs) -> Result<()> {
+    check_outputs(&args)?;
     if args.history {
         return evaluate_history(&args);
     }
@@ -99,7 +113,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> Result<()> {
     let mut model = args.model.load()?;
     let (report, rows) = work.measure(&mut model, args.grid_rows)?;
     if let Some(path) = &args.grid {
-        save_grid(path, &rows)?;
+        save_grid(path, &rows, args.overwrite)?;
     }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -109,7 +123,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> Result<()> {
     Ok(())
 }
 
-fn save_grid(path: &Path, rows: &[Vec<RgbImage>]) -> Result<()> {
+fn save_grid(path: &Path, rows: &[Vec<RgbImage>], overwrite: bool) -> Result<()> {
     let Some(first) = rows.first().and_then(|r| r.first()) else {
         bail!("no images to put in the grid");
     };
@@ -122,7 +136,7 @@ fn save_grid(path: &Path, rows: &[Vec<RgbImage>]) -> Result<()> {
             image::imageops::replace(&mut grid, tile, c as i64 * w as i64, r as i64 * h as i64);
         }
     }
-    save_png(path, &grid, false).map_err(|e| anyhow!("{e} (remove it first)"))
+    save_png(path, &grid, overwrite).map_err(|e| anyhow!("{e} (pass --overwrite to replace it)"))
 }
 
 fn print_report(report: &Report, reference_dir: Option<&Path>) {
@@ -244,7 +258,8 @@ fn evaluate_history(args: &EvaluateArgs) -> Result<()> {
             &table.rows,
             &stylespace::train::plot::bundled_model_metrics(),
         );
-        save_png(plot, &chart, false).map_err(|e| anyhow!("{e} (remove it first)"))?;
+        save_png(plot, &chart, args.overwrite)
+            .map_err(|e| anyhow!("{e} (pass --overwrite to replace it)"))?;
     }
     if args.json {
         let rows: Vec<serde_json::Value> = table

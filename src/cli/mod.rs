@@ -133,6 +133,9 @@ pub struct EvaluateArgs {
     /// With --history: a chart of the numbers against iterations (PNG).
     #[arg(long, requires = "history", value_name = "PNG")]
     pub plot: Option<PathBuf>,
+    /// Replace an existing --grid or --plot image.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
