@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
+use stylespace::engine::reference::{Expected, read_expected};
+
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/munit-tiny")
@@ -27,26 +29,13 @@ pub fn image_fixture(name: &str) -> PathBuf {
 }
 
 /// Every tensor of `expected.safetensors`: name -> (shape, values).
-pub fn expected() -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+pub fn expected() -> Expected {
     expected_in("munit-tiny")
 }
 
 /// Every tensor of a fixture folder's `expected.safetensors`.
-pub fn expected_in(dir: &str) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
-    let bytes = std::fs::read(fixture_in(dir, "expected.safetensors")).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    st.tensors()
-        .into_iter()
-        .map(|(name, view)| {
-            assert_eq!(view.dtype(), safetensors::Dtype::F32);
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                .collect();
-            (name, (view.shape().to_vec(), values))
-        })
-        .collect()
+pub fn expected_in(dir: &str) -> Expected {
+    read_expected(&fixture_in(dir, "expected.safetensors")).unwrap()
 }
 
 /// The four style codes of `styles.json`.
