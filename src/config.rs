@@ -236,6 +236,12 @@ pub struct Config {
     pub recon_x_cyc_w: f64,
     #[serde(default)]
     pub vgg_w: f64,
+    /// stylespace's own, for line art -> colour (not in the official trainer; 0 leaves it out):
+    /// weight of the mean absolute difference between `x_ab` and `x_a` on the input's lines and
+    /// on the background around the drawing (the regions of `train::evaluate`), so translations
+    /// colour inside the lines and leave the rest as drawn.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub keep_w: f64,
     /// UNIT's loss weights (absent from MUNIT configs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recon_kl_w: Option<f64>,
@@ -283,6 +289,10 @@ pub struct Config {
     pub data_folder_test_b: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_list_test_b: Option<String>,
+}
+
+fn is_zero(value: &f64) -> bool {
+    *value == 0.0
 }
 
 /// Official defaults (edges2shoes_folder.yaml) for keys a file may leave out.
@@ -502,6 +512,9 @@ impl Config {
         }
         if self.generator.dim << self.generator.n_downsample.max(2) > 1 << 16 {
             return Err(bad("gen.dim", "is too large for this n_downsample"));
+        }
+        if !(self.keep_w.is_finite() && self.keep_w >= 0.0) {
+            return Err(bad("keep_w", "must be a number at least 0"));
         }
         if matches!(self.discriminator.norm, Norm::Adain) {
             return Err(bad(

@@ -71,8 +71,18 @@ fn make_dataset(root: &Path) {
 }
 
 fn run(root: &Path, run_dir: &Path, max_iter: u64, resume: bool) -> Vec<LogRow> {
+    run_config(CONFIG, root, run_dir, max_iter, resume)
+}
+
+fn run_config(
+    config: &str,
+    root: &Path,
+    run_dir: &Path,
+    max_iter: u64,
+    resume: bool,
+) -> Vec<LogRow> {
     let options = TrainOptions {
-        config: Config::from_yaml(CONFIG, "test").unwrap().config,
+        config: Config::from_yaml(config, "test").unwrap().config,
         data_root: Some(root.to_path_buf()),
         run_dir: run_dir.to_path_buf(),
         resume,
@@ -217,6 +227,43 @@ fn training_checkpoints_and_resumes_exactly() {
     let (status, _, stderr) = run_cli(&replace);
     assert_eq!(status, 0, "{stderr}");
     assert!(stderr.contains("2 already in"), "{stderr}");
+}
+
+/// The line-art loss (`keep_w`) switched on when resuming: its term is logged from then on, and
+/// the loss log keeps the earlier rows under the new header.
+#[test]
+fn keep_loss_switched_on_in_a_resumed_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    make_dataset(&data);
+    let run_dir = tmp.path().join("run");
+    let before = run(&data, &run_dir, 2, false);
+    assert!(before[0].values.iter().all(|(n, _)| *n != "gen_keep_ab"));
+    let keep_config = format!("{CONFIG}keep_w: 10\n");
+    let after = run_config(&keep_config, &data, &run_dir, 3, true);
+    let keep = after[0].values.iter().find(|(n, _)| *n == "gen_keep_ab");
+    // Translations of an untrained generator are far from the white background and black lines.
+    assert!(
+        keep.is_some_and(|(_, v)| *v > 0.05 && v.is_finite()),
+        "{after:?}"
+    );
+
+    let csv = std::fs::read_to_string(run_dir.join("losses.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 4, "header + 3 rows:\n{csv}");
+    let column = |name: &str| rows[0].iter().position(|h| *h == name).unwrap();
+    let (keep, adv) = (column("gen_keep_ab"), column("gen_adv_a"));
+    assert!(rows.iter().all(|r| r.len() == rows[0].len()), "{csv}");
+    assert_eq!(rows[1][keep], "", "{csv}");
+    assert_eq!(rows[2][keep], "", "{csv}");
+    assert!(rows[3][keep].parse::<f64>().unwrap() > 0.05, "{csv}");
+    // Earlier values moved with their column.
+    let logged = |row: &LogRow, name: &str| row.values.iter().find(|(n, _)| *n == name).unwrap().1;
+    let earlier: f64 = rows[2][adv].parse().unwrap();
+    assert!(
+        (earlier - logged(&before[1], "gen_adv_a")).abs() < 1e-5,
+        "{csv}"
+    );
 }
 
 #[test]

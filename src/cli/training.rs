@@ -44,7 +44,9 @@ pub(super) fn import(args: ImportArgs) -> Result<()> {
 }
 
 pub(super) fn losses(args: LossesArgs) -> Result<()> {
-    use stylespace::train::losses::{LossWeights, Networks, dis_losses, gen_losses, grad_sq_sum};
+    use stylespace::train::losses::{
+        LossWeights, Networks, dis_losses, gen_losses, grad_sq_sum, keep_mask_batch,
+    };
     let config = Config::load(&args.config)?.config;
     if config.family() != stylespace::config::ConfigFamily::Munit {
         bail!(
@@ -72,6 +74,14 @@ pub(super) fn losses(args: LossesArgs) -> Result<()> {
         ))
     };
     let x_a = image(&args.input_a, Domain::A)?;
+    let keep_a = (config.keep_w > 0.0).then(|| {
+        let shape = x_a.dims();
+        let values = stylespace::model::params::to_vec(x_a.clone());
+        Tensor::<4>::from_data(
+            burn::tensor::TensorData::new(keep_mask_batch(&values, shape), shape),
+            &device,
+        )
+    });
     let x_b = image(&args.input_b, Domain::B)?;
     let style = |v: &[f32]| {
         Tensor::<2>::from_data(
@@ -93,6 +103,7 @@ pub(super) fn losses(args: LossesArgs) -> Result<()> {
         x_b.clone(),
         style(&s_a),
         style(&s_b),
+        keep_a,
         weights,
     );
     let grads = gen_step.total.backward();

@@ -91,6 +91,15 @@ pub fn regions(input: &RgbImage) -> Vec<Region> {
         .collect()
 }
 
+/// Where a translation of `input` should leave it as drawn: 1 on its lines and outside regions,
+/// 0 inside (row-major, one value per pixel). The training loss of `keep_w` uses it.
+pub fn keep_mask(input: &RgbImage) -> Vec<f32> {
+    regions(input)
+        .into_iter()
+        .map(|r| if r == Region::Inside { 0.0 } else { 1.0 })
+        .collect()
+}
+
 /// Sums over every evaluated input; [`Tally::report`] turns them into the numbers.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {

@@ -4,7 +4,9 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::Gradients;
 
+use super::evaluate::keep_mask;
 use crate::config::Config;
+use crate::io::image::image_from_chw;
 use crate::model::{Generator, MsImageDis};
 
 /// Loss weights of a configuration.
@@ -15,6 +17,8 @@ pub struct LossWeights {
     pub recon_s_w: f64,
     pub recon_c_w: f64,
     pub recon_x_cyc_w: f64,
+    /// stylespace's own (not in the official trainer): see [`Config::keep_w`].
+    pub keep_w: f64,
 }
 
 impl From<&Config> for LossWeights {
@@ -25,6 +29,7 @@ impl From<&Config> for LossWeights {
             recon_s_w: c.recon_s_w,
             recon_c_w: c.recon_c_w,
             recon_x_cyc_w: c.recon_x_cyc_w,
+            keep_w: c.keep_w,
         }
     }
 }
@@ -32,6 +37,32 @@ impl From<&Config> for LossWeights {
 /// Mean absolute error over all elements.
 pub fn l1<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
     (a - b).abs().mean()
+}
+
+/// Mean absolute error over the elements where `mask` is 1 (0 when the mask is empty).
+///
+/// # Shapes
+/// `a`, `b`, `mask`: the same shape; `mask` holds 0 or 1.
+pub fn masked_l1<const D: usize>(a: Tensor<D>, b: Tensor<D>, mask: Tensor<D>) -> Tensor<1> {
+    let count = mask.clone().sum();
+    ((a - b).abs() * mask).sum() / count.clamp_min(1.0)
+}
+
+/// The `keep_w` loss's mask of a batch of domain-a images: 1 on each image's lines and outside
+/// regions (see [`keep_mask`]), repeated over its channels.
+///
+/// # Shapes
+/// `values`: `[batch, channels, h, w]` in [-1, 1], as `shape`; returns the same shape.
+pub fn keep_mask_batch(values: &[f32], [batch, channels, h, w]: [usize; 4]) -> Vec<f32> {
+    let per_image = channels * h * w;
+    let mut mask = Vec::with_capacity(values.len());
+    for image in values.chunks(per_image).take(batch) {
+        let pixels = keep_mask(&image_from_chw(image, channels, h, w));
+        for _ in 0..channels {
+            mask.extend_from_slice(&pixels);
+        }
+    }
+    mask
 }
 
 /// The generator step's terms (named as the official trainer's attributes) and total.
@@ -56,13 +87,15 @@ pub struct Networks<'a> {
 ///
 /// # Shapes
 /// `x_a`, `x_b`: `[b, c, h, w]`; `s_a`, `s_b` (styles drawn from the prior for domains a and b):
-/// `[b, style_dim]`.
+/// `[b, style_dim]`; `keep_a` (1 where `x_ab` should equal `x_a`, see [`Config::keep_w`]):
+/// `[b, c, h, w]`, used when `w.keep_w > 0`.
 pub fn gen_losses(
     nets: &Networks,
     x_a: Tensor<4>,
     x_b: Tensor<4>,
     s_a: Tensor<2>,
     s_b: Tensor<2>,
+    keep_a: Option<Tensor<4>>,
     w: LossWeights,
 ) -> GenLosses {
     let [batch, style_dim] = s_a.dims();
@@ -99,6 +132,12 @@ pub fn gen_losses(
         w.recon_c_w,
         w.recon_c_w,
     ];
+    if w.keep_w > 0.0
+        && let Some(keep_a) = keep_a
+    {
+        terms.push(("gen_keep_ab", masked_l1(x_ab.clone(), x_a.clone(), keep_a)));
+        weights.push(w.keep_w);
+    }
     if w.recon_x_cyc_w > 0.0 {
         let x_aba = nets.gen_a.decode_style(c_a_recon, s_a_prime);
         let x_bab = nets.gen_b.decode_style(c_b_recon, s_b_prime);
@@ -170,4 +209,57 @@ pub fn grad_sq_sum<M: Module>(module: &M, grads: &Gradients) -> f64 {
     let mut visitor = Visitor { grads, sum: 0.0 };
     module.visit(&mut visitor);
     visitor.sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::params::to_vec;
+    use burn::tensor::TensorData;
+
+    #[test]
+    fn masked_l1_averages_only_where_the_mask_is_set() {
+        let device = Device::flex();
+        let t = |v: [f32; 4]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [2, 2]), &device);
+        let a = t([1.0, 2.0, 3.0, 4.0]);
+        let b = t([0.0, 0.0, 0.0, 10.0]);
+        let value = |mask| to_vec(masked_l1(a.clone(), b.clone(), mask))[0];
+        assert_eq!(value(t([1.0, 0.0, 1.0, 0.0])), 2.0); // (1 + 3) / 2
+        assert_eq!(value(t([0.0, 0.0, 0.0, 1.0])), 6.0);
+        assert_eq!(value(t([0.0; 4])), 0.0, "an empty mask is no loss, not NaN");
+    }
+
+    #[test]
+    fn keep_mask_covers_lines_and_the_background_of_every_image_and_channel() {
+        // Two 3-channel 12x12 images in [-1, 1]: white with a black square outline at 3..=8;
+        // the second has its outline one pixel wider.
+        let (h, w) = (12, 12);
+        let mut values = Vec::new();
+        for k in 0..2 {
+            for _ in 0..3 {
+                for y in 0..h {
+                    for x in 0..w {
+                        let on = |v: usize| (3..=8 + k).contains(&v);
+                        let line =
+                            (on(x) && (y == 3 || y == 8 + k)) || (on(y) && (x == 3 || x == 8 + k));
+                        values.push(if line { -1.0 } else { 1.0 });
+                    }
+                }
+            }
+        }
+        let mask = keep_mask_batch(&values, [2, 3, h, w]);
+        assert_eq!(mask.len(), values.len());
+        let at = |k: usize, c: usize, x: usize, y: usize| mask[((k * 3 + c) * h + y) * w + x];
+        for k in 0..2 {
+            for c in 0..3 {
+                assert_eq!(at(k, c, 3, 5), 1.0, "line");
+                assert_eq!(at(k, c, 0, 0), 1.0, "background");
+                assert_eq!(at(k, c, 5, 5), 0.0, "inside");
+                assert_eq!(at(k, c, 1, 5), 0.0, "within the margin of the outline");
+            }
+        }
+        assert_eq!(at(0, 0, 11, 11), 1.0);
+        assert_eq!(at(1, 0, 9, 6), 1.0, "the second image's own outline");
+        assert_eq!(at(0, 0, 9, 6), 0.0, "next to the first image's outline");
+    }
 }

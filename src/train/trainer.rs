@@ -16,7 +16,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::adam::{Adam, AdamConfig};
 use super::data::{Loader, LoaderSpec, Transform, list_file, list_images, rng_for};
-use super::losses::{LossWeights, Networks, dis_losses, gen_losses};
+use super::losses::{LossWeights, Networks, dis_losses, gen_losses, keep_mask_batch};
 use super::samples::Display;
 use crate::Domain;
 use crate::checkpoint::run::{self as checkpoints, CHECKPOINT_DIR, CheckpointData};
@@ -455,6 +455,10 @@ pub fn train(
         }
         let lr = learning_rate(c, iteration);
         let data = loader.next_batch()?;
+        let keep_a = (weights.keep_w > 0.0).then(|| {
+            let mask = keep_mask_batch(&data.a, shape(Domain::A));
+            Tensor::<4>::from_data(TensorData::new(mask, shape(Domain::A)), device)
+        });
         let x_a = Tensor::<4>::from_data(TensorData::new(data.a, shape(Domain::A)), device);
         let x_b = Tensor::<4>::from_data(TensorData::new(data.b, shape(Domain::B)), device);
 
@@ -468,7 +472,7 @@ pub fn train(
         (gens, dis, values) = iterate(
             (gens, dis),
             (&mut adam_gen, &mut adam_dis),
-            (x_a, x_b),
+            (x_a, x_b, keep_a),
             lr,
             &seeds,
             weights,
@@ -482,7 +486,7 @@ pub fn train(
             values,
         };
         if iteration % c.log_iter.max(1) == 0 || iteration == max_iter {
-            write_row(&mut csv, &row).map_err(write_err(&csv_path))?;
+            write_row(&mut csv, &csv_path, &row).map_err(write_err(&csv_path))?;
             on_log(&row);
         }
         if let Some(bar) = &progress {
@@ -554,11 +558,11 @@ impl Styles {
 /// from the device at once (each separate read would sync it).
 ///
 /// # Shapes
-/// `x_a`, `x_b`: `[batch, channels, h, w]` in [-1, 1].
+/// `x_a`, `x_b`: `[batch, channels, h, w]` in [-1, 1]; `keep_a` (see `gen_losses`): as `x_a`.
 fn iterate(
     (gens, dis): (GenPair, DisPair),
     (adam_gen, adam_dis): (&mut Adam, &mut Adam),
-    (x_a, x_b): (Tensor<4>, Tensor<4>),
+    (x_a, x_b, keep_a): (Tensor<4>, Tensor<4>, Option<Tensor<4>>),
     lr: f64,
     styles: &Styles,
     weights: LossWeights,
@@ -586,7 +590,7 @@ fn iterate(
     // Generator step, with fresh styles.
     let nets = networks(&gens, &dis);
     let (s_a, s_b) = (styles.draw(3, &device), styles.draw(4, &device));
-    let g = gen_losses(&nets, x_a, x_b, s_a, s_b, weights);
+    let g = gen_losses(&nets, x_a, x_b, s_a, s_b, keep_a, weights);
     let grads = g.total.backward();
     let mut terms: Vec<(&'static str, Tensor<1>)> = g.terms.clone();
     terms.push(("gen_total", g.total.clone()));
@@ -680,12 +684,22 @@ fn open_log(path: &Path, start: u64) -> std::io::Result<std::fs::File> {
 }
 
 /// Appends a row (with the header first in an empty file), each line in one write so a kill
-/// leaves whole lines or none.
-fn write_row(csv: &mut std::fs::File, row: &LogRow) -> std::io::Result<()> {
+/// leaves whole lines or none. When a resumed run logs other terms than the file's header names
+/// (a loss weight switched on or off), the file is first rewritten under the new header, earlier
+/// rows keeping their values by column name and leaving new columns empty.
+fn write_row(csv: &mut std::fs::File, path: &Path, row: &LogRow) -> std::io::Result<()> {
+    let names: Vec<&str> = row.values.iter().map(|(n, _)| *n).collect();
+    let header = format!("iteration,lr,{}", names.join(","));
     let mut text = String::new();
     if csv.metadata()?.len() == 0 {
-        let header: Vec<&str> = row.values.iter().map(|(n, _)| *n).collect();
-        text.push_str(&format!("iteration,lr,{}\n", header.join(",")));
+        text.push_str(&header);
+        text.push('\n');
+    } else {
+        let existing = std::fs::read_to_string(path)?;
+        if existing.lines().next() != Some(header.as_str()) {
+            write_atomic(path, relabel_log(&existing, &header).as_bytes(), true)?;
+            *csv = std::fs::OpenOptions::new().append(true).open(path)?;
+        }
     }
     let values: Vec<String> = row.values.iter().map(|(_, v)| format!("{v:.6}")).collect();
     text.push_str(&format!(
@@ -695,4 +709,27 @@ fn write_row(csv: &mut std::fs::File, row: &LogRow) -> std::io::Result<()> {
         values.join(",")
     ));
     csv.write_all(text.as_bytes())
+}
+
+/// A loss log's rows under `header`, each value moved to its column's new place.
+fn relabel_log(text: &str, header: &str) -> String {
+    let mut lines = text.lines();
+    let old: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let new: Vec<&str> = header.split(',').collect();
+    let mut out = format!("{header}\n");
+    for line in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        let moved: Vec<&str> = new
+            .iter()
+            .map(|name| {
+                old.iter()
+                    .position(|o| o == name)
+                    .and_then(|i| fields.get(i).copied())
+                    .unwrap_or("")
+            })
+            .collect();
+        out.push_str(&moved.join(","));
+        out.push('\n');
+    }
+    out
 }
