@@ -106,13 +106,7 @@ fn bench_upsample_conv(c: &mut Criterion) {
         let folded = FoldedUpsample::new(w.clone(), b.clone());
         group.bench_function(format!("folded_cached_{cin}to{cout}_at{side}"), |bench| {
             bench.iter(|| {
-                let y = upsample2x_conv5x5_folded(
-                    x.clone(),
-                    &folded,
-                    w.clone(),
-                    b.clone(),
-                    PadType::Reflect,
-                );
+                let y = upsample2x_conv5x5_folded(x.clone(), &folded, w.clone(), PadType::Reflect);
                 device.sync().unwrap();
                 y
             })

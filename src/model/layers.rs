@@ -417,13 +417,13 @@ impl ConvBlock {
     pub fn forward_upsampled(&self, x: Tensor<4>, guide: Option<&StyleMask>) -> Tensor<4> {
         let [_, _, h, w] = x.dims();
         if self.folds_upsampling() && h >= 2 && w >= 2 {
-            let (weight, bias) = (self.conv.weight.val(), self.conv.bias.val());
+            let weight = self.conv.weight.val();
             let folded = match &self.folded_upsample {
                 // Kept kernels on another device (a module moved after keeping them) are rebuilt.
                 Some(kept) if kept.weight.device() == x.device() => kept.clone(),
-                _ => FoldedUpsample::new(weight.clone(), bias.clone()),
+                _ => FoldedUpsample::new(weight.clone(), self.conv.bias.val()),
             };
-            let y = upsample2x_conv5x5_folded(x, &folded, weight, bias, self.pad_type);
+            let y = upsample2x_conv5x5_folded(x, &folded, weight, self.pad_type);
             self.norm_and_activate(y, None, guide)
         } else {
             self.forward_guided(upsample_nearest2x(x), None, guide)

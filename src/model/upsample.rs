@@ -3,10 +3,9 @@
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::{ConvOptions, PadMode};
+use burn::tensor::module::{conv2d, interpolate};
+use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMode};
 
-use super::layers::{pad2d, upsample_nearest2x};
 use crate::config::PadType;
 
 /// The four phase kernels of a 5x5 conv after nearest x2 upsampling ([`upsample2x_conv5x5`]).
@@ -78,12 +77,12 @@ pub fn upsample2x_conv5x5(
     bias: Tensor<1>,
     pad_type: PadType,
 ) -> Tensor<4> {
-    let folded = FoldedUpsample::new(weight.clone(), bias.clone());
-    upsample2x_conv5x5_folded(x, &folded, weight, bias, pad_type)
+    let folded = FoldedUpsample::new(weight.clone(), bias);
+    upsample2x_conv5x5_folded(x, &folded, weight, pad_type)
 }
 
 /// [`upsample2x_conv5x5`] with the phase kernels already folded (`folded` must come from the
-/// same `weight` and `bias`, which reflect padding still needs for its border strips).
+/// same `weight`, whose outermost rows and columns reflect padding still needs at the border).
 ///
 /// # Shapes
 /// as [`upsample2x_conv5x5`].
@@ -91,11 +90,10 @@ pub fn upsample2x_conv5x5_folded(
     x: Tensor<4>,
     folded: &FoldedUpsample,
     weight: Tensor<4>,
-    bias: Tensor<1>,
     pad_type: PadType,
 ) -> Tensor<4> {
     let [b, _, h, w] = x.dims();
-    let [out_ch, in_ch, _, _] = weight.dims();
+    let [out_ch, _, _, _] = weight.dims();
     // Zero padding of the upsampled image is zero padding of the input; replicate and reflect
     // both start from edge padding (reflect is then mended at the border below).
     let input_pad = match pad_type {
@@ -116,37 +114,67 @@ pub fn upsample2x_conv5x5_folded(
     if pad_type != PadType::Reflect {
         return y;
     }
-    // Reflect: redo the outermost output rows and columns the direct way, from 2-pixel slabs.
-    let direct = |slab: Tensor<4>| {
+    // Reflect: the folded conv saw the upsampled image edge-padded; reflection differs only on
+    // the outermost padded line of each side (padded row -2 is upsampled row 2, input row 1, not
+    // input row 0; likewise for columns), which only the kernel's outermost row or column meets.
+    // So the outermost output rows and columns are mended by adding a 1x5 (5x1) conv of that
+    // line's difference: 5 multiply-adds per output instead of 25. The padded corners belong to
+    // the rows.
+    let (h2, w2) = (2 * h, 2 * w);
+    let line = |dim: usize, i: usize| x.clone().narrow(dim, i, 1);
+    let row_difference = |reflected: usize, edge: usize| {
+        let up = |row: Tensor<4>| {
+            interpolate(
+                row,
+                InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([1, w2]),
+            )
+        };
+        up(line(2, reflected)).pad((2, 2, 0, 0), PadMode::Reflect)
+            - up(line(2, edge)).pad((2, 2, 0, 0), PadMode::Edge)
+    }; // [b, in, 1, 2w + 4]
+    let column_difference = |reflected: usize, edge: usize| {
+        let d = line(3, reflected) - line(3, edge);
+        interpolate(
+            d,
+            InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([h2, 1]),
+        )
+        // Padded rows -1 and 2h repeat the edge rows in both paddings; rows -2 and 2h + 1 of
+        // this column are the corners, already mended with the rows.
+        .pad((0, 0, 1, 1), PadMode::Edge)
+        .pad((0, 0, 1, 1), PadMode::Constant(0.0))
+    }; // [b, in, 2h + 4, 1]
+    let mend = |difference: Tensor<4>, kernel: Tensor<4>| {
         conv2d(
-            pad2d(upsample_nearest2x(slab), 2, PadType::Reflect),
-            weight.clone(),
-            Some(bias.clone()),
+            difference,
+            kernel,
+            None,
             ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
         )
     };
-    let (h2, w2) = (2 * h, 2 * w);
-    let top =
-        direct(x.clone().slice([0..b, 0..in_ch, 0..2, 0..w])).slice([0..b, 0..out_ch, 0..1, 0..w2]);
-    let bottom = direct(x.clone().slice([0..b, 0..in_ch, h - 2..h, 0..w])).slice([
-        0..b,
-        0..out_ch,
-        3..4,
-        0..w2,
-    ]);
-    let left =
-        direct(x.clone().slice([0..b, 0..in_ch, 0..h, 0..2])).slice([0..b, 0..out_ch, 0..h2, 0..1]);
-    let right =
-        direct(x.slice([0..b, 0..in_ch, 0..h, w - 2..w])).slice([0..b, 0..out_ch, 0..h2, 3..4]);
-    y.slice_assign([0..b, 0..out_ch, 0..1, 0..w2], top)
-        .slice_assign([0..b, 0..out_ch, h2 - 1..h2, 0..w2], bottom)
-        .slice_assign([0..b, 0..out_ch, 0..h2, 0..1], left)
-        .slice_assign([0..b, 0..out_ch, 0..h2, w2 - 1..w2], right)
+    let kernel_row = |r: usize| weight.clone().narrow(2, r, 1); // [out, in, 1, 5]
+    let kernel_column = |c: usize| weight.clone().narrow(3, c, 1); // [out, in, 5, 1]
+    let top = mend(row_difference(1, 0), kernel_row(0));
+    let bottom = mend(row_difference(h - 2, h - 1), kernel_row(4));
+    let left = mend(column_difference(1, 0), kernel_column(0));
+    let right = mend(column_difference(w - 2, w - 1), kernel_column(4));
+    let rows = [(0..1, top), (h2 - 1..h2, bottom)];
+    let y = rows.into_iter().fold(y, |y, (range, fix)| {
+        let region = [0..b, 0..out_ch, range, 0..w2];
+        let mended = y.clone().slice(region.clone()) + fix;
+        y.slice_assign(region, mended)
+    });
+    let columns = [(0..1, left), (w2 - 1..w2, right)];
+    columns.into_iter().fold(y, |y, (range, fix)| {
+        let region = [0..b, 0..out_ch, 0..h2, range];
+        let mended = y.clone().slice(region.clone()) + fix;
+        y.slice_assign(region, mended)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::layers::{pad2d, upsample_nearest2x};
     use crate::model::params::to_vec;
 
     fn random(shape: [usize; 4], seed: u64, device: &Device) -> Tensor<4> {
@@ -164,6 +192,8 @@ mod tests {
         for (pad_type, (h, w)) in [
             (PadType::Reflect, (5, 7)),
             (PadType::Reflect, (2, 2)),
+            (PadType::Reflect, (3, 2)),
+            (PadType::Reflect, (6, 9)),
             (PadType::Zero, (4, 3)),
             (PadType::Replicate, (3, 6)),
         ] {
