@@ -3,14 +3,13 @@
 
 use burn::module::Param;
 use burn::prelude::*;
+use burn::tensor::activation;
 use burn::tensor::module::{conv2d, interpolate};
 use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMode};
-use burn::tensor::{TensorData, activation};
 
+use super::cpu_conv::{conv2d_cpu, conv2d_few_outputs_cpu, is_cpu_inference};
 use super::mask::{StyleMask, normalize};
-use super::params::{
-    Init, NamedParams, ParamError, ParamSource, bias, param, param_values, to_vec,
-};
+use super::params::{Init, NamedParams, ParamError, ParamSource, bias, param, param_values};
 use super::upsample::{FoldedUpsample, upsample2x_conv5x5_folded};
 use crate::config::{Activation, Norm, PadType};
 
@@ -249,117 +248,6 @@ pub fn upsample_nearest2x(x: Tensor<4>) -> Tensor<4> {
     )
 }
 
-/// Whether tensors on `device` run on burn's CPU backend without autodiff (inference).
-pub fn is_cpu_inference(device: &Device) -> bool {
-    !device.is_autodiff() && *device == Device::flex()
-}
-
-/// A stride-1 convolution (no padding) with few output channels, computed directly on the CPU:
-/// each output row accumulates `in * k * k` scaled input rows (vectorised loops, rows in
-/// parallel). burn's im2col would first write every input value k*k times: an
-/// `[in * k * k, h * w]` matrix of 822 MB for the decoder's last conv (64 -> 3 at 7x7, 256 px),
-/// slower than the multiply-adds themselves when there are only a few outputs.
-///
-/// # Shapes
-/// `x`: `[b, in, hp, wp]`, `weight`: `[out, in, kh, kw]`, `bias`: `[out]` ->
-/// `[b, out, hp - kh + 1, wp - kw + 1]`.
-pub fn conv2d_few_outputs_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
-    use rayon::prelude::*;
-    let device = x.device();
-    let [batch, in_ch, hp, wp] = x.dims();
-    let [out_ch, _, kh, kw] = weight.dims();
-    let (h, w) = (hp + 1 - kh, wp + 1 - kw);
-    let (input, weight, bias) = (to_vec(x), to_vec(weight), to_vec(bias));
-    let geometry = FewOutputs {
-        in_ch,
-        out_ch,
-        kernel: [kh, kw],
-        padded: [hp, wp],
-        out: [h, w],
-    };
-    let blocks = h.div_ceil(FewOutputs::BLOCK);
-    #[cfg(target_arch = "x86_64")]
-    let avx2 = std::arch::is_x86_feature_detected!("avx2");
-    let results: Vec<Vec<f32>> = (0..batch * blocks)
-        .into_par_iter()
-        .map(|task| {
-            let (b, y0) = (task / blocks, (task % blocks) * FewOutputs::BLOCK);
-            let input = &input[b * in_ch * hp * wp..][..in_ch * hp * wp];
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: the CPU was just found to support AVX2.
-                return unsafe { geometry.block_avx2(input, &weight, &bias, y0) };
-            }
-            geometry.block(input, &weight, &bias, y0)
-        })
-        .collect();
-    let mut y = vec![0f32; batch * out_ch * h * w];
-    for (task, acc) in results.iter().enumerate() {
-        let (b, y0) = (task / blocks, (task % blocks) * FewOutputs::BLOCK);
-        let rows = FewOutputs::BLOCK.min(h - y0);
-        for o in 0..out_ch {
-            let dst = ((b * out_ch + o) * h + y0) * w;
-            y[dst..dst + rows * w].copy_from_slice(&acc[o * rows * w..][..rows * w]);
-        }
-    }
-    Tensor::from_data(TensorData::new(y, [batch, out_ch, h, w]), &device)
-}
-
-/// The geometry of [`conv2d_few_outputs_cpu`] and its per-task kernel.
-#[derive(Clone, Copy)]
-struct FewOutputs {
-    in_ch: usize,
-    out_ch: usize,
-    kernel: [usize; 2],
-    padded: [usize; 2],
-    out: [usize; 2],
-}
-
-impl FewOutputs {
-    /// Output rows per task: each input row read serves up to `kh` of them in every channel.
-    const BLOCK: usize = 8;
-
-    /// Every output channel of rows `y0..y0 + BLOCK` of one image (`input`: `[in, hp, wp]`), as
-    /// `[out, rows, w]`.
-    #[inline(always)]
-    fn block(&self, input: &[f32], weight: &[f32], bias: &[f32], y0: usize) -> Vec<f32> {
-        let ([kh, kw], [hp, wp], [h, w]) = (self.kernel, self.padded, self.out);
-        let rows = Self::BLOCK.min(h - y0);
-        let mut acc = vec![0f32; self.out_ch * rows * w];
-        for (o, plane) in acc.chunks_mut(rows * w).enumerate() {
-            plane.fill(bias[o]);
-        }
-        for c in 0..self.in_ch {
-            let x_plane = &input[c * hp * wp..][..hp * wp];
-            for r in 0..rows + kh - 1 {
-                let x_row = &x_plane[(y0 + r) * wp..][..wp];
-                // Input row y0 + r meets output row y0 + r - ky through kernel row ky.
-                for ky in r.saturating_sub(rows - 1)..kh.min(r + 1) {
-                    let y = r - ky;
-                    for o in 0..self.out_ch {
-                        let kernel = &weight[((o * self.in_ch + c) * kh + ky) * kw..][..kw];
-                        let out_row = &mut acc[(o * rows + y) * w..][..w];
-                        for (kx, &tap) in kernel.iter().enumerate() {
-                            for (a, v) in out_row.iter_mut().zip(&x_row[kx..kx + w]) {
-                                *a += tap * v;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        acc
-    }
-
-    /// [`FewOutputs::block`] compiled for AVX2 (8 lanes instead of SSE2's 4; the same
-    /// multiplies and adds, so the same results).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn block_avx2(&self, input: &[f32], weight: &[f32], bias: &[f32], y0: usize) -> Vec<f32> {
-        self.block(input, weight, bias, y0)
-    }
-}
-
 /// A plain convolution with bias and no padding (`nn.Conv2d(.., padding=0)`).
 #[derive(Module, Debug)]
 pub struct Conv {
@@ -401,16 +289,14 @@ impl Conv {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let weight = self.weight.val();
         let [out_ch, in_ch, k, _] = weight.dims();
-        // Few outputs from many inputs (the decoders' last conv, 64 -> 3 at 7x7): directly on
-        // the CPU, where burn's im2col would write every input value k*k times.
-        if self.stride == 1
-            && k > 1
-            && out_ch <= 8
-            && 2 * out_ch <= in_ch
-            && !weight.is_require_grad()
-            && is_cpu_inference(&x.device())
-        {
-            return conv2d_few_outputs_cpu(x, weight, self.bias.val());
+        // Inference on the CPU: this crate's own conv paths (model::cpu_conv), measured faster
+        // than burn-flex's for these models' layers.
+        if !weight.is_require_grad() && is_cpu_inference(&x.device()) {
+            // Few outputs from many inputs (the decoders' last conv, 64 -> 3 at 7x7).
+            if self.stride == 1 && k > 1 && out_ch <= 8 && 2 * out_ch <= in_ch {
+                return conv2d_few_outputs_cpu(x, weight, self.bias.val());
+            }
+            return conv2d_cpu(x, weight, self.bias.val(), self.stride);
         }
         conv2d(
             x,
@@ -718,37 +604,6 @@ mod tests {
     use super::*;
     use crate::model::params::to_vec;
     use burn::tensor::Distribution;
-
-    #[test]
-    fn few_output_conv_equals_burns_conv2d() {
-        let device = Device::flex();
-        for (batch, in_ch, out_ch, k, kw, h, w) in [
-            (1, 8, 3, 7, 7, 11, 9),
-            (2, 5, 2, 3, 5, 6, 7),
-            (3, 4, 1, 2, 2, 2, 3),
-        ] {
-            let x =
-                Tensor::<4>::random([batch, in_ch, h, w], Distribution::Normal(0., 1.), &device);
-            let weight = Tensor::<4>::random(
-                [out_ch, in_ch, k, kw],
-                Distribution::Normal(0., 1.),
-                &device,
-            );
-            let bias = Tensor::<1>::random([out_ch], Distribution::Normal(0., 1.), &device);
-            let want = conv2d(
-                x.clone(),
-                weight.clone(),
-                Some(bias.clone()),
-                ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-            );
-            conv2d_few_outputs_cpu(x, weight, bias)
-                .into_data()
-                .assert_approx_eq::<f32>(
-                    &want.into_data(),
-                    burn::tensor::Tolerance::absolute(1e-4),
-                );
-        }
-    }
 
     #[test]
     fn reflect_pad_equals_burns_reflect_padding() {

@@ -1,5 +1,6 @@
 //! burn modules of the models (backend-agnostic, no UI, no files): MUNIT, UNIT and DRIT++.
 
+pub mod cpu_conv;
 pub mod discriminator;
 pub mod drit;
 pub mod layers;

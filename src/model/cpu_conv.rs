@@ -1,0 +1,283 @@
+//! Convolutions for inference on burn's CPU backend (burn-flex without autodiff), as plain Rust
+//! over the tensors' values. burn-flex's conv2d converts the input to NHWC on one thread, zeroes
+//! and fills an im2col tile per 512 output pixels and writes the output one value at a time across
+//! channel planes; for these models' layers that costs up to 2-3x the GEMM itself (measured in
+//! docs/performance.md). Here the im2col rows are copied straight from the NCHW planes, the GEMM
+//! is burn-flex's own (the `gemm` crate) and writes whole output rows. Training, and every other
+//! backend, takes burn's conv2d (whose gradients burn provides).
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use rayon::prelude::*;
+
+use super::params::to_vec;
+
+/// Output pixels per task of [`conv2d_cpu`] (whole output rows, at least one).
+const TILE_PIXELS: usize = 512;
+
+/// Whether tensors on `device` run on burn's CPU backend without autodiff (inference).
+pub fn is_cpu_inference(device: &Device) -> bool {
+    !device.is_autodiff() && *device == Device::flex()
+}
+
+/// A stride-1 convolution (no padding) with few output channels, computed directly on the CPU:
+/// each output row accumulates `in * k * k` scaled input rows (vectorised loops, rows in
+/// parallel). burn's im2col would first write every input value k*k times: an
+/// `[in * k * k, h * w]` matrix of 822 MB for the decoder's last conv (64 -> 3 at 7x7, 256 px),
+/// slower than the multiply-adds themselves when there are only a few outputs.
+///
+/// # Shapes
+/// `x`: `[b, in, hp, wp]`, `weight`: `[out, in, kh, kw]`, `bias`: `[out]` ->
+/// `[b, out, hp - kh + 1, wp - kw + 1]`.
+pub fn conv2d_few_outputs_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+    use rayon::prelude::*;
+    let device = x.device();
+    let [batch, in_ch, hp, wp] = x.dims();
+    let [out_ch, _, kh, kw] = weight.dims();
+    let (h, w) = (hp + 1 - kh, wp + 1 - kw);
+    let (input, weight, bias) = (to_vec(x), to_vec(weight), to_vec(bias));
+    let geometry = FewOutputs {
+        in_ch,
+        out_ch,
+        kernel: [kh, kw],
+        padded: [hp, wp],
+        out: [h, w],
+    };
+    let blocks = h.div_ceil(FewOutputs::BLOCK);
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    let results: Vec<Vec<f32>> = (0..batch * blocks)
+        .into_par_iter()
+        .map(|task| {
+            let (b, y0) = (task / blocks, (task % blocks) * FewOutputs::BLOCK);
+            let input = &input[b * in_ch * hp * wp..][..in_ch * hp * wp];
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: the CPU was just found to support AVX2.
+                return unsafe { geometry.block_avx2(input, &weight, &bias, y0) };
+            }
+            geometry.block(input, &weight, &bias, y0)
+        })
+        .collect();
+    let mut y = vec![0f32; batch * out_ch * h * w];
+    for (task, acc) in results.iter().enumerate() {
+        let (b, y0) = (task / blocks, (task % blocks) * FewOutputs::BLOCK);
+        let rows = FewOutputs::BLOCK.min(h - y0);
+        for o in 0..out_ch {
+            let dst = ((b * out_ch + o) * h + y0) * w;
+            y[dst..dst + rows * w].copy_from_slice(&acc[o * rows * w..][..rows * w]);
+        }
+    }
+    Tensor::from_data(TensorData::new(y, [batch, out_ch, h, w]), &device)
+}
+
+/// The geometry of [`conv2d_few_outputs_cpu`] and its per-task kernel.
+#[derive(Clone, Copy)]
+struct FewOutputs {
+    in_ch: usize,
+    out_ch: usize,
+    kernel: [usize; 2],
+    padded: [usize; 2],
+    out: [usize; 2],
+}
+
+impl FewOutputs {
+    /// Output rows per task: each input row read serves up to `kh` of them in every channel.
+    const BLOCK: usize = 8;
+
+    /// Every output channel of rows `y0..y0 + BLOCK` of one image (`input`: `[in, hp, wp]`), as
+    /// `[out, rows, w]`.
+    #[inline(always)]
+    fn block(&self, input: &[f32], weight: &[f32], bias: &[f32], y0: usize) -> Vec<f32> {
+        let ([kh, kw], [hp, wp], [h, w]) = (self.kernel, self.padded, self.out);
+        let rows = Self::BLOCK.min(h - y0);
+        let mut acc = vec![0f32; self.out_ch * rows * w];
+        for (o, plane) in acc.chunks_mut(rows * w).enumerate() {
+            plane.fill(bias[o]);
+        }
+        for c in 0..self.in_ch {
+            let x_plane = &input[c * hp * wp..][..hp * wp];
+            for r in 0..rows + kh - 1 {
+                let x_row = &x_plane[(y0 + r) * wp..][..wp];
+                // Input row y0 + r meets output row y0 + r - ky through kernel row ky.
+                for ky in r.saturating_sub(rows - 1)..kh.min(r + 1) {
+                    let y = r - ky;
+                    for o in 0..self.out_ch {
+                        let kernel = &weight[((o * self.in_ch + c) * kh + ky) * kw..][..kw];
+                        let out_row = &mut acc[(o * rows + y) * w..][..w];
+                        for (kx, &tap) in kernel.iter().enumerate() {
+                            for (a, v) in out_row.iter_mut().zip(&x_row[kx..kx + w]) {
+                                *a += tap * v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        acc
+    }
+
+    /// [`FewOutputs::block`] compiled for AVX2 (8 lanes instead of SSE2's 4; the same
+    /// multiplies and adds, so the same results).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn block_avx2(&self, input: &[f32], weight: &[f32], bias: &[f32], y0: usize) -> Vec<f32> {
+        self.block(input, weight, bias, y0)
+    }
+}
+
+/// A convolution without padding (the input is padded already) and without groups, for inference
+/// on the CPU: tiles of whole output rows in parallel, each an im2col copied from the NCHW input
+/// and one GEMM into `[out, pixels]`, bias included.
+///
+/// # Shapes
+/// `x`: `[b, in, hp, wp]`, `weight`: `[out, in, kh, kw]`, `bias`: `[out]` ->
+/// `[b, out, (hp - kh) / stride + 1, (wp - kw) / stride + 1]`.
+pub fn conv2d_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usize) -> Tensor<4> {
+    let device = x.device();
+    let [batch, in_ch, hp, wp] = x.dims();
+    let [out_ch, _, kh, kw] = weight.dims();
+    let (ho, wo) = ((hp - kh) / stride + 1, (wp - kw) / stride + 1);
+    let depth = in_ch * kh * kw;
+    let (input, weight, bias) = (to_vec(x), to_vec(weight), to_vec(bias));
+    let rows_per_tile = (TILE_PIXELS / wo).max(1);
+    let tiles = ho.div_ceil(rows_per_tile);
+    let results: Vec<Vec<f32>> = (0..batch * tiles)
+        .into_par_iter()
+        .map(|task| {
+            let (b, y0) = (task / tiles, (task % tiles) * rows_per_tile);
+            let rows = rows_per_tile.min(ho - y0);
+            let pixels = rows * wo;
+            let image = &input[b * in_ch * hp * wp..][..in_ch * hp * wp];
+            // im2col, [in * kh * kw, pixels], every value written once (no zeroing pass).
+            let mut columns = Vec::with_capacity(depth * pixels);
+            for c in 0..in_ch {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        for y in y0..y0 + rows {
+                            let src = &image[(c * hp + y * stride + ky) * wp + kx..];
+                            if stride == 1 {
+                                columns.extend_from_slice(&src[..wo]);
+                            } else {
+                                columns.extend((0..wo).map(|x| src[x * stride]));
+                            }
+                        }
+                    }
+                }
+            }
+            let mut out: Vec<f32> = (0..out_ch)
+                .flat_map(|o| std::iter::repeat_n(bias[o], pixels))
+                .collect();
+            debug_assert_eq!(columns.len(), depth * pixels);
+            // SAFETY: row-major `out` [out_ch, pixels], `weight` [out_ch, depth] and `columns`
+            // [depth, pixels] are live, exactly that long, and do not overlap; the strides below
+            // describe exactly those layouts. out = 1 * out + 1 * weight @ columns.
+            unsafe {
+                gemm::gemm(
+                    out_ch,
+                    pixels,
+                    depth,
+                    out.as_mut_ptr(),
+                    1,
+                    pixels as isize,
+                    true,
+                    weight.as_ptr(),
+                    1,
+                    depth as isize,
+                    columns.as_ptr(),
+                    1,
+                    pixels as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            out
+        })
+        .collect();
+    let plane = ho * wo;
+    let mut y = vec![0f32; batch * out_ch * plane];
+    for (task, tile) in results.iter().enumerate() {
+        let (b, y0) = (task / tiles, (task % tiles) * rows_per_tile);
+        let pixels = rows_per_tile.min(ho - y0) * wo;
+        for (o, values) in tile.chunks(pixels).enumerate() {
+            let dst = (b * out_ch + o) * plane + y0 * wo;
+            y[dst..dst + pixels].copy_from_slice(values);
+        }
+    }
+    Tensor::from_data(TensorData::new(y, [batch, out_ch, ho, wo]), &device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+    use burn::tensor::module::conv2d;
+    use burn::tensor::ops::ConvOptions;
+
+    #[test]
+    fn cpu_conv_equals_burns_conv2d() {
+        let device = Device::flex();
+        // (batch, in, out, k, stride, h, w): odd sizes, strides 1 and 2, 1x1, tiles of several
+        // rows and rows wider than a tile.
+        for (batch, in_ch, out_ch, k, stride, h, w) in [
+            (1, 3, 5, 7, 1, 13, 11),
+            (2, 4, 6, 4, 2, 10, 9),
+            (1, 6, 7, 3, 1, 40, 30),
+            (3, 5, 2, 1, 1, 4, 6),
+            (1, 2, 3, 3, 1, 4, 600),
+        ] {
+            let x =
+                Tensor::<4>::random([batch, in_ch, h, w], Distribution::Normal(0., 1.), &device);
+            let weight =
+                Tensor::<4>::random([out_ch, in_ch, k, k], Distribution::Normal(0., 1.), &device);
+            let bias = Tensor::<1>::random([out_ch], Distribution::Normal(0., 1.), &device);
+            let want = conv2d(
+                x.clone(),
+                weight.clone(),
+                Some(bias.clone()),
+                ConvOptions::new([stride; 2], [0, 0], [1, 1], 1),
+            );
+            let got = conv2d_cpu(x, weight, bias, stride);
+            assert_eq!(got.dims(), want.dims());
+            got.into_data().assert_approx_eq::<f32>(
+                &want.into_data(),
+                burn::tensor::Tolerance::absolute(1e-4),
+            );
+        }
+    }
+
+    #[test]
+    fn few_output_conv_equals_burns_conv2d() {
+        let device = Device::flex();
+        for (batch, in_ch, out_ch, k, kw, h, w) in [
+            (1, 8, 3, 7, 7, 11, 9),
+            (2, 5, 2, 3, 5, 6, 7),
+            (3, 4, 1, 2, 2, 2, 3),
+        ] {
+            let x =
+                Tensor::<4>::random([batch, in_ch, h, w], Distribution::Normal(0., 1.), &device);
+            let weight = Tensor::<4>::random(
+                [out_ch, in_ch, k, kw],
+                Distribution::Normal(0., 1.),
+                &device,
+            );
+            let bias = Tensor::<1>::random([out_ch], Distribution::Normal(0., 1.), &device);
+            let want = conv2d(
+                x.clone(),
+                weight.clone(),
+                Some(bias.clone()),
+                ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+            );
+            conv2d_few_outputs_cpu(x, weight, bias)
+                .into_data()
+                .assert_approx_eq::<f32>(
+                    &want.into_data(),
+                    burn::tensor::Tolerance::absolute(1e-4),
+                );
+        }
+    }
+}
