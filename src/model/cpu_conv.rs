@@ -30,7 +30,6 @@ pub fn is_cpu_inference(device: &Device) -> bool {
 /// `x`: `[b, in, hp, wp]`, `weight`: `[out, in, kh, kw]`, `bias`: `[out]` ->
 /// `[b, out, hp - kh + 1, wp - kw + 1]`.
 pub fn conv2d_few_outputs_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
-    use rayon::prelude::*;
     let device = x.device();
     let [batch, in_ch, hp, wp] = x.dims();
     let [out_ch, _, kh, kw] = weight.dims();
@@ -59,16 +58,31 @@ pub fn conv2d_few_outputs_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) 
             geometry.block(input, &weight, &bias, y0)
         })
         .collect();
+    assemble_row_tiles(&results, [batch, out_ch, h, w], FewOutputs::BLOCK, &device)
+}
+
+/// The output `[b, out, h, w]` from per-task tiles of `rows_per_task` whole output rows (fewer in
+/// an image's last tile), each `[out, rows, w]`, tasks ordered image by image, top to bottom.
+fn assemble_row_tiles(
+    tiles: &[Vec<f32>],
+    shape @ [batch, out_ch, h, w]: [usize; 4],
+    rows_per_task: usize,
+    device: &Device,
+) -> Tensor<4> {
+    let tasks_per_image = h.div_ceil(rows_per_task);
     let mut y = vec![0f32; batch * out_ch * h * w];
-    for (task, acc) in results.iter().enumerate() {
-        let (b, y0) = (task / blocks, (task % blocks) * FewOutputs::BLOCK);
-        let rows = FewOutputs::BLOCK.min(h - y0);
-        for o in 0..out_ch {
+    for (task, tile) in tiles.iter().enumerate() {
+        let (b, y0) = (
+            task / tasks_per_image,
+            (task % tasks_per_image) * rows_per_task,
+        );
+        let pixels = rows_per_task.min(h - y0) * w;
+        for (o, values) in tile.chunks(pixels).enumerate() {
             let dst = ((b * out_ch + o) * h + y0) * w;
-            y[dst..dst + rows * w].copy_from_slice(&acc[o * rows * w..][..rows * w]);
+            y[dst..dst + pixels].copy_from_slice(values);
         }
     }
-    Tensor::from_data(TensorData::new(y, [batch, out_ch, h, w]), &device)
+    Tensor::from_data(TensorData::new(y, shape), device)
 }
 
 /// The geometry of [`conv2d_few_outputs_cpu`] and its per-task kernel.
@@ -198,17 +212,7 @@ pub fn conv2d_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usiz
             out
         })
         .collect();
-    let plane = ho * wo;
-    let mut y = vec![0f32; batch * out_ch * plane];
-    for (task, tile) in results.iter().enumerate() {
-        let (b, y0) = (task / tiles, (task % tiles) * rows_per_tile);
-        let pixels = rows_per_tile.min(ho - y0) * wo;
-        for (o, values) in tile.chunks(pixels).enumerate() {
-            let dst = (b * out_ch + o) * plane + y0 * wo;
-            y[dst..dst + pixels].copy_from_slice(values);
-        }
-    }
-    Tensor::from_data(TensorData::new(y, [batch, out_ch, ho, wo]), &device)
+    assemble_row_tiles(&results, [batch, out_ch, ho, wo], rows_per_tile, &device)
 }
 
 #[cfg(test)]

@@ -407,7 +407,7 @@ pub fn train(
     };
     let weights = LossWeights::from(c);
     let csv_path = run_dir.join("losses.csv");
-    let mut csv = open_log(&csv_path, start).map_err(write_err(&csv_path))?;
+    let mut csv = LossLog::open(&csv_path, start).map_err(write_err(&csv_path))?;
     let style_dim = c.generator.style_dim();
     let display = Display::new(
         options,
@@ -486,7 +486,7 @@ pub fn train(
             values,
         };
         if iteration % c.log_iter.max(1) == 0 || iteration == max_iter {
-            write_row(&mut csv, &csv_path, &row).map_err(write_err(&csv_path))?;
+            csv.append(&row).map_err(write_err(&csv_path))?;
             on_log(&row);
         }
         if let Some(bar) = &progress {
@@ -651,64 +651,82 @@ fn value(row: &LogRow, name: &str) -> f64 {
         .map_or(f64::NAN, |(_, v)| *v)
 }
 
-/// Opens the CSV log, keeping only whole rows up to `start` when resuming (a process killed
-/// while writing may have left part of a row).
-fn open_log(path: &Path, start: u64) -> std::io::Result<std::fs::File> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let fields = |line: &str| line.split(',').count();
-    let header = text.lines().next().filter(|h| h.starts_with("iteration,"));
-    let kept: Vec<String> = match header {
-        None => Vec::new(),
-        Some(header) => std::iter::once(header.to_string())
-            .chain(
-                text.lines()
-                    .skip(1)
-                    .filter(|line| {
-                        fields(line) == fields(header)
-                            && line
-                                .split(',')
-                                .next()
-                                .and_then(|n| n.parse::<u64>().ok())
-                                .is_some_and(|n| n <= start)
-                    })
-                    .map(str::to_string),
-            )
-            .collect(),
-    };
-    let mut text = kept.join("\n");
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    write_atomic(path, text.as_bytes(), true)?;
-    std::fs::OpenOptions::new().append(true).open(path)
+/// The run's `losses.csv`, opened for appending, with the header its rows are written under.
+struct LossLog {
+    path: PathBuf,
+    file: std::fs::File,
+    /// The file's first line; `None` while the file is empty.
+    header: Option<String>,
 }
 
-/// Appends a row (with the header first in an empty file), each line in one write so a kill
-/// leaves whole lines or none. When a resumed run logs other terms than the file's header names
-/// (a loss weight switched on or off), the file is first rewritten under the new header, earlier
-/// rows keeping their values by column name and leaving new columns empty.
-fn write_row(csv: &mut std::fs::File, path: &Path, row: &LogRow) -> std::io::Result<()> {
-    let names: Vec<&str> = row.values.iter().map(|(n, _)| *n).collect();
-    let header = format!("iteration,lr,{}", names.join(","));
-    let mut text = String::new();
-    if csv.metadata()?.len() == 0 {
-        text.push_str(&header);
-        text.push('\n');
-    } else {
-        let existing = std::fs::read_to_string(path)?;
-        if existing.lines().next() != Some(header.as_str()) {
-            write_atomic(path, relabel_log(&existing, &header).as_bytes(), true)?;
-            *csv = std::fs::OpenOptions::new().append(true).open(path)?;
+impl LossLog {
+    /// Opens the CSV log, keeping only whole rows up to `start` when resuming (a process killed
+    /// while writing may have left part of a row).
+    fn open(path: &Path, start: u64) -> std::io::Result<Self> {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let fields = |line: &str| line.split(',').count();
+        let header = text.lines().next().filter(|h| h.starts_with("iteration,"));
+        let kept: Vec<String> = match header {
+            None => Vec::new(),
+            Some(header) => std::iter::once(header.to_string())
+                .chain(
+                    text.lines()
+                        .skip(1)
+                        .filter(|line| {
+                            fields(line) == fields(header)
+                                && line
+                                    .split(',')
+                                    .next()
+                                    .and_then(|n| n.parse::<u64>().ok())
+                                    .is_some_and(|n| n <= start)
+                        })
+                        .map(str::to_string),
+                )
+                .collect(),
+        };
+        let mut text = kept.join("\n");
+        if !text.is_empty() {
+            text.push('\n');
         }
+        write_atomic(path, text.as_bytes(), true)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: std::fs::OpenOptions::new().append(true).open(path)?,
+            header: header.map(str::to_string),
+        })
     }
-    let values: Vec<String> = row.values.iter().map(|(_, v)| format!("{v:.6}")).collect();
-    text.push_str(&format!(
-        "{},{:e},{}\n",
-        row.iteration,
-        row.lr,
-        values.join(",")
-    ));
-    csv.write_all(text.as_bytes())
+
+    /// Appends a row (with the header first in an empty file), each line in one write so a
+    /// kill leaves whole lines or none. When a resumed run logs other terms than the file's
+    /// header names (a loss weight switched on or off), the file is first rewritten under the
+    /// new header, earlier rows keeping their values by column name and leaving new columns
+    /// empty.
+    fn append(&mut self, row: &LogRow) -> std::io::Result<()> {
+        let names: Vec<&str> = row.values.iter().map(|(n, _)| *n).collect();
+        let header = format!("iteration,lr,{}", names.join(","));
+        let mut text = String::new();
+        match &self.header {
+            None => {
+                text.push_str(&header);
+                text.push('\n');
+            }
+            Some(current) if *current != header => {
+                let existing = std::fs::read_to_string(&self.path)?;
+                write_atomic(&self.path, relabel_log(&existing, &header).as_bytes(), true)?;
+                self.file = std::fs::OpenOptions::new().append(true).open(&self.path)?;
+            }
+            Some(_) => {}
+        }
+        self.header = Some(header);
+        let values: Vec<String> = row.values.iter().map(|(_, v)| format!("{v:.6}")).collect();
+        text.push_str(&format!(
+            "{},{:e},{}\n",
+            row.iteration,
+            row.lr,
+            values.join(",")
+        ));
+        self.file.write_all(text.as_bytes())
+    }
 }
 
 /// A loss log's rows under `header`, each value moved to its column's new place.
