@@ -58,17 +58,18 @@ pub fn conv2d_few_outputs_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) 
             geometry.block(input, &weight, &bias, y0)
         })
         .collect();
-    assemble_row_tiles(&results, [batch, out_ch, h, w], FewOutputs::BLOCK, &device)
+    let shape = [batch, out_ch, h, w];
+    let y = assemble_row_tiles(&results, shape, FewOutputs::BLOCK);
+    Tensor::from_data(TensorData::new(y, shape), &device)
 }
 
 /// The output `[b, out, h, w]` from per-task tiles of `rows_per_task` whole output rows (fewer in
 /// an image's last tile), each `[out, rows, w]`, tasks ordered image by image, top to bottom.
 fn assemble_row_tiles(
     tiles: &[Vec<f32>],
-    shape @ [batch, out_ch, h, w]: [usize; 4],
+    [batch, out_ch, h, w]: [usize; 4],
     rows_per_task: usize,
-    device: &Device,
-) -> Tensor<4> {
+) -> Vec<f32> {
     let tasks_per_image = h.div_ceil(rows_per_task);
     let mut y = vec![0f32; batch * out_ch * h * w];
     for (task, tile) in tiles.iter().enumerate() {
@@ -82,7 +83,7 @@ fn assemble_row_tiles(
             y[dst..dst + pixels].copy_from_slice(values);
         }
     }
-    Tensor::from_data(TensorData::new(y, shape), device)
+    y
 }
 
 /// The geometry of [`conv2d_few_outputs_cpu`] and its per-task kernel.
@@ -149,70 +150,215 @@ impl FewOutputs {
 /// `[b, out, (hp - kh) / stride + 1, (wp - kw) / stride + 1]`.
 pub fn conv2d_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usize) -> Tensor<4> {
     let device = x.device();
-    let [batch, in_ch, hp, wp] = x.dims();
-    let [out_ch, _, kh, kw] = weight.dims();
-    let (ho, wo) = ((hp - kh) / stride + 1, (wp - kw) / stride + 1);
-    let depth = in_ch * kh * kw;
-    let (input, weight, bias) = (to_vec(x), to_vec(weight), to_vec(bias));
-    let rows_per_tile = (TILE_PIXELS / wo).max(1);
-    let tiles = ho.div_ceil(rows_per_tile);
-    let results: Vec<Vec<f32>> = (0..batch * tiles)
-        .into_par_iter()
-        .map(|task| {
-            let (b, y0) = (task / tiles, (task % tiles) * rows_per_tile);
-            let rows = rows_per_tile.min(ho - y0);
-            let pixels = rows * wo;
-            let image = &input[b * in_ch * hp * wp..][..in_ch * hp * wp];
-            // im2col, [in * kh * kw, pixels], every value written once (no zeroing pass).
-            let mut columns = Vec::with_capacity(depth * pixels);
-            for c in 0..in_ch {
-                for ky in 0..kh {
-                    for kx in 0..kw {
-                        for y in y0..y0 + rows {
-                            let src = &image[(c * hp + y * stride + ky) * wp + kx..];
-                            if stride == 1 {
-                                columns.extend_from_slice(&src[..wo]);
-                            } else {
-                                columns.extend((0..wo).map(|x| src[x * stride]));
-                            }
+    let geometry = ConvGeometry::new(x.dims(), weight.dims(), stride);
+    let y = geometry.forward(&to_vec(x), &to_vec(weight), &to_vec(bias));
+    Tensor::from_data(TensorData::new(y, geometry.output_shape()), &device)
+}
+
+/// The geometry of an unpadded, ungrouped convolution over NCHW values, and its im2col tiling:
+/// tasks of whole output rows (about [`TILE_PIXELS`] pixels), image by image, top to bottom.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct ConvGeometry {
+    pub batch: usize,
+    pub in_ch: usize,
+    pub out_ch: usize,
+    pub kernel: [usize; 2],
+    pub stride: usize,
+    /// Input height and width (padded already).
+    pub padded: [usize; 2],
+    /// Output height and width.
+    pub out: [usize; 2],
+}
+
+/// One task of a [`ConvGeometry`]: `rows` output rows from `y0` of image `image`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowTile {
+    pub image: usize,
+    pub y0: usize,
+    pub rows: usize,
+}
+
+impl ConvGeometry {
+    /// From the input's `[b, in, hp, wp]` and the weight's `[out, in, kh, kw]`.
+    pub fn new(
+        [batch, in_ch, hp, wp]: [usize; 4],
+        [out_ch, _, kh, kw]: [usize; 4],
+        stride: usize,
+    ) -> Self {
+        Self {
+            batch,
+            in_ch,
+            out_ch,
+            kernel: [kh, kw],
+            stride,
+            padded: [hp, wp],
+            out: [(hp - kh) / stride + 1, (wp - kw) / stride + 1],
+        }
+    }
+
+    pub fn output_shape(&self) -> [usize; 4] {
+        [self.batch, self.out_ch, self.out[0], self.out[1]]
+    }
+
+    /// Rows of the im2col matrix: `in * kh * kw`.
+    pub fn depth(&self) -> usize {
+        self.in_ch * self.kernel[0] * self.kernel[1]
+    }
+
+    pub fn rows_per_tile(&self) -> usize {
+        (TILE_PIXELS / self.out[1]).max(1)
+    }
+
+    pub fn tasks(&self) -> usize {
+        self.batch * self.out[0].div_ceil(self.rows_per_tile())
+    }
+
+    pub fn tile(&self, task: usize) -> RowTile {
+        let (per_tile, tiles) = (
+            self.rows_per_tile(),
+            self.out[0].div_ceil(self.rows_per_tile()),
+        );
+        let y0 = (task % tiles) * per_tile;
+        RowTile {
+            image: task / tiles,
+            y0,
+            rows: per_tile.min(self.out[0] - y0),
+        }
+    }
+
+    /// One image's `[in, hp, wp]` values.
+    pub fn image<'a>(&self, values: &'a [f32], image: usize) -> &'a [f32] {
+        let n = self.in_ch * self.padded[0] * self.padded[1];
+        &values[image * n..][..n]
+    }
+
+    /// The im2col matrix of a tile, `[in * kh * kw, rows * wo]`, every value written once (no
+    /// zeroing pass), copied straight from the NCHW planes of `image`.
+    pub fn im2col(&self, image: &[f32], tile: RowTile) -> Vec<f32> {
+        let ([kh, kw], [hp, wp], wo, s) = (self.kernel, self.padded, self.out[1], self.stride);
+        let mut columns = Vec::with_capacity(self.depth() * tile.rows * wo);
+        for c in 0..self.in_ch {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    for y in tile.y0..tile.y0 + tile.rows {
+                        let src = &image[(c * hp + y * s + ky) * wp + kx..];
+                        if s == 1 {
+                            columns.extend_from_slice(&src[..wo]);
+                        } else {
+                            columns.extend((0..wo).map(|x| src[x * s]));
                         }
                     }
                 }
             }
-            let mut out: Vec<f32> = (0..out_ch)
-                .flat_map(|o| std::iter::repeat_n(bias[o], pixels))
-                .collect();
-            debug_assert_eq!(columns.len(), depth * pixels);
-            // SAFETY: row-major `out` [out_ch, pixels], `weight` [out_ch, depth] and `columns`
-            // [depth, pixels] are live, exactly that long, and do not overlap; the strides below
-            // describe exactly those layouts. out = 1 * out + 1 * weight @ columns.
-            unsafe {
-                gemm::gemm(
-                    out_ch,
-                    pixels,
-                    depth,
-                    out.as_mut_ptr(),
-                    1,
-                    pixels as isize,
+        }
+        columns
+    }
+
+    /// The convolution of `input` (`[b, in, hp, wp]`) with `weight` (`[out, in, kh, kw]`) plus
+    /// `bias` (`[out]`): `[b, out, ho, wo]`, tiles in parallel.
+    pub fn forward(&self, input: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
+        let wo = self.out[1];
+        let results: Vec<Vec<f32>> = (0..self.tasks())
+            .into_par_iter()
+            .map(|task| {
+                let tile = self.tile(task);
+                let pixels = tile.rows * wo;
+                let columns = self.im2col(self.image(input, tile.image), tile);
+                let mut out: Vec<f32> = (0..self.out_ch)
+                    .flat_map(|o| std::iter::repeat_n(bias[o], pixels))
+                    .collect();
+                matmul(
+                    &mut out,
                     true,
-                    weight.as_ptr(),
-                    1,
-                    depth as isize,
-                    columns.as_ptr(),
-                    1,
-                    pixels as isize,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                    Matrix::row_major(weight, self.out_ch, self.depth()),
+                    Matrix::row_major(&columns, self.depth(), pixels),
                 );
-            }
-            out
-        })
-        .collect();
-    assemble_row_tiles(&results, [batch, out_ch, ho, wo], rows_per_tile, &device)
+                out
+            })
+            .collect();
+        assemble_row_tiles(&results, self.output_shape(), self.rows_per_tile())
+    }
+}
+
+/// A read-only matrix view of `data`: element `(i, j)` at `i * row_stride + j * col_stride`.
+#[derive(Clone, Copy)]
+pub(crate) struct Matrix<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+    pub row_stride: usize,
+    pub col_stride: usize,
+}
+
+impl<'a> Matrix<'a> {
+    pub fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose (a view: no copy).
+    pub fn t(self) -> Self {
+        Self {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+        }
+    }
+
+    fn fits(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride
+                < self.data.len()
+    }
+}
+
+/// `dst = lhs @ rhs`, or `dst += lhs @ rhs` when `accumulate`, with `dst` row-major
+/// `[lhs.rows, rhs.cols]`; one thread (callers parallelise over tiles). The GEMM is burn-flex's
+/// own (the `gemm` crate).
+///
+/// # Panics
+/// If the shapes disagree or a view reaches past its slice.
+pub(crate) fn matmul(dst: &mut [f32], accumulate: bool, lhs: Matrix, rhs: Matrix) {
+    assert_eq!(lhs.cols, rhs.rows, "inner dimensions");
+    assert_eq!(dst.len(), lhs.rows * rhs.cols, "output size");
+    assert!(lhs.fits() && rhs.fits(), "matrix view out of bounds");
+    if dst.is_empty() {
+        return;
+    }
+    // SAFETY: every index the GEMM reads or writes lies inside the checked slices (the asserts
+    // above), `dst` is borrowed mutably so it overlaps neither input, and the strides describe
+    // exactly those views. dst = (accumulate ? dst : 0) + 1 * lhs @ rhs.
+    unsafe {
+        gemm::gemm(
+            lhs.rows,
+            rhs.cols,
+            lhs.cols,
+            dst.as_mut_ptr(),
+            1,
+            rhs.cols as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
 }
 
 #[cfg(test)]

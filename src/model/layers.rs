@@ -8,6 +8,7 @@ use burn::tensor::module::{conv2d, interpolate};
 use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMode};
 
 use super::cpu_conv::{conv2d_cpu, conv2d_few_outputs_cpu, is_cpu_inference};
+use super::cpu_conv_grad::conv2d_cpu_autodiff;
 use super::mask::{StyleMask, normalize};
 use super::params::{Init, NamedParams, ParamError, ParamSource, bias, param, param_values};
 use super::upsample::{FoldedUpsample, upsample2x_conv5x5_folded};
@@ -298,10 +299,15 @@ impl Conv {
             }
             return conv2d_cpu(x, weight, self.bias.val(), self.stride);
         }
+        // Training on the CPU: GEMM gradients instead of burn-flex's (model::cpu_conv_grad).
+        let bias = self.bias.val();
+        if let Some(y) = conv2d_cpu_autodiff(&x, &weight, &bias, self.stride) {
+            return y;
+        }
         conv2d(
             x,
             weight,
-            Some(self.bias.val()),
+            Some(bias),
             ConvOptions::new([self.stride; 2], [0, 0], [1, 1], 1),
         )
     }

@@ -1,6 +1,7 @@
 //! burn modules of the models (backend-agnostic, no UI, no files): MUNIT, UNIT and DRIT++.
 
 pub mod cpu_conv;
+pub mod cpu_conv_grad;
 pub mod discriminator;
 pub mod drit;
 pub mod layers;
