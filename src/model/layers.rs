@@ -9,6 +9,7 @@ use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMod
 
 use super::cpu_conv::{conv2d_cpu, conv2d_few_outputs_cpu, is_cpu_inference};
 use super::cpu_conv_grad::conv2d_cpu_autodiff;
+use super::cpu_norm::{Spread, normalize_cpu_autodiff};
 use super::mask::{StyleMask, normalize};
 use super::params::{Init, NamedParams, ParamError, ParamSource, bias, param, param_values};
 use super::upsample::{FoldedUpsample, upsample2x_conv5x5_folded};
@@ -79,6 +80,17 @@ impl ActivationLayer {
 /// # Shapes
 /// `x`: `[batch, channels, height, width]` -> same.
 pub fn instance_normalize(x: Tensor<4>) -> Tensor<4> {
+    // Training on the CPU: one op with one backward pass (model::cpu_norm).
+    let [_, _, h, w] = x.dims();
+    let spread = Spread::BiasedVariance { eps: NORM_EPS };
+    if let Some(y) = normalize_cpu_autodiff(&x, h * w, spread) {
+        return y;
+    }
+    instance_normalize_burn(x)
+}
+
+/// [`instance_normalize`] as burn ops, for every backend.
+pub fn instance_normalize_burn(x: Tensor<4>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let flat = x.reshape([b, c, h * w]);
     let mean = flat.clone().mean_dim(2);
@@ -192,6 +204,22 @@ impl MunitLayerNorm {
             return normalized * self.gamma.val().reshape([1, c, 1, 1])
                 + self.beta.val().reshape([1, c, 1, 1]);
         }
+        // Training on the CPU: one op with one backward pass (model::cpu_norm).
+        let spread = Spread::UnbiasedStdPlus { eps: NORM_EPS };
+        let normalized = match normalize_cpu_autodiff(&x, n, spread) {
+            Some(normalized) => normalized,
+            None => return self.forward_burn(x),
+        };
+        normalized * self.gamma.val().reshape([1, c, 1, 1]) + self.beta.val().reshape([1, c, 1, 1])
+    }
+
+    /// [`MunitLayerNorm::forward`] as burn ops, for every backend.
+    ///
+    /// # Shapes
+    /// `x`: `[batch, channels, h, w]` -> same.
+    pub fn forward_burn(&self, x: Tensor<4>) -> Tensor<4> {
+        let [b, c, h, w] = x.dims();
+        let n = c * h * w;
         let flat = x.reshape([b, n]);
         let mean = flat.clone().mean_dim(1);
         let centered = flat - mean;

@@ -101,7 +101,8 @@ pub struct TrainSummary {
     pub last: Option<LogRow>,
     pub seconds: f64,
     /// Seconds per iteration after this session's first (which also pays for warm-up), when
-    /// it ran two or more.
+    /// it ran two or more: loading the batch and the two steps, not the images, checkpoints and
+    /// logs written between them (which `seconds` includes).
     pub seconds_per_iteration: Option<f64>,
 }
 
@@ -433,8 +434,8 @@ pub fn train(
         save_history(run_dir, 0, &gens)?;
     }
     let began = Instant::now();
-    // When the session's first iteration ended: the steady rate is timed from there.
-    let mut first_done: Option<Instant> = None;
+    // The steady rate: seconds spent on the iterations after the session's first (warm-up).
+    let (mut steady_seconds, mut steady_iterations) = (0.0, 0u64);
     let mut last = None;
     let mut iteration = start;
     let mut interrupted = false;
@@ -454,6 +455,7 @@ pub fn train(
             break;
         }
         let lr = learning_rate(c, iteration);
+        let iteration_began = Instant::now();
         let data = loader.next_batch()?;
         let keep_a = (weights.keep_w > 0.0).then(|| {
             let mask = keep_mask_batch(&data.a, shape(Domain::A));
@@ -477,8 +479,11 @@ pub fn train(
             &seeds,
             weights,
         );
+        if iteration > start {
+            steady_seconds += iteration_began.elapsed().as_secs_f64();
+            steady_iterations += 1;
+        }
         iteration += 1;
-        first_done.get_or_insert_with(Instant::now);
 
         let row = LogRow {
             iteration,
@@ -510,7 +515,6 @@ pub fn train(
         }
         last = Some(row);
     }
-    let steady = first_done.map(|t| t.elapsed().as_secs_f64());
     // Always leave a checkpoint of where the run stopped.
     let latest = checkpoints::latest_complete(&run_dir.join(CHECKPOINT_DIR));
     if iteration > start && latest.is_none_or(|m| m.iteration != iteration) {
@@ -525,9 +529,8 @@ pub fn train(
         skipped_images: loader.skipped.load(Ordering::Relaxed),
         last,
         seconds: began.elapsed().as_secs_f64(),
-        seconds_per_iteration: steady
-            .filter(|_| iteration > start + 1)
-            .map(|s| s / (iteration - start - 1) as f64),
+        seconds_per_iteration: (steady_iterations > 0)
+            .then(|| steady_seconds / steady_iterations as f64),
     })
 }
 
