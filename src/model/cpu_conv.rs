@@ -12,8 +12,10 @@ use rayon::prelude::*;
 
 use super::params::to_vec;
 
-/// Output pixels per task of [`conv2d_cpu`] (whole output rows, at least one).
-const TILE_PIXELS: usize = 512;
+/// Output pixels per task of [`conv2d_cpu`] (whole output rows, at least one). Measured at 256 px
+/// (docs/performance.md): 128-256 encode and decode 5-7 % faster than 512 and 8-12 % faster than
+/// 1024-2048 (an im2col tile that stays in cache); training the same within noise.
+const TILE_PIXELS: usize = 256;
 
 /// Whether tensors on `device` run on burn's CPU backend without autodiff (inference).
 pub fn is_cpu_inference(device: &Device) -> bool {
