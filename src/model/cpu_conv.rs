@@ -6,11 +6,11 @@
 //! is burn-flex's own (the `gemm` crate) and writes whole output rows. Training, and every other
 //! backend, takes burn's conv2d (whose gradients burn provides).
 
+use burn::backend::Flex;
+use burn::backend::flex::FlexTensor;
 use burn::prelude::*;
-use burn::tensor::TensorData;
+use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
-
-use super::params::to_vec;
 
 /// Output pixels per task of [`conv2d_cpu`] (whole output rows, at least one). Measured at 256 px
 /// (docs/performance.md): 128-256 encode and decode 5-7 % faster than 512 and 8-12 % faster than
@@ -36,7 +36,8 @@ pub fn conv2d_few_outputs_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) 
     let [batch, in_ch, hp, wp] = x.dims();
     let [out_ch, _, kh, kw] = weight.dims();
     let (h, w) = (hp + 1 - kh, wp + 1 - kw);
-    let (input, weight, bias) = (to_vec(x), to_vec(weight), to_vec(bias));
+    let (input, weight, bias) = (f32_values(x), f32_values(weight), f32_values(bias));
+    let (input, weight, bias) = (f32_slice(&input), f32_slice(&weight), f32_slice(&bias));
     let geometry = FewOutputs {
         in_ch,
         out_ch,
@@ -55,9 +56,9 @@ pub fn conv2d_few_outputs_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) 
             #[cfg(target_arch = "x86_64")]
             if avx2 {
                 // SAFETY: the CPU was just found to support AVX2.
-                return unsafe { geometry.block_avx2(input, &weight, &bias, y0) };
+                return unsafe { geometry.block_avx2(input, weight, bias, y0) };
             }
-            geometry.block(input, &weight, &bias, y0)
+            geometry.block(input, weight, bias, y0)
         })
         .collect();
     let shape = [batch, out_ch, h, w];
@@ -153,8 +154,25 @@ impl FewOutputs {
 pub fn conv2d_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usize) -> Tensor<4> {
     let device = x.device();
     let geometry = ConvGeometry::new(x.dims(), weight.dims(), stride);
-    let y = geometry.forward(&to_vec(x), &to_vec(weight), &to_vec(bias));
+    let (x, weight, bias) = (f32_values(x), f32_values(weight), f32_values(bias));
+    let y = geometry.forward(f32_slice(&x), f32_slice(&weight), f32_slice(&bias));
     Tensor::from_data(TensorData::new(y, geometry.output_shape()), &device)
+}
+
+/// A tensor's values as a contiguous f32 burn-flex tensor: on burn-flex without autodiff the
+/// tensor itself, not copied when it is contiguous already (activations kept for a skip
+/// connection, weights held by their module); elsewhere read back.
+pub(crate) fn f32_values<const D: usize>(t: Tensor<D>) -> FlexTensor {
+    let flex = match t.clone().try_into_primitive::<Flex>() {
+        Ok(flex) if flex.dtype() == DType::F32 => flex,
+        _ => FlexTensor::from_data(t.into_data().convert::<f32>()),
+    };
+    flex.to_contiguous()
+}
+
+/// The values of a tensor from [`f32_values`].
+pub(crate) fn f32_slice(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("contiguous f32 (f32_values)")
 }
 
 /// The geometry of an unpadded, ungrouped convolution over NCHW values, and its im2col tiling:
@@ -259,26 +277,49 @@ impl ConvGeometry {
     /// The convolution of `input` (`[b, in, hp, wp]`) with `weight` (`[out, in, kh, kw]`) plus
     /// `bias` (`[out]`): `[b, out, ho, wo]`, tiles in parallel.
     pub fn forward(&self, input: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
-        let wo = self.out[1];
-        let results: Vec<Vec<f32>> = (0..self.tasks())
-            .into_par_iter()
-            .map(|task| {
-                let tile = self.tile(task);
-                let pixels = tile.rows * wo;
-                let columns = self.im2col(self.image(input, tile.image), tile);
-                let mut out: Vec<f32> = (0..self.out_ch)
-                    .flat_map(|o| std::iter::repeat_n(bias[o], pixels))
-                    .collect();
-                matmul(
-                    &mut out,
-                    true,
-                    Matrix::row_major(weight, self.out_ch, self.depth()),
-                    Matrix::row_major(&columns, self.depth(), pixels),
-                );
-                out
-            })
-            .collect();
-        assemble_row_tiles(&results, self.output_shape(), self.rows_per_tile())
+        let [ho, wo] = self.out;
+        let plane = ho * wo;
+        // The bias first; each tile's GEMM then adds its product in place, straight into the
+        // output planes (no per-tile buffers to assemble).
+        let mut y = vec![0f32; self.batch * self.out_ch * plane];
+        y.par_chunks_mut(plane)
+            .enumerate()
+            .for_each(|(i, out)| out.fill(bias[i % self.out_ch]));
+        let y_len = y.len();
+        let out = SharedOutput(y.as_mut_ptr());
+        (0..self.tasks()).into_par_iter().for_each(|task| {
+            let tile = self.tile(task);
+            let pixels = tile.rows * wo;
+            let columns = self.im2col(self.image(input, tile.image), tile);
+            let first = (tile.image * self.out_ch * ho + tile.y0) * wo;
+            let (weight, columns) = (
+                Matrix::row_major(weight, self.out_ch, self.depth()),
+                Matrix::row_major(&columns, self.depth(), pixels),
+            );
+            assert!(first + (self.out_ch - 1) * plane + pixels <= y_len);
+            // SAFETY: the tile's output, rows y0..y0 + rows of each of its image's planes
+            // (`out_ch` rows of `pixels` values, `plane` apart, from `first`), lies inside `y`
+            // (asserted) and no other task's tile covers those rows; `y` outlives the loop and
+            // is not otherwise accessed during it.
+            unsafe { gemm_raw(out.at(first), plane, true, weight, columns) };
+        });
+        y
+    }
+}
+
+/// The output buffer of [`ConvGeometry::forward`], shared by the tasks that each write their
+/// own tile of it.
+#[derive(Clone, Copy)]
+struct SharedOutput(*mut f32);
+
+// SAFETY: only used for disjoint tiles of one buffer that outlives the parallel loop.
+unsafe impl Send for SharedOutput {}
+unsafe impl Sync for SharedOutput {}
+
+impl SharedOutput {
+    /// The pointer `offset` values in (a method, so closures capture the whole wrapper).
+    fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
     }
 }
 
@@ -329,23 +370,44 @@ impl<'a> Matrix<'a> {
 /// # Panics
 /// If the shapes disagree or a view reaches past its slice.
 pub(crate) fn matmul(dst: &mut [f32], accumulate: bool, lhs: Matrix, rhs: Matrix) {
-    assert_eq!(lhs.cols, rhs.rows, "inner dimensions");
     assert_eq!(dst.len(), lhs.rows * rhs.cols, "output size");
+    // SAFETY: `dst` is borrowed mutably (it overlaps neither input) and holds exactly the
+    // row-major [lhs.rows, rhs.cols] output.
+    unsafe { gemm_raw(dst.as_mut_ptr(), rhs.cols, accumulate, lhs, rhs) }
+}
+
+/// `dst = lhs @ rhs`, or `dst += lhs @ rhs` when `accumulate`, with `dst` `[lhs.rows, rhs.cols]`
+/// rows `dst_row_stride` apart (columns adjacent); one thread.
+///
+/// # Safety
+/// Every `dst` element (`i * dst_row_stride + j`) must be valid for reads and writes and not be
+/// accessed by anything else during the call (in particular it must not overlap `lhs` or `rhs`).
+///
+/// # Panics
+/// If the shapes disagree or a view reaches past its slice.
+unsafe fn gemm_raw(
+    dst: *mut f32,
+    dst_row_stride: usize,
+    accumulate: bool,
+    lhs: Matrix,
+    rhs: Matrix,
+) {
+    assert_eq!(lhs.cols, rhs.rows, "inner dimensions");
     assert!(lhs.fits() && rhs.fits(), "matrix view out of bounds");
-    if dst.is_empty() {
+    if lhs.rows == 0 || rhs.cols == 0 {
         return;
     }
-    // SAFETY: every index the GEMM reads or writes lies inside the checked slices (the asserts
-    // above), `dst` is borrowed mutably so it overlaps neither input, and the strides describe
-    // exactly those views. dst = (accumulate ? dst : 0) + 1 * lhs @ rhs.
+    // SAFETY: every index the GEMM reads lies inside the checked input slices (the asserts
+    // above), the caller vouches for `dst`, and the strides describe exactly those views.
+    // dst = (accumulate ? dst : 0) + 1 * lhs @ rhs.
     unsafe {
         gemm::gemm(
             lhs.rows,
             rhs.cols,
             lhs.cols,
-            dst.as_mut_ptr(),
+            dst,
             1,
-            rhs.cols as isize,
+            dst_row_stride as isize,
             accumulate,
             lhs.data.as_ptr(),
             lhs.col_stride as isize,
