@@ -46,6 +46,34 @@ pub enum Region {
 pub fn regions(input: &RgbImage) -> Vec<Region> {
     let (w, h) = (input.width() as i64, input.height() as i64);
     let index = |x: i64, y: i64| (y * w + x) as usize;
+    let (light, reached) = background(input);
+    let near_dark = |x: i64, y: i64| {
+        let m = OUTSIDE_MARGIN;
+        (y - m..=y + m).any(|yy| {
+            (x - m..=x + m)
+                .any(|xx| xx >= 0 && yy >= 0 && xx < w && yy < h && !light[index(xx, yy)])
+        })
+    };
+    (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .map(|(x, y)| {
+            let i = index(x, y);
+            if luma(input.get_pixel(x as u32, y as u32)) < LINE {
+                Region::Line
+            } else if reached[i] && !near_dark(x, y) {
+                Region::Outside
+            } else {
+                Region::Inside
+            }
+        })
+        .collect()
+}
+
+/// Which pixels are light (at least [`LIGHT`]), and which of those are reachable from the
+/// image border through light pixels (the background around the drawing, up to its lines).
+fn background(input: &RgbImage) -> (Vec<bool>, Vec<bool>) {
+    let (w, h) = (input.width() as i64, input.height() as i64);
+    let index = |x: i64, y: i64| (y * w + x) as usize;
     let light: Vec<bool> = input.pixels().map(|p| luma(p) >= LIGHT).collect();
     // Flood fill through light pixels from every light border pixel.
     let mut reached = vec![false; light.len()];
@@ -69,34 +97,19 @@ pub fn regions(input: &RgbImage) -> Vec<Region> {
         reached[i] = true;
         stack.extend([(x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)]);
     }
-    let near_dark = |x: i64, y: i64| {
-        let m = OUTSIDE_MARGIN;
-        (y - m..=y + m).any(|yy| {
-            (x - m..=x + m)
-                .any(|xx| xx >= 0 && yy >= 0 && xx < w && yy < h && !light[index(xx, yy)])
-        })
-    };
-    (0..h)
-        .flat_map(|y| (0..w).map(move |x| (x, y)))
-        .map(|(x, y)| {
-            let i = index(x, y);
-            if luma(input.get_pixel(x as u32, y as u32)) < LINE {
-                Region::Line
-            } else if reached[i] && !near_dark(x, y) {
-                Region::Outside
-            } else {
-                Region::Inside
-            }
-        })
-        .collect()
+    (light, reached)
 }
 
-/// Where a translation of `input` should leave it as drawn: 1 on its lines and outside regions,
-/// 0 inside (row-major, one value per pixel). The training loss of `keep_w` uses it.
+/// Where a translation of `input` should leave it as drawn: 1 on its lines and on the whole
+/// background around the drawing, right up to the lines (the measured outside region without its
+/// margin: colour bleeding into that margin is where halos start), 0 inside (row-major, one
+/// value per pixel). The training loss of `keep_w` uses it.
 pub fn keep_mask(input: &RgbImage) -> Vec<f32> {
-    regions(input)
-        .into_iter()
-        .map(|r| if r == Region::Inside { 0.0 } else { 1.0 })
+    let (_, reached) = background(input);
+    input
+        .pixels()
+        .zip(reached)
+        .map(|(p, reached)| if reached || luma(p) < LINE { 1.0 } else { 0.0 })
         .collect()
 }
 

@@ -255,11 +255,13 @@ mod tests {
                 assert_eq!(at(k, c, 3, 5), 1.0, "line");
                 assert_eq!(at(k, c, 0, 0), 1.0, "background");
                 assert_eq!(at(k, c, 5, 5), 0.0, "inside");
-                assert_eq!(at(k, c, 1, 5), 0.0, "within the margin of the outline");
+                assert_eq!(at(k, c, 2, 5), 1.0, "background right next to the outline");
+                assert_eq!(at(k, c, 4, 5), 0.0, "inside right next to the outline");
             }
         }
         assert_eq!(at(0, 0, 11, 11), 1.0);
         assert_eq!(at(1, 0, 9, 6), 1.0, "the second image's own outline");
-        assert_eq!(at(0, 0, 9, 6), 0.0, "next to the first image's outline");
+        assert_eq!(at(0, 0, 8, 6), 1.0, "the first image's outline");
+        assert_eq!(at(1, 0, 8, 6), 0.0, "inside the second image's wider outline");
     }
 }
