@@ -262,6 +262,10 @@ mod tests {
         assert_eq!(at(0, 0, 11, 11), 1.0);
         assert_eq!(at(1, 0, 9, 6), 1.0, "the second image's own outline");
         assert_eq!(at(0, 0, 8, 6), 1.0, "the first image's outline");
-        assert_eq!(at(1, 0, 8, 6), 0.0, "inside the second image's wider outline");
+        assert_eq!(
+            at(1, 0, 8, 6),
+            0.0,
+            "inside the second image's wider outline"
+        );
     }
 }
