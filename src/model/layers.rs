@@ -10,6 +10,7 @@ use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMod
 use super::cpu_conv::{conv2d_cpu, conv2d_few_outputs_cpu, is_cpu_inference};
 use super::cpu_conv_grad::conv2d_cpu_autodiff;
 use super::cpu_norm::{Spread, normalize_cpu_autodiff};
+use super::cpu_pad::reflect_pad_cpu_autodiff;
 use super::mask::{StyleMask, normalize};
 use super::params::{Init, NamedParams, ParamError, ParamSource, bias, param, param_values};
 use super::upsample::{FoldedUpsample, upsample2x_conv5x5_folded};
@@ -254,6 +255,15 @@ pub fn pad2d(x: Tensor<4>, pad: usize, pad_type: PadType) -> Tensor<4> {
 /// # Shapes
 /// `[b, c, h, w]` (`pad < h`, `pad < w`) -> `[b, c, h + 2 pad, w + 2 pad]`.
 pub fn reflect_pad(x: Tensor<4>, pad: usize) -> Tensor<4> {
+    // Training on the CPU: one copy forward, one fold backward (model::cpu_pad).
+    if let Some(padded) = reflect_pad_cpu_autodiff(&x, pad) {
+        return padded;
+    }
+    reflect_pad_burn(x, pad)
+}
+
+/// [`reflect_pad`] as burn ops, for every backend.
+pub fn reflect_pad_burn(x: Tensor<4>, pad: usize) -> Tensor<4> {
     fn along(x: Tensor<4>, pad: usize, dim: usize) -> Tensor<4> {
         let n = x.dims()[dim];
         let line = |i: usize| x.clone().narrow(dim, i, 1);
