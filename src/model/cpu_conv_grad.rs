@@ -26,8 +26,9 @@ use rayon::prelude::*;
 
 use super::cpu_conv::{ConvGeometry, Matrix, RowTile, matmul};
 
-/// burn-flex under autodiff without gradient checkpointing (`Device::flex().autodiff()`).
-type CpuAutodiff = Autodiff<Flex, NoCheckpointing>;
+/// burn-flex under autodiff without gradient checkpointing (`Device::flex().autodiff()`): the
+/// backend of this crate's CPU training ops (here, `cpu_norm`, `cpu_pad`).
+pub(crate) type CpuAutodiff = Autodiff<Flex, NoCheckpointing>;
 
 /// [`ConvGeometry::forward`] as an autodiff op whose backward pass is [`ConvGeometry::backward`],
 /// when the tensors are f32 on burn-flex under autodiff (no checkpointing); `None` otherwise (the

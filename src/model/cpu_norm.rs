@@ -7,17 +7,17 @@
 //! backward pass suffice. Every norm of the content encoders, the AdaIN layers of the decoders
 //! and MUNIT's LayerNorms run through it, several times per training step.
 
+use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use rayon::prelude::*;
 
-type CpuAutodiff = Autodiff<Flex, NoCheckpointing>;
+use super::cpu_conv_grad::CpuAutodiff;
 
 /// How a normalisation measures the spread `s` of a group (`y = (x - mean) / s`).
 #[derive(Clone, Copy, Debug)]

@@ -7,17 +7,17 @@
 //! mirrored indices and the backward pass adds each padded line's gradient onto the line it
 //! mirrors.
 
+use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use rayon::prelude::*;
 
-type CpuAutodiff = Autodiff<Flex, NoCheckpointing>;
+use super::cpu_conv_grad::CpuAutodiff;
 
 /// Reflection padding of f32 tensors on burn-flex under autodiff without checkpointing; `None`
 /// elsewhere (the caller then takes burn's ops).
