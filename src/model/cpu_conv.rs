@@ -3,8 +3,9 @@
 //! and fills an im2col tile per 512 output pixels and writes the output one value at a time across
 //! channel planes; for these models' layers that costs up to 2-3x the GEMM itself (measured in
 //! docs/performance.md). Here the im2col rows are copied straight from the NCHW planes, the GEMM
-//! is burn-flex's own (the `gemm` crate) and writes whole output rows. Training, and every other
-//! backend, takes burn's conv2d (whose gradients burn provides).
+//! is burn-flex's own (the `gemm` crate) and writes whole output rows. Training on burn-flex uses
+//! the same geometry and forward pass with its own gradients (`cpu_conv_grad`); every other
+//! backend takes burn's conv2d.
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -170,9 +171,16 @@ pub(crate) fn f32_values<const D: usize>(t: Tensor<D>) -> FlexTensor {
     flex.to_contiguous()
 }
 
-/// The values of a tensor from [`f32_values`].
+/// A burn-flex tensor made contiguous (not copied when it already is), if its values are f32.
+pub(crate) fn contiguous_f32(t: &FlexTensor) -> Option<FlexTensor> {
+    let t = t.to_contiguous();
+    t.as_slice::<f32>().is_some().then_some(t)
+}
+
+/// The values of a tensor from [`f32_values`] or [`contiguous_f32`].
 pub(crate) fn f32_slice(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("contiguous f32 (f32_values)")
+    t.as_slice::<f32>()
+        .expect("contiguous f32 (f32_values, contiguous_f32)")
 }
 
 /// The geometry of an unpadded, ungrouped convolution over NCHW values, and its im2col tiling:

@@ -24,7 +24,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use rayon::prelude::*;
 
-use super::cpu_conv::{ConvGeometry, Matrix, RowTile, matmul};
+use super::cpu_conv::{ConvGeometry, Matrix, RowTile, contiguous_f32, f32_slice, matmul};
 
 /// burn-flex under autodiff without gradient checkpointing (`Device::flex().autodiff()`): the
 /// backend of this crate's CPU training ops (here, `cpu_norm`, `cpu_pad`).
@@ -50,15 +50,15 @@ pub fn conv2d_cpu_autodiff(
         // A constant input from a device without autodiff joins the graph as a leaf.
         Err(_) => CpuAutodiff::from_inner(x.clone().try_into_primitive::<Flex>().ok()?),
     };
-    let f32_values = |t: &FlexTensor| {
-        let t = t.to_contiguous();
-        t.as_slice::<f32>().is_some().then_some(t)
-    };
-    let x_values = f32_values(x_ad.primitive())?;
-    let weight_values = f32_values(weight_ad.primitive())?;
-    let bias_values = f32_values(bias_ad.primitive())?;
+    let x_values = contiguous_f32(x_ad.primitive())?;
+    let weight_values = contiguous_f32(weight_ad.primitive())?;
+    let bias_values = contiguous_f32(bias_ad.primitive())?;
     let geometry = ConvGeometry::new(x.dims(), weight.dims(), stride);
-    let y = geometry.forward(slice(&x_values), slice(&weight_values), slice(&bias_values));
+    let y = geometry.forward(
+        f32_slice(&x_values),
+        f32_slice(&weight_values),
+        f32_slice(&bias_values),
+    );
     let y = FlexTensor::from_data(TensorData::new(y, geometry.output_shape()));
     let y = match ConvBackward
         .prepare::<NoCheckpointing>([x_ad.node(), weight_ad.node(), bias_ad.node()])
@@ -78,11 +78,6 @@ pub fn conv2d_cpu_autodiff(
     Some(Tensor::from_primitive::<CpuAutodiff>(y))
 }
 
-fn slice(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>()
-        .expect("contiguous f32, checked on creation")
-}
-
 /// What the backward pass needs: the (contiguous f32) input and weight.
 #[derive(Clone, Debug)]
 struct ConvState {
@@ -99,18 +94,17 @@ impl Backward<Flex, 3> for ConvBackward {
 
     fn backward(self, ops: Ops<ConvState, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node).to_contiguous();
-        let grad = grad
-            .as_slice::<f32>()
+        let grad = contiguous_f32(&grads.consume::<Flex>(&ops.node))
             .expect("the gradient of an f32 output is f32");
+        let grad = f32_slice(&grad);
         let ConvState {
             x,
             weight,
             geometry,
         } = ops.state;
         let grads_out = geometry.backward(
-            slice(&x),
-            slice(&weight),
+            f32_slice(&x),
+            f32_slice(&weight),
             grad,
             node_x.is_some(),
             node_weight.is_some(),

@@ -17,6 +17,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use rayon::prelude::*;
 
+use super::cpu_conv::{contiguous_f32, f32_slice};
 use super::cpu_conv_grad::CpuAutodiff;
 
 /// How a normalisation measures the spread `s` of a group (`y = (x - mean) / s`).
@@ -36,8 +37,8 @@ pub enum Spread {
 /// `x`: `[batch, channels, height, width]` -> same; `group` divides its size.
 pub fn normalize_cpu_autodiff(x: &Tensor<4>, group: usize, spread: Spread) -> Option<Tensor<4>> {
     let x_ad = x.clone().try_into_primitive::<CpuAutodiff>().ok()?;
-    let values = x_ad.primitive().to_contiguous();
-    let input = values.as_slice::<f32>()?;
+    let values = contiguous_f32(x_ad.primitive())?;
+    let input = f32_slice(&values);
     let groups = input.len() / group;
     let mut y = vec![0f32; input.len()];
     let mut factors = vec![GroupFactors::default(); groups];
@@ -120,14 +121,12 @@ impl Backward<Flex, 1> for NormBackward {
     /// `s / ((n - 1) std)` for MUNIT's LayerNorm.
     fn backward(self, ops: Ops<NormState, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node).to_contiguous();
+        let grad = contiguous_f32(&grads.consume::<Flex>(&ops.node))
+            .expect("the gradient of an f32 output is f32");
         let Some(node) = node_x else { return };
         let NormState { y, factors } = ops.state;
         let shape = y.layout().shape().clone();
-        let y = y.as_slice::<f32>().expect("contiguous f32, made so");
-        let grad = grad
-            .as_slice::<f32>()
-            .expect("the gradient of an f32 output is f32");
+        let (y, grad) = (f32_slice(&y), f32_slice(&grad));
         let group = y.len() / factors.len();
         let mut x_grad = vec![0f32; y.len()];
         x_grad

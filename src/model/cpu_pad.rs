@@ -17,6 +17,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use rayon::prelude::*;
 
+use super::cpu_conv::{contiguous_f32, f32_slice};
 use super::cpu_conv_grad::CpuAutodiff;
 
 /// Reflection padding of f32 tensors on burn-flex under autodiff without checkpointing; `None`
@@ -30,8 +31,8 @@ pub fn reflect_pad_cpu_autodiff(x: &Tensor<4>, pad: usize) -> Option<Tensor<4>> 
         pad,
     };
     let x_ad = x.clone().try_into_primitive::<CpuAutodiff>().ok()?;
-    let values = x_ad.primitive().to_contiguous();
-    let y = geometry.forward(values.as_slice::<f32>()?);
+    let values = contiguous_f32(x_ad.primitive())?;
+    let y = geometry.forward(f32_slice(&values));
     let y = FlexTensor::from_data(TensorData::new(y, geometry.padded_shape()));
     let y = match PadBackward
         .prepare::<NoCheckpointing>([x_ad.node()])
@@ -122,13 +123,11 @@ impl Backward<Flex, 1> for PadBackward {
 
     fn backward(self, ops: Ops<ReflectPad, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node).to_contiguous();
+        let grad = contiguous_f32(&grads.consume::<Flex>(&ops.node))
+            .expect("the gradient of an f32 output is f32");
         if let Some(node) = node_x {
             let geometry = ops.state;
-            let values = geometry.backward(
-                grad.as_slice::<f32>()
-                    .expect("the gradient of an f32 output is f32"),
-            );
+            let values = geometry.backward(f32_slice(&grad));
             let x_grad = FlexTensor::from_data(TensorData::new(values, geometry.dims.to_vec()));
             grads.register::<Flex>(node.id, x_grad);
         }
