@@ -242,6 +242,18 @@ pub struct Config {
     /// colour inside the lines and leave the rest as drawn.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub keep_w: f64,
+    /// stylespace's own (0 leaves it out): weight of a mode-seeking term on a -> b translations
+    /// (DRIT++'s, from MSGAN): two styles decode one content code, and the loss is
+    /// 1 / (mean |x_ab1 - x_ab2| / mean |s_1 - s_2| + 1e-5), so different codes give different
+    /// images. With `keep_w` on, the difference is measured inside the drawing only (where the
+    /// keep mask is 0): styles are to differ in the fills, not in the background kept as drawn.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ms_w: f64,
+    /// With `ms_w`: the image-to-style difference ratio above which the mode-seeking term stops
+    /// pushing (its ratio is clamped there, as DSGAN's diversity term is), so the styles grow
+    /// apart up to this point and not at every other loss's expense. 0: no cap (MSGAN's form).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ms_cap: f64,
     /// UNIT's loss weights (absent from MUNIT configs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recon_kl_w: Option<f64>,
@@ -515,6 +527,12 @@ impl Config {
         }
         if !(self.keep_w.is_finite() && self.keep_w >= 0.0) {
             return Err(bad("keep_w", "must be a number at least 0"));
+        }
+        if !(self.ms_w.is_finite() && self.ms_w >= 0.0) {
+            return Err(bad("ms_w", "must be a number at least 0"));
+        }
+        if !(self.ms_cap.is_finite() && self.ms_cap >= 0.0) {
+            return Err(bad("ms_cap", "must be a number at least 0"));
         }
         if matches!(self.discriminator.norm, Norm::Adain) {
             return Err(bad(

@@ -229,22 +229,29 @@ fn training_checkpoints_and_resumes_exactly() {
     assert!(stderr.contains("2 already in"), "{stderr}");
 }
 
-/// The line-art loss (`keep_w`) switched on when resuming: its term is logged from then on, and
-/// the loss log keeps the earlier rows under the new header.
+/// The line-art losses (`keep_w`, `ms_w`) switched on when resuming: their terms are logged from
+/// then on, and the loss log keeps the earlier rows under the new header.
 #[test]
-fn keep_loss_switched_on_in_a_resumed_run() {
+fn line_art_losses_switched_on_in_a_resumed_run() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     make_dataset(&data);
     let run_dir = tmp.path().join("run");
     let before = run(&data, &run_dir, 2, false);
     assert!(before[0].values.iter().all(|(n, _)| *n != "gen_keep_ab"));
-    let keep_config = format!("{CONFIG}keep_w: 10\n");
+    assert!(before[0].values.iter().all(|(n, _)| *n != "gen_ms_ab"));
+    let keep_config = format!("{CONFIG}keep_w: 10\nms_w: 1\n");
     let after = run_config(&keep_config, &data, &run_dir, 3, true);
     let keep = after[0].values.iter().find(|(n, _)| *n == "gen_keep_ab");
     // Translations of an untrained generator are far from the white background and black lines.
     assert!(
         keep.is_some_and(|(_, v)| *v > 0.05 && v.is_finite()),
+        "{after:?}"
+    );
+    // Two styles give two different translations: a finite mode-seeking loss (1 / ratio).
+    let ms = after[0].values.iter().find(|(n, _)| *n == "gen_ms_ab");
+    assert!(
+        ms.is_some_and(|(_, v)| *v > 1.0 && v.is_finite()),
         "{after:?}"
     );
 
@@ -338,6 +345,56 @@ fn train_command_refuses_to_clobber_a_run_and_vgg() {
         max_diff(&start.a, &trained.a) > 0.0,
         "and training moved them"
     );
+    // The run folder's discriminators (same architecture at 64 px) came along: one Adam step
+    // (lr 1e-4) from the source's, where fresh ones would differ by their whole N(0, 0.02) init.
+    let dis = |run: &Path, i: u64| {
+        read_native(
+            &run.join(CHECKPOINT_DIR)
+                .join(format!("dis_{i:08}.safetensors")),
+        )
+        .unwrap()
+    };
+    let (source_dis, continued_dis) = (dis(&out, 2), dis(&from, 1));
+    assert!(max_diff(&source_dis.a, &continued_dis.a) < 1e-3);
+    assert!(max_diff(&source_dis.b, &continued_dis.b) < 1e-3);
+
+    // A model folder exported with its discriminators passes them on the same way; one without
+    // them cannot give any, and the export then writes nothing.
+    let with = tmp.path().join("with");
+    let export = |model: &Path, to: &Path| {
+        run_cli(&[
+            "export",
+            "--model",
+            &model.display().to_string(),
+            "--out",
+            &to.display().to_string(),
+            "--with-discriminators",
+        ])
+    };
+    let (status, _, stderr) = export(&out, &with);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(with.join("discriminators.safetensors").is_file());
+    let from_model = tmp.path().join("from-model");
+    let mut d = args(&from_model);
+    d[2] = config_64.display().to_string();
+    d.extend(["--init".into(), with.display().to_string()]);
+    let (status, _, stderr) = run_cli(&d.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(status, 0, "{stderr}");
+    assert!(max_diff(&source_dis.a, &dis(&from_model, 1).a) < 1e-3);
+    let without = tmp.path().join("without");
+    let (status, _, stderr) = run_cli(&[
+        "export",
+        "--model",
+        &with.display().to_string(),
+        "--out",
+        &without.display().to_string(),
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    let again = tmp.path().join("again");
+    let (status, _, stderr) = export(&without, &again);
+    assert_ne!(status, 0);
+    assert!(stderr.contains("has no discriminators"), "{stderr}");
+    assert!(!again.exists());
 
     // A model that is not there: one clean error before any training.
     let mut c = args(&tmp.path().join("none"));

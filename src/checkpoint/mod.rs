@@ -34,6 +34,9 @@ use torch::{Object, TorchError};
 
 /// File name of the weights inside a native model folder.
 pub const NATIVE_WEIGHTS: &str = "model.safetensors";
+/// File name of the (optional) discriminators inside a native model folder: what a training run
+/// started from the folder (`train --init`) continues with instead of fresh ones.
+pub const NATIVE_DISCRIMINATORS: &str = "discriminators.safetensors";
 /// File name of the configuration inside a native model folder.
 pub const NATIVE_CONFIG: &str = "config.yaml";
 

@@ -50,6 +50,11 @@ pub fn gen_name(iteration: u64) -> String {
     format!("gen_{iteration:08}.safetensors")
 }
 
+/// Discriminator file name of an iteration (native format).
+pub fn dis_name(iteration: u64) -> String {
+    format!("dis_{iteration:08}.safetensors")
+}
+
 /// The contents of a checkpoint.
 pub struct CheckpointData {
     pub gens: DomainPair,
@@ -77,10 +82,7 @@ pub fn save(dir: &Path, iteration: u64, data: &CheckpointData, keep: usize) -> s
         gen_name(iteration),
         native_bytes(&data.gens, Precision::F32),
     )?;
-    write(
-        format!("dis_{iteration:08}.safetensors"),
-        native_bytes(&data.dis, Precision::F32),
-    )?;
+    write(dis_name(iteration), native_bytes(&data.dis, Precision::F32))?;
     write(
         format!("optimizer_{iteration:08}.safetensors"),
         arrays_bytes(&data.optimizer, &data.steps),

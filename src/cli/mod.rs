@@ -152,6 +152,10 @@ pub struct ExportArgs {
     /// Store weights as f16 (half the size).
     #[arg(long)]
     pub f16: bool,
+    /// Also write the discriminators (`discriminators.safetensors`), so that `train --init`
+    /// from the new folder goes on with them instead of fresh ones.
+    #[arg(long)]
+    pub with_discriminators: bool,
 }
 
 #[derive(Subcommand, Debug)]

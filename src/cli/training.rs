@@ -45,7 +45,7 @@ pub(super) fn import(args: ImportArgs) -> Result<()> {
 
 pub(super) fn losses(args: LossesArgs) -> Result<()> {
     use stylespace::train::losses::{
-        LossWeights, Networks, dis_losses, gen_losses, grad_sq_sum, keep_mask_batch,
+        LossWeights, Networks, OwnInputs, dis_losses, gen_losses, grad_sq_sum, keep_mask_batch,
     };
     let config = Config::load(&args.config)?.config;
     if config.family() != stylespace::config::ConfigFamily::Munit {
@@ -96,6 +96,9 @@ pub(super) fn losses(args: LossesArgs) -> Result<()> {
         dis_b: &dis_b,
     };
     let weights = LossWeights::from(&config);
+    if weights.ms_w > 0.0 {
+        log::warn!("ms_w: the mode-seeking term needs a second style; this command leaves it out");
+    }
     let scalar = |t: &Tensor<1>| stylespace::model::params::to_vec(t.clone())[0] as f64;
     let gen_step = gen_losses(
         &nets,
@@ -103,7 +106,10 @@ pub(super) fn losses(args: LossesArgs) -> Result<()> {
         x_b.clone(),
         style(&s_a),
         style(&s_b),
-        keep_a,
+        OwnInputs {
+            keep_a,
+            s_b_second: None,
+        },
         weights,
     );
     let grads = gen_step.total.backward();
@@ -266,13 +272,60 @@ pub(super) fn export(args: ExportArgs) -> Result<()> {
     } else {
         Precision::F32
     };
+    // Check the discriminators before writing anything.
+    let discriminators = if args.with_discriminators {
+        let path = export_discriminators_source(&args.model)?;
+        let dis = checkpoint::read_native(&path)?;
+        for (domain, dict) in [(Domain::A, &dis.a), (Domain::B, &dis.b)] {
+            checkpoint::discriminator_from_state_dict(
+                &config,
+                domain,
+                dict.clone(),
+                &device,
+                &path,
+            )?;
+        }
+        Some(dis)
+    } else {
+        None
+    };
     checkpoint::save_native(&args.out, &config, &pair, precision)?;
+    if let Some(dis) = discriminators {
+        let path = args.out.join(checkpoint::NATIVE_DISCRIMINATORS);
+        stylespace::io::atomic::write_atomic(
+            &path,
+            &checkpoint::native_bytes(&dis, precision),
+            false,
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     println!(
         "wrote model folder {} from {}",
         args.out.display(),
         files.weights.display()
     );
     Ok(())
+}
+
+/// Where `export --with-discriminators` reads them: a model folder's own file, or the run
+/// folder's newest complete checkpoint (the one whose generators are exported).
+fn export_discriminators_source(model: &Path) -> Result<PathBuf> {
+    let own = model.join(checkpoint::NATIVE_DISCRIMINATORS);
+    if own.is_file() {
+        return Ok(own);
+    }
+    let dir = model.join(checkpoint::run::CHECKPOINT_DIR);
+    if !model.join(checkpoint::NATIVE_WEIGHTS).is_file()
+        && let Some(manifest) = checkpoint::run::latest_complete(&dir)
+    {
+        return Ok(dir.join(checkpoint::run::dis_name(manifest.iteration)));
+    }
+    bail!(
+        "--with-discriminators: {} has no discriminators (a run folder's checkpoint or a model \
+         folder's {} holds them)",
+        model.display(),
+        checkpoint::NATIVE_DISCRIMINATORS
+    )
 }
 
 pub(super) fn dataset_openmoji(from: &Path, size: u32, out: &Path, seed: u64) -> Result<()> {

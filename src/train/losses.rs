@@ -19,6 +19,9 @@ pub struct LossWeights {
     pub recon_x_cyc_w: f64,
     /// stylespace's own (not in the official trainer): see [`Config::keep_w`].
     pub keep_w: f64,
+    /// stylespace's own: see [`Config::ms_w`] and [`Config::ms_cap`].
+    pub ms_w: f64,
+    pub ms_cap: f64,
 }
 
 impl From<&Config> for LossWeights {
@@ -30,6 +33,8 @@ impl From<&Config> for LossWeights {
             recon_c_w: c.recon_c_w,
             recon_x_cyc_w: c.recon_x_cyc_w,
             keep_w: c.keep_w,
+            ms_w: c.ms_w,
+            ms_cap: c.ms_cap,
         }
     }
 }
@@ -46,6 +51,30 @@ pub fn l1<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
 pub fn masked_l1<const D: usize>(a: Tensor<D>, b: Tensor<D>, mask: Tensor<D>) -> Tensor<1> {
     let count = mask.clone().sum();
     ((a - b).abs() * mask).sum() / count.clamp_min(1.0)
+}
+
+/// Mode seeking (DRIT++ / MSGAN): `1 / (r + 1e-5)` with `r` the mean absolute difference of
+/// two translations of one content code (over the elements where `region` is 1, or all of
+/// them) divided by that of their styles. Small when different codes give different images.
+/// With `cap > 0`, `r` is clamped at `cap`: no gradient once the images differ that much.
+///
+/// # Shapes
+/// `x_1`, `x_2` (and `region`, 0 or 1): `[b, c, h, w]`; `s_1`, `s_2`: `[b, style_dim]`.
+pub fn mode_seeking(
+    (x_1, x_2): (Tensor<4>, Tensor<4>),
+    (s_1, s_2): (Tensor<2>, Tensor<2>),
+    region: Option<Tensor<4>>,
+    cap: f64,
+) -> Tensor<1> {
+    let images = match region {
+        Some(region) => masked_l1(x_1, x_2, region),
+        None => l1(x_1, x_2),
+    };
+    let mut ratio = images / l1(s_1, s_2);
+    if cap > 0.0 {
+        ratio = ratio.clamp_max(cap);
+    }
+    (ratio + 1e-5).recip()
 }
 
 /// The `keep_w` loss's mask of a batch of domain-a images: 1 on each image's lines and outside
@@ -83,21 +112,32 @@ pub struct Networks<'a> {
     pub dis_b: &'a MsImageDis,
 }
 
+/// What stylespace's own terms need besides the official ones.
+#[derive(Default)]
+pub struct OwnInputs {
+    /// 1 where `x_ab` should equal `x_a` (see [`Config::keep_w`]): `[b, c, h, w]`, used when
+    /// `keep_w > 0`; with `ms_w` the mode-seeking difference is taken where it is 0.
+    pub keep_a: Option<Tensor<4>>,
+    /// A second prior style for domain b (see [`Config::ms_w`]): `[b, style_dim]`, used when
+    /// `ms_w > 0`.
+    pub s_b_second: Option<Tensor<2>>,
+}
+
 /// One generator step's losses.
 ///
 /// # Shapes
 /// `x_a`, `x_b`: `[b, c, h, w]`; `s_a`, `s_b` (styles drawn from the prior for domains a and b):
-/// `[b, style_dim]`; `keep_a` (1 where `x_ab` should equal `x_a`, see [`Config::keep_w`]):
-/// `[b, c, h, w]`, used when `w.keep_w > 0`.
+/// `[b, style_dim]`; `own`: see [`OwnInputs`].
 pub fn gen_losses(
     nets: &Networks,
     x_a: Tensor<4>,
     x_b: Tensor<4>,
     s_a: Tensor<2>,
     s_b: Tensor<2>,
-    keep_a: Option<Tensor<4>>,
+    own: OwnInputs,
     w: LossWeights,
 ) -> GenLosses {
+    let OwnInputs { keep_a, s_b_second } = own;
     let [batch, style_dim] = s_a.dims();
     let flat = |s: Tensor<4>| s.reshape([batch, style_dim]);
     // Encode.
@@ -120,8 +160,8 @@ pub fn gen_losses(
         ("gen_recon_x_a", l1(x_a_recon, x_a.clone())),
         ("gen_recon_x_b", l1(x_b_recon, x_b.clone())),
         ("gen_recon_s_a", l1(s_a_recon, s_a)),
-        ("gen_recon_s_b", l1(s_b_recon, s_b)),
-        ("gen_recon_c_a", l1(c_a_recon.clone(), c_a)),
+        ("gen_recon_s_b", l1(s_b_recon, s_b.clone())),
+        ("gen_recon_c_a", l1(c_a_recon.clone(), c_a.clone())),
         ("gen_recon_c_b", l1(c_b_recon.clone(), c_b)),
     ];
     let mut weights = vec![
@@ -132,11 +172,29 @@ pub fn gen_losses(
         w.recon_c_w,
         w.recon_c_w,
     ];
-    if w.keep_w > 0.0
-        && let Some(keep_a) = keep_a
-    {
-        terms.push(("gen_keep_ab", masked_l1(x_ab.clone(), x_a.clone(), keep_a)));
+    let keep_a = keep_a.filter(|_| w.keep_w > 0.0);
+    if let Some(keep_a) = &keep_a {
+        terms.push((
+            "gen_keep_ab",
+            masked_l1(x_ab.clone(), x_a.clone(), keep_a.clone()),
+        ));
         weights.push(w.keep_w);
+    }
+    if w.ms_w > 0.0
+        && let Some(s_b_second) = s_b_second
+    {
+        let x_ab_second = nets.gen_b.decode_style(c_a.clone(), s_b_second.clone());
+        let inside = keep_a.map(|keep| keep.neg() + 1.0);
+        terms.push((
+            "gen_ms_ab",
+            mode_seeking(
+                (x_ab.clone(), x_ab_second),
+                (s_b, s_b_second),
+                inside,
+                w.ms_cap,
+            ),
+        ));
+        weights.push(w.ms_w);
     }
     if w.recon_x_cyc_w > 0.0 {
         let x_aba = nets.gen_a.decode_style(c_a_recon, s_a_prime);
@@ -227,6 +285,75 @@ mod tests {
         assert_eq!(value(t([1.0, 0.0, 1.0, 0.0])), 2.0); // (1 + 3) / 2
         assert_eq!(value(t([0.0, 0.0, 0.0, 1.0])), 6.0);
         assert_eq!(value(t([0.0; 4])), 0.0, "an empty mask is no loss, not NaN");
+    }
+
+    #[test]
+    fn mode_seeking_rewards_different_images_for_different_styles_inside_the_region() {
+        let device = Device::flex();
+        let image = |v: [f32; 4]| {
+            Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, 1, 2, 2]), &device)
+        };
+        let style =
+            |v: [f32; 2]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [1, 2]), &device);
+        let loss = |x_2, region, cap| {
+            mode_seeking(
+                (image([0.0; 4]), x_2),
+                (style([0.0, 0.0]), style([1.0, 3.0])), // mean |s_1 - s_2| = 2
+                region,
+                cap,
+            )
+        };
+        let value = |x_2, region| to_vec(loss(x_2, region, 0.0))[0];
+        // mean |x_1 - x_2| = 0.5 over all four, so r = 0.25.
+        let everywhere = value(image([2.0, 0.0, 0.0, 0.0]), None);
+        assert!(
+            (everywhere - 1.0 / (0.25 + 1e-5)).abs() < 1e-3,
+            "{everywhere}"
+        );
+        // More difference: a smaller loss.
+        assert!(value(image([2.0, 2.0, 0.0, 0.0]), None) < everywhere);
+        // Only the region counts: there the images differ by 2, so r = 1.
+        let inside = value(
+            image([2.0, 0.0, 0.0, 0.0]),
+            Some(image([1.0, 0.0, 0.0, 0.0])),
+        );
+        assert!((inside - 1.0 / (1.0 + 1e-5)).abs() < 1e-4, "{inside}");
+        // Identical images: the loss is large but finite.
+        let same = value(image([0.0; 4]), None);
+        assert!(same.is_finite() && same > 9.9e4, "{same}");
+
+        // The cap: the ratio counts up to it, and past it the images get no gradient.
+        let gradient = |cap| {
+            let device = Device::flex().autodiff();
+            let x_2 = Tensor::<4>::from_data(
+                TensorData::new(vec![2.0f32, 0.0, 0.0, 0.0], [1, 1, 2, 2]),
+                &device,
+            )
+            .require_grad();
+            let zeros = || Tensor::<4>::zeros([1, 1, 2, 2], &device);
+            let style =
+                |v: [f32; 2]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [1, 2]), &device);
+            let loss = mode_seeking(
+                (zeros(), x_2.clone()),
+                (style([0.0, 0.0]), style([1.0, 3.0])),
+                None,
+                cap,
+            );
+            let value = to_vec(loss.clone())[0];
+            let grads = loss.backward();
+            (value, to_vec(x_2.grad(&grads).unwrap()))
+        };
+        let (free, free_grad) = gradient(0.0);
+        assert!(
+            free_grad[0] < 0.0,
+            "more difference lowers the loss: {free_grad:?}"
+        );
+        let (capped, capped_grad) = gradient(0.1); // r = 0.25 is past the cap
+        assert!((capped - 1.0 / (0.1 + 1e-5)).abs() < 1e-2, "{capped}");
+        assert!(capped > free);
+        assert!(capped_grad.iter().all(|g| *g == 0.0), "{capped_grad:?}");
+        let (_, below_grad) = gradient(0.5); // r = 0.25 is below the cap
+        assert_eq!(below_grad, free_grad);
     }
 
     #[test]

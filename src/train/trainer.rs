@@ -16,7 +16,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::adam::{Adam, AdamConfig};
 use super::data::{Loader, LoaderSpec, Transform, list_file, list_images, rng_for};
-use super::losses::{LossWeights, Networks, dis_losses, gen_losses, keep_mask_batch};
+use super::losses::{LossWeights, Networks, OwnInputs, dis_losses, gen_losses, keep_mask_batch};
 use super::samples::Display;
 use crate::Domain;
 use crate::checkpoint::run::{self as checkpoints, CHECKPOINT_DIR, CheckpointData};
@@ -76,7 +76,10 @@ pub struct TrainOptions {
     /// Start the generators from this model instead of random weights (a fresh run only): a
     /// native model folder, a run folder (its newest checkpoint), a native `.safetensors` or an
     /// official `gen_*.pt` whose architecture is the config's. The image size may differ: the
-    /// networks are convolutional, so a model trained at 64 px continues at 128 px.
+    /// networks are convolutional, so a model trained at 64 px continues at 128 px. The
+    /// discriminators come along where the source has them and they fit the config (a run
+    /// folder's checkpoint, a model folder's `discriminators.safetensors`); the optimiser
+    /// starts afresh.
     pub init_from: Option<PathBuf>,
     /// Every this many iterations, also keep the generators (f16) in `history/` of the run
     /// folder, never pruned: what `stylespace evaluate --history` compares. 0: none.
@@ -193,6 +196,48 @@ fn init_weights(source: &Path) -> Result<PathBuf, TrainError> {
         })
 }
 
+/// The discriminators that go with `--init`'s generators, if the source has them: a model
+/// folder's `discriminators.safetensors` (`export --with-discriminators`) or a run folder's
+/// newest complete checkpoint.
+fn init_discriminator_weights(source: &Path) -> Option<PathBuf> {
+    if !source.is_dir() {
+        return None;
+    }
+    let weights = source.join(crate::checkpoint::NATIVE_DISCRIMINATORS);
+    if weights.is_file() {
+        return Some(weights);
+    }
+    if source.join(crate::checkpoint::NATIVE_WEIGHTS).is_file() {
+        return None; // a model folder without them
+    }
+    let dir = source.join(CHECKPOINT_DIR);
+    checkpoints::latest_complete(&dir).map(|m| dir.join(checkpoints::dis_name(m.iteration)))
+}
+
+/// `--init`'s discriminators when they fit the config, else `None` (the run starts fresh ones,
+/// as from a model without them; a 64 px model's do not fit a 128 px config of more scales).
+fn init_discriminators(
+    c: &Config,
+    source: &Path,
+    device: &Device,
+) -> Result<Option<DisPair>, TrainError> {
+    let Some(path) = init_discriminator_weights(source) else {
+        return Ok(None);
+    };
+    let pair = crate::checkpoint::read_native(&path)?;
+    let fit = |domain, dict| discriminator_from_state_dict(c, domain, dict, device, &path);
+    match (fit(Domain::A, pair.a), fit(Domain::B, pair.b)) {
+        (Ok(a), Ok(b)) => {
+            log::info!("discriminators from {}", path.display());
+            Ok(Some(DisPair { a, b }))
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            log::warn!("--init: fresh discriminators, as {e}");
+            Ok(None)
+        }
+    }
+}
+
 fn build(options: &TrainOptions, device: &Device) -> Result<Run, TrainError> {
     let c = &options.config;
     let adam = || {
@@ -277,9 +322,16 @@ fn build(options: &TrainOptions, device: &Device) -> Result<Run, TrainError> {
             b: Generator::new(&c.generator, c.input_dim_b, &mut init, device)?,
         },
     };
-    let dis = DisPair {
-        a: MsImageDis::new(&c.discriminator, c.input_dim_a, &mut init, device)?,
-        b: MsImageDis::new(&c.discriminator, c.input_dim_b, &mut init, device)?,
+    let from_init = match &options.init_from {
+        Some(source) => init_discriminators(c, source, device)?,
+        None => None,
+    };
+    let dis = match from_init {
+        Some(dis) => dis,
+        None => DisPair {
+            a: MsImageDis::new(&c.discriminator, c.input_dim_a, &mut init, device)?,
+            b: MsImageDis::new(&c.discriminator, c.input_dim_b, &mut init, device)?,
+        },
     };
     Ok(Run {
         nets: (gens, dis),
@@ -593,7 +645,11 @@ fn iterate(
     // Generator step, with fresh styles.
     let nets = networks(&gens, &dis);
     let (s_a, s_b) = (styles.draw(3, &device), styles.draw(4, &device));
-    let g = gen_losses(&nets, x_a, x_b, s_a, s_b, keep_a, weights);
+    let own = OwnInputs {
+        keep_a,
+        s_b_second: (weights.ms_w > 0.0).then(|| styles.draw(5, &device)),
+    };
+    let g = gen_losses(&nets, x_a, x_b, s_a, s_b, own, weights);
     let grads = g.total.backward();
     let mut terms: Vec<(&'static str, Tensor<1>)> = g.terms.clone();
     terms.push(("gen_total", g.total.clone()));
