@@ -254,6 +254,12 @@ pub struct Config {
     /// apart up to this point and not at every other loss's expense. 0: no cap (MSGAN's form).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ms_cap: f64,
+    /// stylespace's own (0: off): the trainer also keeps an exponential moving average of the
+    /// generators' weights, `ema = beta * ema + (1 - beta) * weights` after every step (the model
+    /// averaging of NVIDIA's imaginaire MUNIT), and kept generators, exports and translations
+    /// of the run use it: a GAN's weights swing from step to step, their average much less.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ema_beta: f64,
     /// UNIT's loss weights (absent from MUNIT configs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recon_kl_w: Option<f64>,
@@ -533,6 +539,9 @@ impl Config {
         }
         if !(self.ms_cap.is_finite() && self.ms_cap >= 0.0) {
             return Err(bad("ms_cap", "must be a number at least 0"));
+        }
+        if !(self.ema_beta >= 0.0 && self.ema_beta < 1.0) {
+            return Err(bad("ema_beta", "must be at least 0 and below 1"));
         }
         if matches!(self.discriminator.norm, Norm::Adain) {
             return Err(bad(

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use burn::prelude::*;
 use common::run_cli;
 use stylespace::checkpoint::run::{CHECKPOINT_DIR, latest_complete};
-use stylespace::checkpoint::{StateDict, read_native};
+use stylespace::checkpoint::{ModelFiles, StateDict, read_native};
 use stylespace::config::Config;
 use stylespace::train::evaluate::History;
 use stylespace::train::trainer::{LogRow, TrainOptions, history, train};
@@ -271,6 +271,63 @@ fn line_art_losses_switched_on_in_a_resumed_run() {
         (earlier - logged(&before[1], "gen_adv_a")).abs() < 1e-5,
         "{csv}"
     );
+}
+
+/// `ema_beta`: checkpoints carry the generators' moving average, resumed exactly; the history,
+/// translate and export use it.
+#[test]
+fn generator_average_is_kept_resumed_and_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    make_dataset(&data);
+    let config = format!("{CONFIG}ema_beta: 0.5\n");
+    let file = |run: &Path, name: &str, i: u64| {
+        read_native(
+            &run.join(CHECKPOINT_DIR)
+                .join(format!("{name}_{i:08}.safetensors")),
+        )
+        .unwrap()
+    };
+    let max_diff = |x: &StateDict, y: &StateDict| {
+        x.iter()
+            .flat_map(|(k, (_, v))| v.iter().zip(&y[k].1).map(|(p, q)| (p - q).abs()))
+            .fold(0f32, f32::max)
+    };
+
+    let resumed = tmp.path().join("resumed");
+    run_config(&config, &data, &resumed, 3, false);
+    let (ema_2, ema_3, gen_3) = (
+        file(&resumed, "ema", 2),
+        file(&resumed, "ema", 3),
+        file(&resumed, "gen", 3),
+    );
+    // ema_3 = 0.5 ema_2 + 0.5 gen_3, parameter by parameter.
+    let mut expected = ema_2.a.clone();
+    for (k, (_, v)) in expected.iter_mut() {
+        for (e, g) in v.iter_mut().zip(&gen_3.a[k].1) {
+            *e = 0.5 * *e + 0.5 * g;
+        }
+    }
+    assert!(max_diff(&expected, &ema_3.a) < 1e-6);
+    assert!(
+        max_diff(&ema_3.a, &gen_3.a) > 1e-5,
+        "the average is not the weights"
+    );
+    let kept = read_native(&history(&resumed)[0].1).unwrap(); // iteration 2, f16
+    assert!(max_diff(&kept.a, &ema_2.a) < 1e-3);
+    assert!(
+        ModelFiles::from_folder(&resumed)
+            .unwrap()
+            .weights
+            .ends_with("ema_00000003.safetensors")
+    );
+
+    // Resumed from iteration 3, the average goes on as if never interrupted.
+    run_config(&config, &data, &resumed, 4, true);
+    let straight = tmp.path().join("straight");
+    run_config(&config, &data, &straight, 4, false);
+    let (a, b) = (file(&resumed, "ema", 4), file(&straight, "ema", 4));
+    assert!(max_diff(&a.a, &b.a) < 1e-5 && max_diff(&a.b, &b.b) < 1e-5);
 }
 
 #[test]

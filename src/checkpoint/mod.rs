@@ -750,7 +750,7 @@ impl ModelFiles {
                 })?;
             return Ok(Self {
                 config: dir.join(NATIVE_CONFIG),
-                weights: checkpoints.join(run::gen_name(manifest.iteration)),
+                weights: checkpoints.join(run::generator_file(&manifest)),
             });
         }
         let files = Self {

@@ -55,9 +55,27 @@ pub fn dis_name(iteration: u64) -> String {
     format!("dis_{iteration:08}.safetensors")
 }
 
+/// Name of the generators' moving average of an iteration (a run with `ema_beta`).
+pub fn ema_name(iteration: u64) -> String {
+    format!("ema_{iteration:08}.safetensors")
+}
+
+/// The generators a run's checkpoint offers for use (translate, export, `--init`): their moving
+/// average where the run keeps one, else the trained weights themselves.
+pub fn generator_file(manifest: &Manifest) -> String {
+    let ema = ema_name(manifest.iteration);
+    if manifest.files.iter().any(|f| f.name == ema) {
+        ema
+    } else {
+        gen_name(manifest.iteration)
+    }
+}
+
 /// The contents of a checkpoint.
 pub struct CheckpointData {
     pub gens: DomainPair,
+    /// The generators' moving average (`ema_beta`), when the run keeps one.
+    pub ema: Option<DomainPair>,
     pub dis: DomainPair,
     /// Optimiser arrays, keyed `gen.m.00000`, `dis.v.00012`, ...
     pub optimizer: StateDict,
@@ -83,6 +101,9 @@ pub fn save(dir: &Path, iteration: u64, data: &CheckpointData, keep: usize) -> s
         native_bytes(&data.gens, Precision::F32),
     )?;
     write(dis_name(iteration), native_bytes(&data.dis, Precision::F32))?;
+    if let Some(ema) = &data.ema {
+        write(ema_name(iteration), native_bytes(ema, Precision::F32))?;
+    }
     write(
         format!("optimizer_{iteration:08}.safetensors"),
         arrays_bytes(&data.optimizer, &data.steps),
@@ -200,8 +221,13 @@ pub fn load(dir: &Path, manifest: &Manifest) -> Result<CheckpointData, String> {
     let gens = read_native(&path("gen_")?).map_err(|e| e.to_string())?;
     let dis = read_native(&path("dis_")?).map_err(|e| e.to_string())?;
     let (optimizer, steps) = read_arrays(&path("optimizer_")?)?;
+    let ema = match path("ema_") {
+        Ok(p) => Some(read_native(&p).map_err(|e| e.to_string())?),
+        Err(_) => None,
+    };
     Ok(CheckpointData {
         gens,
+        ema,
         dis,
         optimizer,
         steps,
@@ -232,7 +258,7 @@ fn prune(dir: &Path, keep: usize) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let temporary = name.starts_with('.') && name.ends_with(".tmp");
-        let orphan = ["gen_", "dis_", "optimizer_"]
+        let orphan = ["gen_", "dis_", "ema_", "optimizer_"]
             .iter()
             .any(|p| name.starts_with(p))
             && name.ends_with(".safetensors")

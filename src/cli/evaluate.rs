@@ -173,16 +173,13 @@ fn print_report(report: &Report, reference_dir: Option<&Path>) {
 /// Every generator a run kept, oldest first: its history (`train --history-every`) and its
 /// newest complete checkpoint.
 fn run_generators(run: &Path) -> Vec<(u64, PathBuf)> {
-    use stylespace::checkpoint::run::{CHECKPOINT_DIR, gen_name, latest_complete};
+    use stylespace::checkpoint::run::{CHECKPOINT_DIR, generator_file, latest_complete};
     let mut found = stylespace::train::trainer::history(run);
     let checkpoints = run.join(CHECKPOINT_DIR);
     if let Some(newest) = latest_complete(&checkpoints)
         && !found.iter().any(|(it, _)| *it == newest.iteration)
     {
-        found.push((
-            newest.iteration,
-            checkpoints.join(gen_name(newest.iteration)),
-        ));
+        found.push((newest.iteration, checkpoints.join(generator_file(&newest))));
         found.sort_by_key(|f| f.0);
     }
     found

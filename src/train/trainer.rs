@@ -165,7 +165,46 @@ struct Run {
     nets: (GenPair, DisPair),
     adam_gen: Adam,
     adam_dis: Adam,
+    /// The generators' moving average, as the checkpoint left it (`None`: start it from the
+    /// generators, when the config asks for one).
+    ema: Option<DomainPair>,
     start: u64,
+}
+
+/// The generators' exponential moving average (`ema_beta`), kept on the host: one pass over
+/// each parameter per step, small beside the step itself.
+struct GenEma {
+    beta: f32,
+    weights: DomainPair,
+}
+
+impl GenEma {
+    fn new(beta: f64, gens: &GenPair, restored: Option<DomainPair>) -> Self {
+        Self {
+            beta: beta as f32,
+            weights: restored.unwrap_or_else(|| DomainPair {
+                a: dict_of(&gens.a),
+                b: dict_of(&gens.b),
+            }),
+        }
+    }
+
+    /// `ema = beta * ema + (1 - beta) * weights`, for every parameter of both generators.
+    fn update(&mut self, gens: &GenPair) {
+        let beta = self.beta;
+        for (average, generator) in [
+            (&mut self.weights.a, &gens.a),
+            (&mut self.weights.b, &gens.b),
+        ] {
+            generator.visit_params("", &mut |key, _, values| {
+                if let Some((_, kept)) = average.get_mut(&key) {
+                    for (k, v) in kept.iter_mut().zip(values) {
+                        *k = beta * *k + (1.0 - beta) * v;
+                    }
+                }
+            });
+        }
+    }
 }
 
 /// The weights file `--init` names: the file itself, a model folder's weights, or a run
@@ -187,7 +226,7 @@ fn init_weights(source: &Path) -> Result<PathBuf, TrainError> {
     }
     let dir = source.join(CHECKPOINT_DIR);
     checkpoints::latest_complete(&dir)
-        .map(|m| dir.join(checkpoints::gen_name(m.iteration)))
+        .map(|m| dir.join(checkpoints::generator_file(&m)))
         .ok_or_else(|| {
             TrainError::Setup(format!(
                 "--init: {} is neither a model folder nor a run folder with a complete checkpoint",
@@ -288,6 +327,7 @@ fn build(options: &TrainOptions, device: &Device) -> Result<Run, TrainError> {
             nets: (gens, dis),
             adam_gen,
             adam_dis,
+            ema: data.ema,
             start: manifest.iteration,
         });
     }
@@ -337,12 +377,13 @@ fn build(options: &TrainOptions, device: &Device) -> Result<Run, TrainError> {
         nets: (gens, dis),
         adam_gen: adam(),
         adam_dis: adam(),
+        ema: None,
         start: 0,
     })
 }
 
 fn checkpoint_data(
-    gens: &GenPair,
+    (gens, ema): (&GenPair, Option<&GenEma>),
     dis: &DisPair,
     adam_gen: &Adam,
     adam_dis: &Adam,
@@ -361,6 +402,7 @@ fn checkpoint_data(
             a: dict_of(&gens.a),
             b: dict_of(&gens.b),
         },
+        ema: ema.map(|e| e.weights.clone()),
         dis: DomainPair {
             a: dict_of(&dis.a),
             b: dict_of(&dis.b),
@@ -434,8 +476,10 @@ pub fn train(
         nets: (mut gens, mut dis),
         mut adam_gen,
         mut adam_dis,
+        ema,
         start,
     } = build(options, device)?;
+    let mut ema = (c.ema_beta > 0.0).then(|| GenEma::new(c.ema_beta, &gens, ema));
     let max_iter = options.max_iter.unwrap_or(c.max_iter);
     let batch = c.batch_size;
     let mut loader = Loader::start(
@@ -483,7 +527,7 @@ pub fn train(
     });
     if start == 0 && options.init_from.is_some() && options.history_every > 0 {
         // Where a run from another model begins: the first point of its history.
-        save_history(run_dir, 0, &gens)?;
+        save_history(run_dir, 0, &gens, None)?;
     }
     let began = Instant::now();
     // The steady rate: seconds spent on the iterations after the session's first (warm-up).
@@ -491,16 +535,17 @@ pub fn train(
     let mut last = None;
     let mut iteration = start;
     let mut interrupted = false;
-    let save = |iteration: u64, gens: &GenPair, dis: &DisPair, g: &Adam, d: &Adam| {
-        let dir = run_dir.join(CHECKPOINT_DIR);
-        checkpoints::save(
-            &dir,
-            iteration,
-            &checkpoint_data(gens, dis, g, d),
-            options.keep,
-        )
-        .map_err(write_err(&dir))
-    };
+    let save =
+        |iteration: u64, gens: (&GenPair, Option<&GenEma>), dis: &DisPair, g: &Adam, d: &Adam| {
+            let dir = run_dir.join(CHECKPOINT_DIR);
+            checkpoints::save(
+                &dir,
+                iteration,
+                &checkpoint_data(gens, dis, g, d),
+                options.keep,
+            )
+            .map_err(write_err(&dir))
+        };
     while iteration < max_iter {
         if stop.load(Ordering::Relaxed) {
             interrupted = true;
@@ -531,6 +576,9 @@ pub fn train(
             &seeds,
             weights,
         );
+        if let Some(ema) = &mut ema {
+            ema.update(&gens);
+        }
         if iteration > start {
             steady_seconds += iteration_began.elapsed().as_secs_f64();
             steady_iterations += 1;
@@ -560,17 +608,17 @@ pub fn train(
                 .map_err(write_err(run_dir))?;
         }
         if iteration % c.snapshot_save_iter.max(1) == 0 {
-            save(iteration, &gens, &dis, &adam_gen, &adam_dis)?;
+            save(iteration, (&gens, ema.as_ref()), &dis, &adam_gen, &adam_dis)?;
         }
         if options.history_every > 0 && iteration % options.history_every == 0 {
-            save_history(run_dir, iteration, &gens)?;
+            save_history(run_dir, iteration, &gens, ema.as_ref())?;
         }
         last = Some(row);
     }
     // Always leave a checkpoint of where the run stopped.
     let latest = checkpoints::latest_complete(&run_dir.join(CHECKPOINT_DIR));
     if iteration > start && latest.is_none_or(|m| m.iteration != iteration) {
-        save(iteration, &gens, &dis, &adam_gen, &adam_dis)?;
+        save(iteration, (&gens, ema.as_ref()), &dis, &adam_gen, &adam_dis)?;
     }
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -674,15 +722,23 @@ fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + use<> {
 /// Folder of a run's kept generators (`--history-every`).
 pub const HISTORY_DIR: &str = "history";
 
-/// Writes the generators of `iteration` to the run's history (f16, atomically). A file already
-/// there (a resumed run passing the same iteration again) is replaced: the run recomputes the
-/// same weights from the same checkpoint.
-fn save_history(run_dir: &Path, iteration: u64, gens: &GenPair) -> Result<(), TrainError> {
+/// Writes the generators of `iteration` to the run's history (f16, atomically): their moving
+/// average where the run keeps one. A file already there (a resumed run passing the same
+/// iteration again) is replaced: the run recomputes the same weights from the same checkpoint.
+fn save_history(
+    run_dir: &Path,
+    iteration: u64,
+    gens: &GenPair,
+    ema: Option<&GenEma>,
+) -> Result<(), TrainError> {
     let dir = run_dir.join(HISTORY_DIR);
     std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
-    let pair = DomainPair {
-        a: dict_of(&gens.a),
-        b: dict_of(&gens.b),
+    let pair = match ema {
+        Some(ema) => ema.weights.clone(),
+        None => DomainPair {
+            a: dict_of(&gens.a),
+            b: dict_of(&gens.b),
+        },
     };
     let path = dir.join(checkpoints::gen_name(iteration));
     write_atomic(&path, &native_bytes(&pair, Precision::F16), true).map_err(write_err(&path))
