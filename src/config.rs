@@ -245,8 +245,8 @@ pub struct Config {
     /// stylespace's own (0 leaves it out): weight of a mode-seeking term on a -> b translations
     /// (DRIT++'s, from MSGAN): two styles decode one content code, and the loss is
     /// 1 / (mean |x_ab1 - x_ab2| / mean |s_1 - s_2| + 1e-5), so different codes give different
-    /// images. With `keep_w` on, the difference is measured inside the drawing only (where the
-    /// keep mask is 0): styles are to differ in the fills, not in the background kept as drawn.
+    /// images. The difference is measured on the fills only (`train::evaluate::fill_mask`):
+    /// styles are to differ there, not on the lines or in the background.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ms_w: f64,
     /// With `ms_w`: the image-to-style difference ratio above which the mode-seeking term stops

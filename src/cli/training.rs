@@ -108,6 +108,7 @@ pub(super) fn losses(args: LossesArgs) -> Result<()> {
         style(&s_b),
         OwnInputs {
             keep_a,
+            fill_a: None,
             s_b_second: None,
         },
         weights,

@@ -44,23 +44,15 @@ pub enum Region {
 
 /// Each pixel's region (row-major).
 pub fn regions(input: &RgbImage) -> Vec<Region> {
-    let (w, h) = (input.width() as i64, input.height() as i64);
-    let index = |x: i64, y: i64| (y * w + x) as usize;
     let (light, reached) = background(input);
-    let near_dark = |x: i64, y: i64| {
-        let m = OUTSIDE_MARGIN;
-        (y - m..=y + m).any(|yy| {
-            (x - m..=x + m)
-                .any(|xx| xx >= 0 && yy >= 0 && xx < w && yy < h && !light[index(xx, yy)])
-        })
-    };
-    (0..h)
-        .flat_map(|y| (0..w).map(move |x| (x, y)))
-        .map(|(x, y)| {
-            let i = index(x, y);
-            if luma(input.get_pixel(x as u32, y as u32)) < LINE {
+    let near = near_dark(&light, input.width() as i64, input.height() as i64);
+    input
+        .pixels()
+        .enumerate()
+        .map(|(i, p)| {
+            if luma(p) < LINE {
                 Region::Line
-            } else if reached[i] && !near_dark(x, y) {
+            } else if reached[i] && !near[i] {
                 Region::Outside
             } else {
                 Region::Inside
@@ -110,6 +102,39 @@ pub fn keep_mask(input: &RgbImage) -> Vec<f32> {
         .pixels()
         .zip(reached)
         .map(|(p, reached)| if reached || luma(p) < LINE { 1.0 } else { 0.0 })
+        .collect()
+}
+
+/// Where the fills of a drawing are (the mode-seeking term of `ms_w` compares styles there): 1
+/// on light pixels enclosed by the lines, farther than [`OUTSIDE_MARGIN`] px from any darker
+/// pixel, so that the lines and their anti-aliased edges are not asked to change with the
+/// style; 0 elsewhere (row-major, one value per pixel).
+pub fn fill_mask(input: &RgbImage) -> Vec<f32> {
+    let (light, reached) = background(input);
+    let near = near_dark(&light, input.width() as i64, input.height() as i64);
+    (0..light.len())
+        .map(|i| {
+            if light[i] && !reached[i] && !near[i] {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Per pixel: whether a pixel that is not light lies within [`OUTSIDE_MARGIN`] (Chebyshev).
+fn near_dark(light: &[bool], w: i64, h: i64) -> Vec<bool> {
+    let index = |x: i64, y: i64| (y * w + x) as usize;
+    let m = OUTSIDE_MARGIN;
+    (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .map(|(x, y)| {
+            (y - m..=y + m).any(|yy| {
+                (x - m..=x + m)
+                    .any(|xx| xx >= 0 && yy >= 0 && xx < w && yy < h && !light[index(xx, yy)])
+            })
+        })
         .collect()
 }
 
@@ -406,6 +431,18 @@ mod tests {
         assert_eq!(at(16, 4), Region::Inside); // distance 12: light, but within 2 px of the line
         assert_eq!(at(16, 2), Region::Outside); // distance 14
         assert_eq!(at(0, 0), Region::Outside);
+    }
+
+    #[test]
+    fn fill_mask_is_the_inside_away_from_the_lines() {
+        let mask = fill_mask(&ring());
+        let at = |x: usize, y: usize| mask[y * 32 + x];
+        assert_eq!(at(16, 16), 1.0);
+        assert_eq!(at(16, 10), 1.0); // 3 px from the line at y = 7
+        assert_eq!(at(16, 9), 0.0); // 2 px: its anti-aliased edge, left alone
+        assert_eq!(at(16, 6), 0.0); // the line
+        assert_eq!(at(16, 2), 0.0); // outside
+        assert_eq!(at(0, 0), 0.0);
     }
 
     #[test]

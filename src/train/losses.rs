@@ -4,7 +4,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::Gradients;
 
-use super::evaluate::keep_mask;
+use super::evaluate::{fill_mask, keep_mask};
 use crate::config::Config;
 use crate::io::image::image_from_chw;
 use crate::model::{Generator, MsImageDis};
@@ -56,7 +56,8 @@ pub fn masked_l1<const D: usize>(a: Tensor<D>, b: Tensor<D>, mask: Tensor<D>) ->
 /// Mode seeking (DRIT++ / MSGAN): `1 / (r + 1e-5)` with `r` the mean absolute difference of
 /// two translations of one content code (over the elements where `region` is 1, or all of
 /// them) divided by that of their styles. Small when different codes give different images.
-/// With `cap > 0`, `r` is clamped at `cap`: no gradient once the images differ that much.
+/// With `cap > 0`, `r` is clamped at `cap`: no gradient once the images differ that much. An
+/// empty region gives 0 (nothing to compare).
 ///
 /// # Shapes
 /// `x_1`, `x_2` (and `region`, 0 or 1): `[b, c, h, w]`; `s_1`, `s_2`: `[b, style_dim]`.
@@ -66,15 +67,22 @@ pub fn mode_seeking(
     region: Option<Tensor<4>>,
     cap: f64,
 ) -> Tensor<1> {
-    let images = match region {
-        Some(region) => masked_l1(x_1, x_2, region),
-        None => l1(x_1, x_2),
+    let (images, any) = match region {
+        Some(region) => {
+            let any = region.clone().sum().clamp_max(1.0);
+            (masked_l1(x_1, x_2, region), Some(any))
+        }
+        None => (l1(x_1, x_2), None),
     };
     let mut ratio = images / l1(s_1, s_2);
     if cap > 0.0 {
         ratio = ratio.clamp_max(cap);
     }
-    (ratio + 1e-5).recip()
+    let loss = (ratio + 1e-5).recip();
+    match any {
+        Some(any) => loss * any,
+        None => loss,
+    }
 }
 
 /// The `keep_w` loss's mask of a batch of domain-a images: 1 on each image's lines and outside
@@ -82,11 +90,28 @@ pub fn mode_seeking(
 ///
 /// # Shapes
 /// `values`: `[batch, channels, h, w]` in [-1, 1], as `shape`; returns the same shape.
-pub fn keep_mask_batch(values: &[f32], [batch, channels, h, w]: [usize; 4]) -> Vec<f32> {
+pub fn keep_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
+    mask_batch(values, shape, keep_mask)
+}
+
+/// The `ms_w` term's region of a batch of domain-a images: their fills (see [`fill_mask`]),
+/// repeated over the channels.
+///
+/// # Shapes
+/// as [`keep_mask_batch`].
+pub fn fill_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
+    mask_batch(values, shape, fill_mask)
+}
+
+fn mask_batch(
+    values: &[f32],
+    [batch, channels, h, w]: [usize; 4],
+    per_pixel: fn(&image::RgbImage) -> Vec<f32>,
+) -> Vec<f32> {
     let per_image = channels * h * w;
     let mut mask = Vec::with_capacity(values.len());
     for image in values.chunks(per_image).take(batch) {
-        let pixels = keep_mask(&image_from_chw(image, channels, h, w));
+        let pixels = per_pixel(&image_from_chw(image, channels, h, w));
         for _ in 0..channels {
             mask.extend_from_slice(&pixels);
         }
@@ -116,8 +141,11 @@ pub struct Networks<'a> {
 #[derive(Default)]
 pub struct OwnInputs {
     /// 1 where `x_ab` should equal `x_a` (see [`Config::keep_w`]): `[b, c, h, w]`, used when
-    /// `keep_w > 0`; with `ms_w` the mode-seeking difference is taken where it is 0.
+    /// `keep_w > 0`.
     pub keep_a: Option<Tensor<4>>,
+    /// 1 where the mode-seeking term compares two styles' translations (the fills, see
+    /// [`fill_mask_batch`]): `[b, c, h, w]`; `None`: the whole image.
+    pub fill_a: Option<Tensor<4>>,
     /// A second prior style for domain b (see [`Config::ms_w`]): `[b, style_dim]`, used when
     /// `ms_w > 0`.
     pub s_b_second: Option<Tensor<2>>,
@@ -137,7 +165,11 @@ pub fn gen_losses(
     own: OwnInputs,
     w: LossWeights,
 ) -> GenLosses {
-    let OwnInputs { keep_a, s_b_second } = own;
+    let OwnInputs {
+        keep_a,
+        fill_a,
+        s_b_second,
+    } = own;
     let [batch, style_dim] = s_a.dims();
     let flat = |s: Tensor<4>| s.reshape([batch, style_dim]);
     // Encode.
@@ -172,25 +204,22 @@ pub fn gen_losses(
         w.recon_c_w,
         w.recon_c_w,
     ];
-    let keep_a = keep_a.filter(|_| w.keep_w > 0.0);
-    if let Some(keep_a) = &keep_a {
-        terms.push((
-            "gen_keep_ab",
-            masked_l1(x_ab.clone(), x_a.clone(), keep_a.clone()),
-        ));
+    if w.keep_w > 0.0
+        && let Some(keep_a) = keep_a
+    {
+        terms.push(("gen_keep_ab", masked_l1(x_ab.clone(), x_a.clone(), keep_a)));
         weights.push(w.keep_w);
     }
     if w.ms_w > 0.0
         && let Some(s_b_second) = s_b_second
     {
         let x_ab_second = nets.gen_b.decode_style(c_a.clone(), s_b_second.clone());
-        let inside = keep_a.map(|keep| keep.neg() + 1.0);
         terms.push((
             "gen_ms_ab",
             mode_seeking(
                 (x_ab.clone(), x_ab_second),
                 (s_b, s_b_second),
-                inside,
+                fill_a,
                 w.ms_cap,
             ),
         ));
@@ -318,6 +347,11 @@ mod tests {
             Some(image([1.0, 0.0, 0.0, 0.0])),
         );
         assert!((inside - 1.0 / (1.0 + 1e-5)).abs() < 1e-4, "{inside}");
+        // An empty region: nothing to compare, no loss.
+        assert_eq!(
+            value(image([2.0, 0.0, 0.0, 0.0]), Some(image([0.0; 4]))),
+            0.0
+        );
         // Identical images: the loss is large but finite.
         let same = value(image([0.0; 4]), None);
         assert!(same.is_finite() && same > 9.9e4, "{same}");

@@ -16,7 +16,9 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::adam::{Adam, AdamConfig};
 use super::data::{Loader, LoaderSpec, Transform, list_file, list_images, rng_for};
-use super::losses::{LossWeights, Networks, OwnInputs, dis_losses, gen_losses, keep_mask_batch};
+use super::losses::{
+    LossWeights, Networks, OwnInputs, dis_losses, fill_mask_batch, gen_losses, keep_mask_batch,
+};
 use super::samples::Display;
 use crate::Domain;
 use crate::checkpoint::run::{self as checkpoints, CHECKPOINT_DIR, CheckpointData};
@@ -554,10 +556,14 @@ pub fn train(
         let lr = learning_rate(c, iteration);
         let iteration_began = Instant::now();
         let data = loader.next_batch()?;
-        let keep_a = (weights.keep_w > 0.0).then(|| {
-            let mask = keep_mask_batch(&data.a, shape(Domain::A));
-            Tensor::<4>::from_data(TensorData::new(mask, shape(Domain::A)), device)
-        });
+        let mask = |on: bool, of: fn(&[f32], [usize; 4]) -> Vec<f32>| {
+            on.then(|| {
+                let mask = of(&data.a, shape(Domain::A));
+                Tensor::<4>::from_data(TensorData::new(mask, shape(Domain::A)), device)
+            })
+        };
+        let keep_a = mask(weights.keep_w > 0.0, keep_mask_batch);
+        let fill_a = mask(weights.ms_w > 0.0, fill_mask_batch);
         let x_a = Tensor::<4>::from_data(TensorData::new(data.a, shape(Domain::A)), device);
         let x_b = Tensor::<4>::from_data(TensorData::new(data.b, shape(Domain::B)), device);
 
@@ -571,7 +577,7 @@ pub fn train(
         (gens, dis, values) = iterate(
             (gens, dis),
             (&mut adam_gen, &mut adam_dis),
-            (x_a, x_b, keep_a),
+            (x_a, x_b, keep_a, fill_a),
             lr,
             &seeds,
             weights,
@@ -661,11 +667,12 @@ impl Styles {
 /// from the device at once (each separate read would sync it).
 ///
 /// # Shapes
-/// `x_a`, `x_b`: `[batch, channels, h, w]` in [-1, 1]; `keep_a` (see `gen_losses`): as `x_a`.
+/// `x_a`, `x_b`: `[batch, channels, h, w]` in [-1, 1]; `keep_a`, `fill_a` (see `OwnInputs`): as
+/// `x_a`.
 fn iterate(
     (gens, dis): (GenPair, DisPair),
     (adam_gen, adam_dis): (&mut Adam, &mut Adam),
-    (x_a, x_b, keep_a): (Tensor<4>, Tensor<4>, Option<Tensor<4>>),
+    (x_a, x_b, keep_a, fill_a): (Tensor<4>, Tensor<4>, Option<Tensor<4>>, Option<Tensor<4>>),
     lr: f64,
     styles: &Styles,
     weights: LossWeights,
@@ -695,6 +702,7 @@ fn iterate(
     let (s_a, s_b) = (styles.draw(3, &device), styles.draw(4, &device));
     let own = OwnInputs {
         keep_a,
+        fill_a,
         s_b_second: (weights.ms_w > 0.0).then(|| styles.draw(5, &device)),
     };
     let g = gen_losses(&nets, x_a, x_b, s_a, s_b, own, weights);
