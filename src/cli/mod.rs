@@ -202,8 +202,11 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 3)]
     pub keep: usize,
     /// Start the generators from this model (a model or run folder, a native .safetensors or an
-    /// official gen_*.pt with the config's architecture) instead of random weights; the
-    /// discriminators and optimiser start fresh. Its image size may differ (e.g. 64 px -> 128 px).
+    /// official gen_*.pt with the config's architecture) instead of random weights (a run
+    /// folder's moving average where it keeps one). The discriminators come along where the
+    /// source has them and they fit the config (a run folder's checkpoint, a model folder from
+    /// `export --with-discriminators`), else they start fresh; the optimiser always does. Its
+    /// image size may differ (e.g. 64 px -> 128 px).
     #[arg(long, value_name = "MODEL")]
     pub init: Option<PathBuf>,
     /// Also keep the generators every N iterations (f16, in RUN/history/, never pruned), to
