@@ -70,6 +70,13 @@ fn make_dataset(root: &Path) {
     }
 }
 
+/// Largest difference between two state dicts' values, key by key.
+fn max_diff(x: &StateDict, y: &StateDict) -> f32 {
+    x.iter()
+        .flat_map(|(k, (_, v))| v.iter().zip(&y[k].1).map(|(p, q)| (p - q).abs()))
+        .fold(0f32, f32::max)
+}
+
 fn run(root: &Path, run_dir: &Path, max_iter: u64, resume: bool) -> Vec<LogRow> {
     run_config(CONFIG, root, run_dir, max_iter, resume)
 }
@@ -288,11 +295,6 @@ fn generator_average_is_kept_resumed_and_used() {
         )
         .unwrap()
     };
-    let max_diff = |x: &StateDict, y: &StateDict| {
-        x.iter()
-            .flat_map(|(k, (_, v))| v.iter().zip(&y[k].1).map(|(p, q)| (p - q).abs()))
-            .fold(0f32, f32::max)
-    };
 
     let resumed = tmp.path().join("resumed");
     run_config(&config, &data, &resumed, 3, false);
@@ -388,11 +390,6 @@ fn train_command_refuses_to_clobber_a_run_and_vgg() {
     let source = read_native(&out.join(CHECKPOINT_DIR).join("gen_00000002.safetensors")).unwrap();
     let start = read_native(&history(&from)[0].1).unwrap();
     let trained = read_native(&history(&from)[1].1).unwrap();
-    let max_diff = |x: &StateDict, y: &StateDict| {
-        x.iter()
-            .flat_map(|(k, (_, v))| v.iter().zip(&y[k].1).map(|(p, q)| (p - q).abs()))
-            .fold(0f32, f32::max)
-    };
     assert!(
         max_diff(&source.a, &start.a) < 1e-2,
         "the history starts at --init's weights"
