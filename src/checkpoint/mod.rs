@@ -723,11 +723,41 @@ pub fn load_discriminators(
     path: &Path,
     device: &Device,
 ) -> Result<[MsImageDis; 2], CheckpointError> {
-    let pair = read_official(path, Kind::Discriminators)?;
+    discriminators_from_pair(
+        config,
+        read_official(path, Kind::Discriminators)?,
+        device,
+        path,
+    )
+}
+
+/// Builds both domains' discriminators from their state dicts (read from `path`), checking every
+/// key and shape.
+pub fn discriminators_from_pair(
+    config: &Config,
+    pair: DomainPair,
+    device: &Device,
+    path: &Path,
+) -> Result<[MsImageDis; 2], CheckpointError> {
     Ok([
         discriminator_from_state_dict(config, Domain::A, pair.a, device, path)?,
         discriminator_from_state_dict(config, Domain::B, pair.b, device, path)?,
     ])
+}
+
+/// The discriminators a model or run folder offers to go on training with: a model folder's
+/// `discriminators.safetensors` (`export --with-discriminators`), or a run folder's newest
+/// complete checkpoint. `None` for a model folder without them, or anything else.
+pub fn discriminator_file(folder: &Path) -> Option<PathBuf> {
+    let own = folder.join(NATIVE_DISCRIMINATORS);
+    if own.is_file() {
+        return Some(own);
+    }
+    if folder.join(NATIVE_WEIGHTS).is_file() {
+        return None;
+    }
+    let dir = folder.join(run::CHECKPOINT_DIR);
+    run::latest_complete(&dir).map(|m| dir.join(run::dis_name(m.iteration)))
 }
 
 /// A model folder or a config + checkpoint pair, resolved to both files.

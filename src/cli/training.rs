@@ -275,17 +275,16 @@ pub(super) fn export(args: ExportArgs) -> Result<()> {
     };
     // Check the discriminators before writing anything.
     let discriminators = if args.with_discriminators {
-        let path = export_discriminators_source(&args.model)?;
+        let Some(path) = checkpoint::discriminator_file(&args.model) else {
+            bail!(
+                "--with-discriminators: {} has no discriminators (a run folder's checkpoint or a \
+                 model folder's {} holds them)",
+                args.model.display(),
+                checkpoint::NATIVE_DISCRIMINATORS
+            );
+        };
         let dis = checkpoint::read_native(&path)?;
-        for (domain, dict) in [(Domain::A, &dis.a), (Domain::B, &dis.b)] {
-            checkpoint::discriminator_from_state_dict(
-                &config,
-                domain,
-                dict.clone(),
-                &device,
-                &path,
-            )?;
-        }
+        checkpoint::discriminators_from_pair(&config, dis.clone(), &device, &path)?;
         Some(dis)
     } else {
         None
@@ -306,27 +305,6 @@ pub(super) fn export(args: ExportArgs) -> Result<()> {
         files.weights.display()
     );
     Ok(())
-}
-
-/// Where `export --with-discriminators` reads them: a model folder's own file, or the run
-/// folder's newest complete checkpoint (the one whose generators are exported).
-fn export_discriminators_source(model: &Path) -> Result<PathBuf> {
-    let own = model.join(checkpoint::NATIVE_DISCRIMINATORS);
-    if own.is_file() {
-        return Ok(own);
-    }
-    let dir = model.join(checkpoint::run::CHECKPOINT_DIR);
-    if !model.join(checkpoint::NATIVE_WEIGHTS).is_file()
-        && let Some(manifest) = checkpoint::run::latest_complete(&dir)
-    {
-        return Ok(dir.join(checkpoint::run::dis_name(manifest.iteration)));
-    }
-    bail!(
-        "--with-discriminators: {} has no discriminators (a run folder's checkpoint or a model \
-         folder's {} holds them)",
-        model.display(),
-        checkpoint::NATIVE_DISCRIMINATORS
-    )
 }
 
 pub(super) fn dataset_openmoji(from: &Path, size: u32, out: &Path, seed: u64) -> Result<()> {

@@ -147,6 +147,14 @@ fn dict_of(m: &impl NamedParams) -> StateDict {
     dict
 }
 
+/// Both generators' parameters by name.
+fn gens_dict(gens: &GenPair) -> DomainPair {
+    DomainPair {
+        a: dict_of(&gens.a),
+        b: dict_of(&gens.b),
+    }
+}
+
 /// Initialisation per the config's `init` (generators) and N(0, 0.02) (discriminators).
 struct Initializer {
     inner: RandomInit,
@@ -184,10 +192,7 @@ impl GenEma {
     fn new(beta: f64, gens: &GenPair, restored: Option<DomainPair>) -> Self {
         Self {
             beta: beta as f32,
-            weights: restored.unwrap_or_else(|| DomainPair {
-                a: dict_of(&gens.a),
-                b: dict_of(&gens.b),
-            }),
+            weights: restored.unwrap_or_else(|| gens_dict(gens)),
         }
     }
 
@@ -237,24 +242,6 @@ fn init_weights(source: &Path) -> Result<PathBuf, TrainError> {
         })
 }
 
-/// The discriminators that go with `--init`'s generators, if the source has them: a model
-/// folder's `discriminators.safetensors` (`export --with-discriminators`) or a run folder's
-/// newest complete checkpoint.
-fn init_discriminator_weights(source: &Path) -> Option<PathBuf> {
-    if !source.is_dir() {
-        return None;
-    }
-    let weights = source.join(crate::checkpoint::NATIVE_DISCRIMINATORS);
-    if weights.is_file() {
-        return Some(weights);
-    }
-    if source.join(crate::checkpoint::NATIVE_WEIGHTS).is_file() {
-        return None; // a model folder without them
-    }
-    let dir = source.join(CHECKPOINT_DIR);
-    checkpoints::latest_complete(&dir).map(|m| dir.join(checkpoints::dis_name(m.iteration)))
-}
-
 /// `--init`'s discriminators when they fit the config, else `None` (the run starts fresh ones,
 /// as from a model without them; a 64 px model's do not fit a 128 px config of more scales).
 fn init_discriminators(
@@ -262,17 +249,16 @@ fn init_discriminators(
     source: &Path,
     device: &Device,
 ) -> Result<Option<DisPair>, TrainError> {
-    let Some(path) = init_discriminator_weights(source) else {
+    let Some(path) = crate::checkpoint::discriminator_file(source) else {
         return Ok(None);
     };
     let pair = crate::checkpoint::read_native(&path)?;
-    let fit = |domain, dict| discriminator_from_state_dict(c, domain, dict, device, &path);
-    match (fit(Domain::A, pair.a), fit(Domain::B, pair.b)) {
-        (Ok(a), Ok(b)) => {
+    match crate::checkpoint::discriminators_from_pair(c, pair, device, &path) {
+        Ok([a, b]) => {
             log::info!("discriminators from {}", path.display());
             Ok(Some(DisPair { a, b }))
         }
-        (Err(e), _) | (_, Err(e)) => {
+        Err(e) => {
             log::warn!("--init: fresh discriminators, as {e}");
             Ok(None)
         }
@@ -400,10 +386,7 @@ fn checkpoint_data(
         }
     }
     CheckpointData {
-        gens: DomainPair {
-            a: dict_of(&gens.a),
-            b: dict_of(&gens.b),
-        },
+        gens: gens_dict(gens),
         ema: ema.map(|e| e.weights.clone()),
         dis: DomainPair {
             a: dict_of(&dis.a),
@@ -741,15 +724,12 @@ fn save_history(
 ) -> Result<(), TrainError> {
     let dir = run_dir.join(HISTORY_DIR);
     std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
-    let pair = match ema {
-        Some(ema) => ema.weights.clone(),
-        None => DomainPair {
-            a: dict_of(&gens.a),
-            b: dict_of(&gens.b),
-        },
+    let bytes = match ema {
+        Some(ema) => native_bytes(&ema.weights, Precision::F16),
+        None => native_bytes(&gens_dict(gens), Precision::F16),
     };
     let path = dir.join(checkpoints::gen_name(iteration));
-    write_atomic(&path, &native_bytes(&pair, Precision::F16), true).map_err(write_err(&path))
+    write_atomic(&path, &bytes, true).map_err(write_err(&path))
 }
 
 /// The generators a run kept in its history, oldest first: (iteration, file).
