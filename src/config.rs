@@ -95,6 +95,27 @@ pub enum LrPolicy {
     Constant,
 }
 
+/// Which mode-seeking term `ms_w` weighs (`ms_form`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MsForm {
+    /// DRIT++ / MSGAN: `1 / (r + 1e-5)`, `r` the fills' difference between two styles'
+    /// translations over their styles' difference (clamped at `ms_cap` when that is set).
+    #[default]
+    Msgan,
+    /// stylespace's own: `-min(r, ms_cap)`, `r` the fills' difference *minus* that of the lines
+    /// and background (the `keep_w` region) over the styles' difference. A tint of the whole
+    /// image moves both alike and gains nothing, so styles are pushed apart inside the drawing
+    /// only; the linear form's gradient is bounded (the inverse one's grows as `1 / r^2`).
+    Contrast,
+}
+
+impl MsForm {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// Generator hyperparameters (`gen:`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenConfig {
@@ -254,6 +275,9 @@ pub struct Config {
     /// apart up to this point and not at every other loss's expense. 0: no cap (MSGAN's form).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ms_cap: f64,
+    /// With `ms_w`: which mode-seeking term (see [`MsForm`]); `msgan` when absent.
+    #[serde(default, skip_serializing_if = "MsForm::is_default")]
+    pub ms_form: MsForm,
     /// stylespace's own (0: off): the trainer also keeps an exponential moving average of the
     /// generators' weights, `ema = beta * ema + (1 - beta) * weights` after every step (the model
     /// averaging of NVIDIA's imaginaire MUNIT), and kept generators, exports and translations
@@ -540,6 +564,12 @@ impl Config {
         if !(self.ms_cap.is_finite() && self.ms_cap >= 0.0) {
             return Err(bad("ms_cap", "must be a number at least 0"));
         }
+        if self.ms_form == MsForm::Contrast && self.ms_cap <= 0.0 {
+            return Err(bad(
+                "ms_form",
+                "contrast needs ms_cap above 0 (its linear reward has no bound without it)",
+            ));
+        }
         if !(self.ema_beta >= 0.0 && self.ema_beta < 1.0) {
             return Err(bad("ema_beta", "must be at least 0 and below 1"));
         }
@@ -754,6 +784,22 @@ mod tests {
         let text = TINY.replace("pad_type: reflect\ndis:", "pad_type: mirror\ndis:");
         let err = Config::from_yaml(&text, "x").unwrap_err().to_string();
         assert!(err.contains("gen.pad_type"), "{err}");
+    }
+
+    #[test]
+    fn contrast_mode_seeking_needs_a_cap_and_round_trips() {
+        let text = format!("{TINY}\nms_w: 2\nms_form: contrast\n");
+        let err = Config::from_yaml(&text, "x").unwrap_err().to_string();
+        assert!(err.contains("ms_form") && err.contains("ms_cap"), "{err}");
+        let c = Config::from_yaml(&format!("{text}ms_cap: 0.3\n"), "x")
+            .unwrap()
+            .config;
+        assert_eq!(c.ms_form, MsForm::Contrast);
+        assert!(c.to_yaml().contains("ms_form: contrast"));
+        assert_eq!(Config::from_yaml(&c.to_yaml(), "again").unwrap().config, c);
+        let plain = Config::from_yaml(TINY, "x").unwrap().config;
+        assert_eq!(plain.ms_form, MsForm::Msgan);
+        assert!(!plain.to_yaml().contains("ms_form"), "official keys only");
     }
 
     #[test]

@@ -262,9 +262,18 @@ fn line_art_losses_switched_on_in_a_resumed_run() {
         "{after:?}"
     );
 
+    // The tint-neutral form: logged, and a reward no larger than the cap.
+    let contrast = format!("{keep_config}ms_form: contrast\nms_cap: 0.5\n");
+    let last = run_config(&contrast, &data, &run_dir, 4, true);
+    let ms = last[0].values.iter().find(|(n, _)| *n == "gen_ms_ab");
+    assert!(
+        ms.is_some_and(|(_, v)| *v >= -0.5 - 1e-6 && v.is_finite()),
+        "{last:?}"
+    );
+
     let csv = std::fs::read_to_string(run_dir.join("losses.csv")).unwrap();
     let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
-    assert_eq!(rows.len(), 4, "header + 3 rows:\n{csv}");
+    assert_eq!(rows.len(), 5, "header + 4 rows:\n{csv}");
     let column = |name: &str| rows[0].iter().position(|h| *h == name).unwrap();
     let (keep, adv) = (column("gen_keep_ab"), column("gen_adv_a"));
     assert!(rows.iter().all(|r| r.len() == rows[0].len()), "{csv}");

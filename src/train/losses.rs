@@ -5,7 +5,7 @@ use burn::prelude::*;
 use burn::tensor::Gradients;
 
 use super::evaluate::{fill_mask, keep_mask};
-use crate::config::Config;
+use crate::config::{Config, MsForm};
 use crate::io::image::image_from_chw;
 use crate::model::{Generator, MsImageDis};
 
@@ -22,6 +22,7 @@ pub struct LossWeights {
     /// stylespace's own: see [`Config::ms_w`] and [`Config::ms_cap`].
     pub ms_w: f64,
     pub ms_cap: f64,
+    pub ms_form: MsForm,
 }
 
 impl From<&Config> for LossWeights {
@@ -35,6 +36,7 @@ impl From<&Config> for LossWeights {
             keep_w: c.keep_w,
             ms_w: c.ms_w,
             ms_cap: c.ms_cap,
+            ms_form: c.ms_form,
         }
     }
 }
@@ -83,6 +85,28 @@ pub fn mode_seeking(
         Some(any) => loss * any,
         None => loss,
     }
+}
+
+/// Tint-neutral mode seeking (`ms_form: contrast`): `-min(r, cap)` with `r` the mean absolute
+/// difference of two translations of one content code inside `fill` *minus* that inside `keep`
+/// (the lines and the background, which are to stay as drawn), divided by the mean absolute
+/// difference of their styles. A change of the whole image (a tint) raises both differences
+/// alike and earns nothing; a change that is the same everywhere but the fills earns most. The
+/// reward is linear up to `cap` and flat past it. An empty `fill` gives 0.
+///
+/// # Shapes
+/// `x_1`, `x_2`, `fill`, `keep` (0 or 1): `[b, c, h, w]`; `s_1`, `s_2`: `[b, style_dim]`.
+pub fn mode_seeking_contrast(
+    (x_1, x_2): (Tensor<4>, Tensor<4>),
+    (s_1, s_2): (Tensor<2>, Tensor<2>),
+    (fill, keep): (Tensor<4>, Tensor<4>),
+    cap: f64,
+) -> Tensor<1> {
+    let any = fill.clone().sum().clamp_max(1.0);
+    let inside = masked_l1(x_1.clone(), x_2.clone(), fill);
+    let outside = masked_l1(x_1, x_2, keep);
+    let ratio = (inside - outside) / l1(s_1, s_2);
+    ratio.clamp_max(cap).neg() * any
 }
 
 /// The `keep_w` loss's mask of a batch of domain-a images: 1 on each image's lines and outside
@@ -147,7 +171,7 @@ pub struct OwnInputs {
     /// [`fill_mask_batch`]): `[b, c, h, w]`; `None`: the whole image.
     pub fill_a: Option<Tensor<4>>,
     /// A second prior style for domain b (see [`Config::ms_w`]): `[b, style_dim]`, used when
-    /// `ms_w > 0`.
+    /// `ms_w > 0`. `ms_form: contrast` needs `keep_a` and `fill_a` as well.
     pub s_b_second: Option<Tensor<2>>,
 }
 
@@ -205,7 +229,7 @@ pub fn gen_losses(
         w.recon_c_w,
     ];
     if w.keep_w > 0.0
-        && let Some(keep_a) = keep_a
+        && let Some(keep_a) = keep_a.clone()
     {
         terms.push(("gen_keep_ab", masked_l1(x_ab.clone(), x_a.clone(), keep_a)));
         weights.push(w.keep_w);
@@ -214,15 +238,20 @@ pub fn gen_losses(
         && let Some(s_b_second) = s_b_second
     {
         let x_ab_second = nets.gen_b.decode_style(c_a.clone(), s_b_second.clone());
-        terms.push((
-            "gen_ms_ab",
-            mode_seeking(
-                (x_ab.clone(), x_ab_second),
-                (s_b, s_b_second),
-                fill_a,
-                w.ms_cap,
-            ),
-        ));
+        let images = (x_ab.clone(), x_ab_second);
+        let styles = (s_b, s_b_second);
+        let term = match w.ms_form {
+            MsForm::Contrast => {
+                // Without masks: the whole image is the fill and nothing is kept.
+                let dims = x_ab.dims();
+                let device = x_ab.device();
+                let fill_a = fill_a.unwrap_or_else(|| Tensor::ones(dims, &device));
+                let keep_a = keep_a.unwrap_or_else(|| Tensor::zeros(dims, &device));
+                mode_seeking_contrast(images, styles, (fill_a, keep_a), w.ms_cap)
+            }
+            MsForm::Msgan => mode_seeking(images, styles, fill_a, w.ms_cap),
+        };
+        terms.push(("gen_ms_ab", term));
         weights.push(w.ms_w);
     }
     if w.recon_x_cyc_w > 0.0 {
@@ -388,6 +417,55 @@ mod tests {
         assert!(capped_grad.iter().all(|g| *g == 0.0), "{capped_grad:?}");
         let (_, below_grad) = gradient(0.5); // r = 0.25 is below the cap
         assert_eq!(below_grad, free_grad);
+    }
+
+    #[test]
+    fn contrast_mode_seeking_rewards_fills_that_differ_and_not_a_tint() {
+        // One 1x1x2x2 image pair: pixels 0 and 1 are fill, pixels 2 and 3 keep (line and
+        // background); styles differ by 2 on average.
+        let device = Device::flex().autodiff();
+        let image = |v: [f32; 4]| {
+            Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, 1, 2, 2]), &device)
+        };
+        let style =
+            |v: [f32; 2]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [1, 2]), &device);
+        let run = |x_2: [f32; 4], fill: [f32; 4], cap: f64| {
+            let x_2 = image(x_2).require_grad();
+            let loss = mode_seeking_contrast(
+                (image([0.0; 4]), x_2.clone()),
+                (style([0.0, 0.0]), style([1.0, 3.0])),
+                (image(fill), image([0.0, 0.0, 1.0, 1.0])),
+                cap,
+            );
+            let value = to_vec(loss.clone())[0];
+            (value, to_vec(x_2.grad(&loss.backward()).unwrap()))
+        };
+        let fills = [1.0, 1.0, 0.0, 0.0];
+        // A tint of the whole image: the fills differ as much as the rest, no reward.
+        let (tint, _) = run([0.4; 4], fills, 1.0);
+        assert!(tint.abs() < 1e-6, "{tint}");
+        // The fills alone differ by 0.4: r = 0.4 / 2.
+        let (fill_only, grad) = run([0.4, 0.4, 0.0, 0.0], fills, 1.0);
+        assert!((fill_only + 0.2).abs() < 1e-6, "{fill_only}");
+        assert!(
+            grad[0] < 0.0 && grad[1] < 0.0,
+            "fills pushed apart: {grad:?}"
+        );
+        let (_, grad) = run([0.4, 0.4, 0.1, 0.1], fills, 1.0);
+        assert!(
+            grad[2] > 0.0 && grad[3] > 0.0,
+            "the rest pulled together: {grad:?}"
+        );
+        // A difference on the kept pixels costs what it would earn in the fills.
+        let (both, _) = run([0.4, 0.4, 0.4, 0.0], fills, 1.0);
+        assert!((both + 0.1).abs() < 1e-6, "{both}");
+        // Past the cap: the reward stays at the cap and the images get no gradient.
+        let (capped, grad) = run([0.4, 0.4, 0.0, 0.0], fills, 0.1);
+        assert!((capped + 0.1).abs() < 1e-6, "{capped}");
+        assert!(grad.iter().all(|g| *g == 0.0), "{grad:?}");
+        // No fills: nothing to compare.
+        let (empty, _) = run([0.4, 0.4, 0.0, 0.0], [0.0; 4], 1.0);
+        assert_eq!(empty, 0.0);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::checkpoint::{
     DomainPair, Precision, StateDict, discriminator_from_state_dict, generator_from_state_dict,
     native_bytes,
 };
-use crate::config::{Config, InitScheme, LrPolicy};
+use crate::config::{Config, InitScheme, LrPolicy, MsForm};
 use crate::io::atomic::write_atomic;
 use crate::model::params::{Init, ParamError, ParamSource, RandomInit, to_vec};
 use crate::model::{Generator, MsImageDis, NamedParams};
@@ -545,7 +545,8 @@ pub fn train(
                 Tensor::<4>::from_data(TensorData::new(mask, shape(Domain::A)), device)
             })
         };
-        let keep_a = mask(weights.keep_w > 0.0, keep_mask_batch);
+        let contrast = weights.ms_w > 0.0 && weights.ms_form == MsForm::Contrast;
+        let keep_a = mask(weights.keep_w > 0.0 || contrast, keep_mask_batch);
         let fill_a = mask(weights.ms_w > 0.0, fill_mask_batch);
         let x_a = Tensor::<4>::from_data(TensorData::new(data.a, shape(Domain::A)), device);
         let x_b = Tensor::<4>::from_data(TensorData::new(data.b, shape(Domain::B)), device);
