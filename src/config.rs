@@ -104,9 +104,10 @@ pub enum MsForm {
     #[default]
     Msgan,
     /// stylespace's own: `-min(r, ms_cap)`, `r` the fills' difference *minus* that of the lines
-    /// and background (the `keep_w` region) over the styles' difference. A tint of the whole
-    /// image moves both alike and gains nothing, so styles are pushed apart inside the drawing
-    /// only; the linear form's gradient is bounded (the inverse one's grows as `1 / r^2`).
+    /// and the background next to them (within 8 px, where colour bleeds into halos:
+    /// `train::evaluate::halo_mask`) over the styles' difference. A tint of the whole image moves
+    /// both alike and gains nothing, so styles are pushed apart inside the drawing only; the
+    /// linear form's gradient is bounded (the inverse one's grows as `1 / r^2`).
     Contrast,
 }
 
@@ -260,7 +261,8 @@ pub struct Config {
     /// stylespace's own, for line art -> colour (not in the official trainer; 0 leaves it out):
     /// weight of the mean absolute difference between `x_ab` and `x_a` on the input's lines and
     /// on the background around the drawing (the regions of `train::evaluate`), so translations
-    /// colour inside the lines and leave the rest as drawn.
+    /// colour inside the lines and leave the rest as drawn. With `ms_w`, the second style's
+    /// translation is held to it too (the term is the mean of both).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub keep_w: f64,
     /// stylespace's own (0 leaves it out): weight of a mode-seeking term on a -> b translations

@@ -109,6 +109,7 @@ pub(super) fn losses(args: LossesArgs) -> Result<()> {
         OwnInputs {
             keep_a,
             fill_a: None,
+            halo_a: None,
             s_b_second: None,
         },
         weights,

@@ -20,6 +20,9 @@ pub const LIGHT: f64 = 0.5;
 /// Outside pixels this close (Chebyshev distance) to a darker pixel are left out: anti-aliased
 /// edges and the lines' own spread.
 pub const OUTSIDE_MARGIN: i64 = 2;
+/// How far from the lines (Chebyshev, px) the background counts as where halos form, for the
+/// training term of `ms_form: contrast` ([`halo_mask`]).
+pub const HALO_BAND: i64 = 8;
 /// An outside pixel counts as recoloured when a channel moved more than this.
 pub const CHANGED: f64 = 0.1;
 
@@ -45,7 +48,12 @@ pub enum Region {
 /// Each pixel's region (row-major).
 pub fn regions(input: &RgbImage) -> Vec<Region> {
     let (light, reached) = background(input);
-    let near = near_dark(&light, input.width() as i64, input.height() as i64);
+    let near = near_dark(
+        &light,
+        input.width() as i64,
+        input.height() as i64,
+        OUTSIDE_MARGIN,
+    );
     input
         .pixels()
         .enumerate()
@@ -111,7 +119,12 @@ pub fn keep_mask(input: &RgbImage) -> Vec<f32> {
 /// style; 0 elsewhere (row-major, one value per pixel).
 pub fn fill_mask(input: &RgbImage) -> Vec<f32> {
     let (light, reached) = background(input);
-    let near = near_dark(&light, input.width() as i64, input.height() as i64);
+    let near = near_dark(
+        &light,
+        input.width() as i64,
+        input.height() as i64,
+        OUTSIDE_MARGIN,
+    );
     (0..light.len())
         .map(|i| {
             if light[i] && !reached[i] && !near[i] {
@@ -123,10 +136,33 @@ pub fn fill_mask(input: &RgbImage) -> Vec<f32> {
         .collect()
 }
 
-/// Per pixel: whether a pixel that is not light lies within [`OUTSIDE_MARGIN`] (Chebyshev).
-fn near_dark(light: &[bool], w: i64, h: i64) -> Vec<bool> {
+/// Where styles are to agree and colour tends to bleed: 1 on the lines and on the background
+/// around the drawing within [`HALO_BAND`] px of them, 0 elsewhere (row-major, one value per
+/// pixel). The mode-seeking term of `ms_form: contrast` subtracts the styles' difference here.
+pub fn halo_mask(input: &RgbImage) -> Vec<f32> {
+    let (light, reached) = background(input);
+    let near = near_dark(
+        &light,
+        input.width() as i64,
+        input.height() as i64,
+        HALO_BAND,
+    );
+    input
+        .pixels()
+        .enumerate()
+        .map(|(i, p)| {
+            if (reached[i] && near[i]) || luma(p) < LINE {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Per pixel: whether a pixel that is not light lies within `m` px (Chebyshev).
+fn near_dark(light: &[bool], w: i64, h: i64, m: i64) -> Vec<bool> {
     let index = |x: i64, y: i64| (y * w + x) as usize;
-    let m = OUTSIDE_MARGIN;
     (0..h)
         .flat_map(|y| (0..w).map(move |x| (x, y)))
         .map(|(x, y)| {
@@ -443,6 +479,19 @@ mod tests {
         assert_eq!(at(16, 6), 0.0); // the line
         assert_eq!(at(16, 2), 0.0); // outside
         assert_eq!(at(0, 0), 0.0);
+    }
+
+    #[test]
+    fn halo_mask_is_the_lines_and_the_background_next_to_them() {
+        let mask = halo_mask(&ring());
+        let at = |x: usize, y: usize| mask[y * 32 + x];
+        assert_eq!(at(16, 6), 1.0); // the line
+        assert_eq!(at(16, 4), 1.0); // the background right at the line
+        assert_eq!(at(16, 0), 1.0); // 5 px from the line
+        assert_eq!(at(1, 1), 1.0); // 8 px from the ring's pixel at (9, 9)
+        assert_eq!(at(0, 0), 0.0); // 9 px: beyond the band
+        assert_eq!(at(16, 16), 0.0); // the fill
+        assert_eq!(at(16, 9), 0.0); // the fill right at the line
     }
 
     #[test]

@@ -4,7 +4,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::Gradients;
 
-use super::evaluate::{fill_mask, keep_mask};
+use super::evaluate::{fill_mask, halo_mask, keep_mask};
 use crate::config::{Config, MsForm};
 use crate::io::image::image_from_chw;
 use crate::model::{Generator, MsImageDis};
@@ -89,7 +89,7 @@ pub fn mode_seeking(
 
 /// Tint-neutral mode seeking (`ms_form: contrast`): `-min(r, cap)` with `r` the mean absolute
 /// difference of two translations of one content code inside `fill` *minus* that inside `keep`
-/// (the lines and the background, which are to stay as drawn), divided by the mean absolute
+/// (the lines and the background next to them, which are to stay as drawn), divided by the mean absolute
 /// difference of their styles. A change of the whole image (a tint) raises both differences
 /// alike and earns nothing; a change that is the same everywhere but the fills earns most. The
 /// reward is linear up to `cap` and flat past it. An empty `fill` gives 0.
@@ -125,6 +125,15 @@ pub fn keep_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
 /// as [`keep_mask_batch`].
 pub fn fill_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
     mask_batch(values, shape, fill_mask)
+}
+
+/// The kept side of `ms_form: contrast` for a batch of domain-a images: their lines and the
+/// background next to them (see [`halo_mask`]), repeated over the channels.
+///
+/// # Shapes
+/// as [`keep_mask_batch`].
+pub fn halo_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
+    mask_batch(values, shape, halo_mask)
 }
 
 fn mask_batch(
@@ -170,8 +179,11 @@ pub struct OwnInputs {
     /// 1 where the mode-seeking term compares two styles' translations (the fills, see
     /// [`fill_mask_batch`]): `[b, c, h, w]`; `None`: the whole image.
     pub fill_a: Option<Tensor<4>>,
+    /// Where `ms_form: contrast` subtracts the styles' difference (the lines and the background
+    /// next to them, see [`halo_mask_batch`]): `[b, c, h, w]`; `None`: nowhere.
+    pub halo_a: Option<Tensor<4>>,
     /// A second prior style for domain b (see [`Config::ms_w`]): `[b, style_dim]`, used when
-    /// `ms_w > 0`. `ms_form: contrast` needs `keep_a` and `fill_a` as well.
+    /// `ms_w > 0`.
     pub s_b_second: Option<Tensor<2>>,
 }
 
@@ -192,6 +204,7 @@ pub fn gen_losses(
     let OwnInputs {
         keep_a,
         fill_a,
+        halo_a,
         s_b_second,
     } = own;
     let [batch, style_dim] = s_a.dims();
@@ -228,26 +241,33 @@ pub fn gen_losses(
         w.recon_c_w,
         w.recon_c_w,
     ];
+    // The mode-seeking terms' second translation, with a second prior style.
+    let second = (w.ms_w > 0.0)
+        .then_some(s_b_second)
+        .flatten()
+        .map(|s| (nets.gen_b.decode_style(c_a.clone(), s.clone()), s));
     if w.keep_w > 0.0
-        && let Some(keep_a) = keep_a.clone()
+        && let Some(keep_a) = keep_a
     {
-        terms.push(("gen_keep_ab", masked_l1(x_ab.clone(), x_a.clone(), keep_a)));
+        // Every a -> b translation of the step is to keep the lines and background.
+        let mut keep = masked_l1(x_ab.clone(), x_a.clone(), keep_a.clone());
+        if let Some((x_ab_second, _)) = &second {
+            keep = (keep + masked_l1(x_ab_second.clone(), x_a.clone(), keep_a)) / 2.0;
+        }
+        terms.push(("gen_keep_ab", keep));
         weights.push(w.keep_w);
     }
-    if w.ms_w > 0.0
-        && let Some(s_b_second) = s_b_second
-    {
-        let x_ab_second = nets.gen_b.decode_style(c_a.clone(), s_b_second.clone());
+    if let Some((x_ab_second, s_b_second)) = second {
         let images = (x_ab.clone(), x_ab_second);
         let styles = (s_b, s_b_second);
         let term = match w.ms_form {
             MsForm::Contrast => {
-                // Without masks: the whole image is the fill and nothing is kept.
+                // Without masks: the whole image is the fill and nothing is subtracted.
                 let dims = x_ab.dims();
                 let device = x_ab.device();
                 let fill_a = fill_a.unwrap_or_else(|| Tensor::ones(dims, &device));
-                let keep_a = keep_a.unwrap_or_else(|| Tensor::zeros(dims, &device));
-                mode_seeking_contrast(images, styles, (fill_a, keep_a), w.ms_cap)
+                let halo_a = halo_a.unwrap_or_else(|| Tensor::zeros(dims, &device));
+                mode_seeking_contrast(images, styles, (fill_a, halo_a), w.ms_cap)
             }
             MsForm::Msgan => mode_seeking(images, styles, fill_a, w.ms_cap),
         };

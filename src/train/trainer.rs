@@ -17,7 +17,8 @@ use rand_distr::{Distribution, StandardNormal};
 use super::adam::{Adam, AdamConfig};
 use super::data::{Loader, LoaderSpec, Transform, list_file, list_images, rng_for};
 use super::losses::{
-    LossWeights, Networks, OwnInputs, dis_losses, fill_mask_batch, gen_losses, keep_mask_batch,
+    LossWeights, Networks, OwnInputs, dis_losses, fill_mask_batch, gen_losses, halo_mask_batch,
+    keep_mask_batch,
 };
 use super::samples::Display;
 use crate::Domain;
@@ -546,8 +547,16 @@ pub fn train(
             })
         };
         let contrast = weights.ms_w > 0.0 && weights.ms_form == MsForm::Contrast;
-        let keep_a = mask(weights.keep_w > 0.0 || contrast, keep_mask_batch);
+        let keep_a = mask(weights.keep_w > 0.0, keep_mask_batch);
         let fill_a = mask(weights.ms_w > 0.0, fill_mask_batch);
+        let halo_a = mask(contrast, halo_mask_batch);
+        // The mode-seeking terms' second style is drawn with the step's others, in `iterate`.
+        let masks = OwnInputs {
+            keep_a,
+            fill_a,
+            halo_a,
+            s_b_second: None,
+        };
         let x_a = Tensor::<4>::from_data(TensorData::new(data.a, shape(Domain::A)), device);
         let x_b = Tensor::<4>::from_data(TensorData::new(data.b, shape(Domain::B)), device);
 
@@ -561,7 +570,7 @@ pub fn train(
         (gens, dis, values) = iterate(
             (gens, dis),
             (&mut adam_gen, &mut adam_dis),
-            (x_a, x_b, keep_a, fill_a),
+            (x_a, x_b, masks),
             lr,
             &seeds,
             weights,
@@ -651,12 +660,12 @@ impl Styles {
 /// from the device at once (each separate read would sync it).
 ///
 /// # Shapes
-/// `x_a`, `x_b`: `[batch, channels, h, w]` in [-1, 1]; `keep_a`, `fill_a` (see `OwnInputs`): as
-/// `x_a`.
+/// `x_a`, `x_b`: `[batch, channels, h, w]` in [-1, 1]; the masks of `own` (see `OwnInputs`;
+/// its second style is drawn here): as `x_a`.
 fn iterate(
     (gens, dis): (GenPair, DisPair),
     (adam_gen, adam_dis): (&mut Adam, &mut Adam),
-    (x_a, x_b, keep_a, fill_a): (Tensor<4>, Tensor<4>, Option<Tensor<4>>, Option<Tensor<4>>),
+    (x_a, x_b, own): (Tensor<4>, Tensor<4>, OwnInputs),
     lr: f64,
     styles: &Styles,
     weights: LossWeights,
@@ -685,9 +694,8 @@ fn iterate(
     let nets = networks(&gens, &dis);
     let (s_a, s_b) = (styles.draw(3, &device), styles.draw(4, &device));
     let own = OwnInputs {
-        keep_a,
-        fill_a,
         s_b_second: (weights.ms_w > 0.0).then(|| styles.draw(5, &device)),
+        ..own
     };
     let g = gen_losses(&nets, x_a, x_b, s_a, s_b, own, weights);
     let grads = g.total.backward();
