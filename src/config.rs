@@ -265,6 +265,12 @@ pub struct Config {
     /// translation is held to it too (the term is the mean of both).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub keep_w: f64,
+    /// stylespace's own (0 leaves it out), with `keep_w`: the weight of the same difference
+    /// measured on the lines and the background next to them only (within 8 px:
+    /// `train::evaluate::halo_mask`), where colour bleeds into halos. Averaged over that band
+    /// alone, a halo weighs as much as if the far background (easy to keep) were not there.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub halo_w: f64,
     /// stylespace's own (0 leaves it out): weight of a mode-seeking term on a -> b translations
     /// (DRIT++'s, from MSGAN): two styles decode one content code, and the loss is
     /// 1 / (mean |x_ab1 - x_ab2| / mean |s_1 - s_2| + 1e-5), so different codes give different
@@ -559,6 +565,9 @@ impl Config {
         }
         if !(self.keep_w.is_finite() && self.keep_w >= 0.0) {
             return Err(bad("keep_w", "must be a number at least 0"));
+        }
+        if !(self.halo_w.is_finite() && self.halo_w >= 0.0) {
+            return Err(bad("halo_w", "must be a number at least 0"));
         }
         if !(self.ms_w.is_finite() && self.ms_w >= 0.0) {
             return Err(bad("ms_w", "must be a number at least 0"));

@@ -262,14 +262,24 @@ fn line_art_losses_switched_on_in_a_resumed_run() {
         "{after:?}"
     );
 
-    // The tint-neutral form: logged, and a reward no larger than the cap.
-    let contrast = format!("{keep_config}ms_form: contrast\nms_cap: 0.5\n");
+    // The tint-neutral form: logged, and a reward no larger than the cap; the halo band's keep
+    // term: logged (an untrained generator is far from the lines and the white around them).
+    let contrast = format!("{keep_config}ms_form: contrast\nms_cap: 0.5\nhalo_w: 5\n");
     let last = run_config(&contrast, &data, &run_dir, 4, true);
-    let ms = last[0].values.iter().find(|(n, _)| *n == "gen_ms_ab");
+    let value = |name: &str| {
+        last[0]
+            .values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    };
+    let ms = value("gen_ms_ab");
     assert!(
-        ms.is_some_and(|(_, v)| *v >= -0.5 - 1e-6 && v.is_finite()),
+        ms.is_some_and(|v| v >= -0.5 - 1e-6 && v.is_finite()),
         "{last:?}"
     );
+    let halo = value("gen_halo_ab");
+    assert!(halo.is_some_and(|h| h.is_finite() && h > 0.05), "{last:?}");
 
     let csv = std::fs::read_to_string(run_dir.join("losses.csv")).unwrap();
     let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();

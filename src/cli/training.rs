@@ -45,7 +45,8 @@ pub(super) fn import(args: ImportArgs) -> Result<()> {
 
 pub(super) fn losses(args: LossesArgs) -> Result<()> {
     use stylespace::train::losses::{
-        LossWeights, Networks, OwnInputs, dis_losses, gen_losses, grad_sq_sum, keep_mask_batch,
+        LossWeights, Networks, OwnInputs, dis_losses, gen_losses, grad_sq_sum, halo_mask_batch,
+        keep_mask_batch,
     };
     let config = Config::load(&args.config)?.config;
     if config.family() != stylespace::config::ConfigFamily::Munit {
@@ -74,14 +75,18 @@ pub(super) fn losses(args: LossesArgs) -> Result<()> {
         ))
     };
     let x_a = image(&args.input_a, Domain::A)?;
-    let keep_a = (config.keep_w > 0.0).then(|| {
-        let shape = x_a.dims();
-        let values = stylespace::model::params::to_vec(x_a.clone());
-        Tensor::<4>::from_data(
-            burn::tensor::TensorData::new(keep_mask_batch(&values, shape), shape),
-            &device,
-        )
-    });
+    let mask_a = |on: bool, of: fn(&[f32], [usize; 4]) -> Vec<f32>| {
+        on.then(|| {
+            let shape = x_a.dims();
+            let values = stylespace::model::params::to_vec(x_a.clone());
+            Tensor::<4>::from_data(
+                burn::tensor::TensorData::new(of(&values, shape), shape),
+                &device,
+            )
+        })
+    };
+    let keep_a = mask_a(config.keep_w > 0.0, keep_mask_batch);
+    let halo_a = mask_a(config.halo_w > 0.0, halo_mask_batch);
     let x_b = image(&args.input_b, Domain::B)?;
     let style = |v: &[f32]| {
         Tensor::<2>::from_data(
@@ -109,7 +114,7 @@ pub(super) fn losses(args: LossesArgs) -> Result<()> {
         OwnInputs {
             keep_a,
             fill_a: None,
-            halo_a: None,
+            halo_a,
             s_b_second: None,
         },
         weights,

@@ -19,6 +19,8 @@ pub struct LossWeights {
     pub recon_x_cyc_w: f64,
     /// stylespace's own (not in the official trainer): see [`Config::keep_w`].
     pub keep_w: f64,
+    /// stylespace's own: see [`Config::halo_w`].
+    pub halo_w: f64,
     /// stylespace's own: see [`Config::ms_w`] and [`Config::ms_cap`].
     pub ms_w: f64,
     pub ms_cap: f64,
@@ -34,6 +36,7 @@ impl From<&Config> for LossWeights {
             recon_c_w: c.recon_c_w,
             recon_x_cyc_w: c.recon_x_cyc_w,
             keep_w: c.keep_w,
+            halo_w: c.halo_w,
             ms_w: c.ms_w,
             ms_cap: c.ms_cap,
             ms_form: c.ms_form,
@@ -179,8 +182,9 @@ pub struct OwnInputs {
     /// 1 where the mode-seeking term compares two styles' translations (the fills, see
     /// [`fill_mask_batch`]): `[b, c, h, w]`; `None`: the whole image.
     pub fill_a: Option<Tensor<4>>,
-    /// Where `ms_form: contrast` subtracts the styles' difference (the lines and the background
-    /// next to them, see [`halo_mask_batch`]): `[b, c, h, w]`; `None`: nowhere.
+    /// The lines and the background next to them (see [`halo_mask_batch`]), where `halo_w`
+    /// holds `x_ab` to `x_a` and `ms_form: contrast` subtracts the styles' difference:
+    /// `[b, c, h, w]`; `None`: nowhere.
     pub halo_a: Option<Tensor<4>>,
     /// A second prior style for domain b (see [`Config::ms_w`]): `[b, style_dim]`, used when
     /// `ms_w > 0`.
@@ -256,6 +260,16 @@ pub fn gen_losses(
         }
         terms.push(("gen_keep_ab", keep));
         weights.push(w.keep_w);
+    }
+    if w.halo_w > 0.0
+        && let Some(halo_a) = halo_a.clone()
+    {
+        let mut halo = masked_l1(x_ab.clone(), x_a.clone(), halo_a.clone());
+        if let Some((x_ab_second, _)) = &second {
+            halo = (halo + masked_l1(x_ab_second.clone(), x_a.clone(), halo_a)) / 2.0;
+        }
+        terms.push(("gen_halo_ab", halo));
+        weights.push(w.halo_w);
     }
     if let Some((x_ab_second, s_b_second)) = second {
         let images = (x_ab.clone(), x_ab_second);

@@ -549,7 +549,7 @@ pub fn train(
         let contrast = weights.ms_w > 0.0 && weights.ms_form == MsForm::Contrast;
         let keep_a = mask(weights.keep_w > 0.0, keep_mask_batch);
         let fill_a = mask(weights.ms_w > 0.0, fill_mask_batch);
-        let halo_a = mask(contrast, halo_mask_batch);
+        let halo_a = mask(contrast || weights.halo_w > 0.0, halo_mask_batch);
         // The mode-seeking terms' second style is drawn with the step's others, in `iterate`.
         let masks = OwnInputs {
             keep_a,
