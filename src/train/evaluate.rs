@@ -47,13 +47,7 @@ pub enum Region {
 
 /// Each pixel's region (row-major).
 pub fn regions(input: &RgbImage) -> Vec<Region> {
-    let (light, reached) = background(input);
-    let near = near_dark(
-        &light,
-        input.width() as i64,
-        input.height() as i64,
-        OUTSIDE_MARGIN,
-    );
+    let (light, reached, near) = background_near(input, OUTSIDE_MARGIN);
     input
         .pixels()
         .enumerate()
@@ -118,13 +112,7 @@ pub fn keep_mask(input: &RgbImage) -> Vec<f32> {
 /// pixel, so that the lines and their anti-aliased edges are not asked to change with the
 /// style; 0 elsewhere (row-major, one value per pixel).
 pub fn fill_mask(input: &RgbImage) -> Vec<f32> {
-    let (light, reached) = background(input);
-    let near = near_dark(
-        &light,
-        input.width() as i64,
-        input.height() as i64,
-        OUTSIDE_MARGIN,
-    );
+    let (light, reached, near) = background_near(input, OUTSIDE_MARGIN);
     (0..light.len())
         .map(|i| {
             if light[i] && !reached[i] && !near[i] {
@@ -140,13 +128,7 @@ pub fn fill_mask(input: &RgbImage) -> Vec<f32> {
 /// around the drawing within [`HALO_BAND`] px of them, 0 elsewhere (row-major, one value per
 /// pixel). The mode-seeking term of `ms_form: contrast` subtracts the styles' difference here.
 pub fn halo_mask(input: &RgbImage) -> Vec<f32> {
-    let (light, reached) = background(input);
-    let near = near_dark(
-        &light,
-        input.width() as i64,
-        input.height() as i64,
-        HALO_BAND,
-    );
+    let (light, reached, near) = background_near(input, HALO_BAND);
     input
         .pixels()
         .enumerate()
@@ -158,6 +140,13 @@ pub fn halo_mask(input: &RgbImage) -> Vec<f32> {
             }
         })
         .collect()
+}
+
+/// [`background`], and per pixel whether a pixel that is not light lies within `margin` px.
+fn background_near(input: &RgbImage, margin: i64) -> (Vec<bool>, Vec<bool>, Vec<bool>) {
+    let (light, reached) = background(input);
+    let near = near_dark(&light, input.width() as i64, input.height() as i64, margin);
+    (light, reached, near)
 }
 
 /// Per pixel: whether a pixel that is not light lies within `m` px (Chebyshev).
