@@ -47,7 +47,7 @@ pub enum Region {
 
 /// Each pixel's region (row-major).
 pub fn regions(input: &RgbImage) -> Vec<Region> {
-    let (light, reached, near) = background_near(input, OUTSIDE_MARGIN);
+    let (_, reached, near) = background_near(input, OUTSIDE_MARGIN);
     input
         .pixels()
         .enumerate()
@@ -128,7 +128,7 @@ pub fn fill_mask(input: &RgbImage) -> Vec<f32> {
 /// around the drawing within [`HALO_BAND`] px of them, 0 elsewhere (row-major, one value per
 /// pixel). The mode-seeking term of `ms_form: contrast` subtracts the styles' difference here.
 pub fn halo_mask(input: &RgbImage) -> Vec<f32> {
-    let (light, reached, near) = background_near(input, HALO_BAND);
+    let (_, reached, near) = background_near(input, HALO_BAND);
     input
         .pixels()
         .enumerate()
