@@ -265,6 +265,13 @@ pub struct Config {
     /// translation is held to it too (the term is the mean of both).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub keep_w: f64,
+    /// With `keep_w` / `halo_w`: per-value differences up to this (values in [-1, 1]) cost
+    /// nothing, and only the excess counts (a hinge), so the keep terms spend their pull on
+    /// colour that shows (blotches, halos) and not on faint tints, which the evaluation does not
+    /// count either (it counts a pixel once a channel moved more than 0.1 of [0, 1], 0.2 here).
+    /// 0: plain mean absolute difference.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub keep_margin: f64,
     /// stylespace's own (0 leaves it out), with `keep_w`: the weight of the same difference
     /// measured on the lines and the background next to them only (within 8 px:
     /// `train::evaluate::halo_mask`), where colour bleeds into halos. Averaged over that band
@@ -565,6 +572,9 @@ impl Config {
         }
         if !(self.keep_w.is_finite() && self.keep_w >= 0.0) {
             return Err(bad("keep_w", "must be a number at least 0"));
+        }
+        if !(self.keep_margin.is_finite() && self.keep_margin >= 0.0) {
+            return Err(bad("keep_margin", "must be a number at least 0"));
         }
         if !(self.halo_w.is_finite() && self.halo_w >= 0.0) {
             return Err(bad("halo_w", "must be a number at least 0"));

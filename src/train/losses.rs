@@ -19,8 +19,9 @@ pub struct LossWeights {
     pub recon_x_cyc_w: f64,
     /// stylespace's own (not in the official trainer): see [`Config::keep_w`].
     pub keep_w: f64,
-    /// stylespace's own: see [`Config::halo_w`].
+    /// stylespace's own: see [`Config::halo_w`] and [`Config::keep_margin`].
     pub halo_w: f64,
+    pub keep_margin: f64,
     /// stylespace's own: see [`Config::ms_w`] and [`Config::ms_cap`].
     pub ms_w: f64,
     pub ms_cap: f64,
@@ -37,6 +38,7 @@ impl From<&Config> for LossWeights {
             recon_x_cyc_w: c.recon_x_cyc_w,
             keep_w: c.keep_w,
             halo_w: c.halo_w,
+            keep_margin: c.keep_margin,
             ms_w: c.ms_w,
             ms_cap: c.ms_cap,
             ms_form: c.ms_form,
@@ -56,6 +58,24 @@ pub fn l1<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
 pub fn masked_l1<const D: usize>(a: Tensor<D>, b: Tensor<D>, mask: Tensor<D>) -> Tensor<1> {
     let count = mask.clone().sum();
     ((a - b).abs() * mask).sum() / count.clamp_min(1.0)
+}
+
+/// [`masked_l1`] with a dead zone: each element's absolute difference counts only by how much
+/// it exceeds `margin` (0 when the mask is empty).
+///
+/// # Shapes
+/// `a`, `b`, `mask`: the same shape; `mask` holds 0 or 1.
+pub fn masked_hinge_l1<const D: usize>(
+    a: Tensor<D>,
+    b: Tensor<D>,
+    mask: Tensor<D>,
+    margin: f64,
+) -> Tensor<1> {
+    if margin <= 0.0 {
+        return masked_l1(a, b, mask);
+    }
+    let count = mask.clone().sum();
+    (((a - b).abs() - margin).clamp_min(0.0) * mask).sum() / count.clamp_min(1.0)
 }
 
 /// Mode seeking (DRIT++ / MSGAN): `1 / (r + 1e-5)` with `r` the mean absolute difference of
@@ -254,9 +274,10 @@ pub fn gen_losses(
         && let Some(keep_a) = keep_a
     {
         // Every a -> b translation of the step is to keep the lines and background.
-        let mut keep = masked_l1(x_ab.clone(), x_a.clone(), keep_a.clone());
+        let kept = |x: Tensor<4>, mask| masked_hinge_l1(x, x_a.clone(), mask, w.keep_margin);
+        let mut keep = kept(x_ab.clone(), keep_a.clone());
         if let Some((x_ab_second, _)) = &second {
-            keep = (keep + masked_l1(x_ab_second.clone(), x_a.clone(), keep_a)) / 2.0;
+            keep = (keep + kept(x_ab_second.clone(), keep_a)) / 2.0;
         }
         terms.push(("gen_keep_ab", keep));
         weights.push(w.keep_w);
@@ -264,9 +285,10 @@ pub fn gen_losses(
     if w.halo_w > 0.0
         && let Some(halo_a) = halo_a.clone()
     {
-        let mut halo = masked_l1(x_ab.clone(), x_a.clone(), halo_a.clone());
+        let kept = |x: Tensor<4>, mask| masked_hinge_l1(x, x_a.clone(), mask, w.keep_margin);
+        let mut halo = kept(x_ab.clone(), halo_a.clone());
         if let Some((x_ab_second, _)) = &second {
-            halo = (halo + masked_l1(x_ab_second.clone(), x_a.clone(), halo_a)) / 2.0;
+            halo = (halo + kept(x_ab_second.clone(), halo_a)) / 2.0;
         }
         terms.push(("gen_halo_ab", halo));
         weights.push(w.halo_w);
@@ -377,6 +399,32 @@ mod tests {
         assert_eq!(value(t([1.0, 0.0, 1.0, 0.0])), 2.0); // (1 + 3) / 2
         assert_eq!(value(t([0.0, 0.0, 0.0, 1.0])), 6.0);
         assert_eq!(value(t([0.0; 4])), 0.0, "an empty mask is no loss, not NaN");
+    }
+
+    #[test]
+    fn masked_hinge_l1_counts_only_what_exceeds_the_margin() {
+        let device = Device::flex();
+        let t = |v: [f32; 4]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [2, 2]), &device);
+        let a = t([0.05, -0.3, 1.0, 0.5]);
+        let zeros = t([0.0; 4]);
+        let value =
+            |mask, margin| to_vec(masked_hinge_l1(a.clone(), zeros.clone(), mask, margin))[0];
+        let all = t([1.0; 4]);
+        // (0 + 0.2 + 0.9 + 0.4) / 4
+        assert!((value(all.clone(), 0.1) - 0.375).abs() < 1e-6);
+        assert!(
+            (value(t([1.0, 0.0, 0.0, 0.0]), 0.1)).abs() < 1e-9,
+            "a faint change is free"
+        );
+        assert_eq!(
+            value(all.clone(), 0.0),
+            to_vec(masked_l1(a.clone(), zeros.clone(), all))[0]
+        );
+        assert_eq!(
+            value(t([0.0; 4]), 0.1),
+            0.0,
+            "an empty mask is no loss, not NaN"
+        );
     }
 
     #[test]
