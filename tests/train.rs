@@ -264,7 +264,8 @@ fn line_art_losses_switched_on_in_a_resumed_run() {
 
     // The tint-neutral form: logged, and a reward no larger than the cap; the halo band's keep
     // term: logged (an untrained generator is far from the lines and the white around them).
-    let contrast = format!("{keep_config}ms_form: contrast\nms_cap: 0.5\nhalo_w: 5\nkeep_margin: 0.05\n");
+    let contrast =
+        format!("{keep_config}ms_form: contrast\nms_cap: 0.5\nhalo_w: 5\nkeep_margin: 0.05\n");
     let last = run_config(&contrast, &data, &run_dir, 4, true);
     let value = |name: &str| {
         last[0]
