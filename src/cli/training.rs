@@ -75,10 +75,13 @@ pub(super) fn losses(args: LossesArgs) -> Result<()> {
         ))
     };
     let x_a = image(&args.input_a, Domain::A)?;
+    // The masks are computed from the image's values (read back once, only if a mask is on).
+    let shape = x_a.dims();
+    let values = (config.keep_w > 0.0 || config.halo_w > 0.0)
+        .then(|| stylespace::model::params::to_vec(x_a.clone()))
+        .unwrap_or_default();
     let mask_a = |on: bool, of: fn(&[f32], [usize; 4]) -> Vec<f32>| {
         on.then(|| {
-            let shape = x_a.dims();
-            let values = stylespace::model::params::to_vec(x_a.clone());
             Tensor::<4>::from_data(
                 burn::tensor::TensorData::new(of(&values, shape), shape),
                 &device,

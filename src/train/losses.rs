@@ -270,27 +270,25 @@ pub fn gen_losses(
         .then_some(s_b_second)
         .flatten()
         .map(|s| (nets.gen_b.decode_style(c_a.clone(), s.clone()), s));
+    // Every a -> b translation of the step (one style, or two with mode seeking) is to keep the
+    // input where `mask` is set: the keep terms average over them.
+    let kept = |mask: Tensor<4>| {
+        let diff = |x: Tensor<4>| masked_hinge_l1(x, x_a.clone(), mask.clone(), w.keep_margin);
+        match &second {
+            Some((x_ab_second, _)) => (diff(x_ab.clone()) + diff(x_ab_second.clone())) / 2.0,
+            None => diff(x_ab.clone()),
+        }
+    };
     if w.keep_w > 0.0
         && let Some(keep_a) = keep_a
     {
-        // Every a -> b translation of the step is to keep the lines and background.
-        let kept = |x: Tensor<4>, mask| masked_hinge_l1(x, x_a.clone(), mask, w.keep_margin);
-        let mut keep = kept(x_ab.clone(), keep_a.clone());
-        if let Some((x_ab_second, _)) = &second {
-            keep = (keep + kept(x_ab_second.clone(), keep_a)) / 2.0;
-        }
-        terms.push(("gen_keep_ab", keep));
+        terms.push(("gen_keep_ab", kept(keep_a)));
         weights.push(w.keep_w);
     }
     if w.halo_w > 0.0
         && let Some(halo_a) = halo_a.clone()
     {
-        let kept = |x: Tensor<4>, mask| masked_hinge_l1(x, x_a.clone(), mask, w.keep_margin);
-        let mut halo = kept(x_ab.clone(), halo_a.clone());
-        if let Some((x_ab_second, _)) = &second {
-            halo = (halo + kept(x_ab_second.clone(), halo_a)) / 2.0;
-        }
-        terms.push(("gen_halo_ab", halo));
+        terms.push(("gen_halo_ab", kept(halo_a)));
         weights.push(w.halo_w);
     }
     if let Some((x_ab_second, s_b_second)) = second {
