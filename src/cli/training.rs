@@ -77,9 +77,11 @@ pub(super) fn losses(args: LossesArgs) -> Result<()> {
     let x_a = image(&args.input_a, Domain::A)?;
     // The masks are computed from the image's values (read back once, only if a mask is on).
     let shape = x_a.dims();
-    let values = (config.keep_w > 0.0 || config.halo_w > 0.0)
-        .then(|| stylespace::model::params::to_vec(x_a.clone()))
-        .unwrap_or_default();
+    let values = if config.keep_w > 0.0 || config.halo_w > 0.0 {
+        stylespace::model::params::to_vec(x_a.clone())
+    } else {
+        Vec::new()
+    };
     let mask_a = |on: bool, of: fn(&[f32], [usize; 4]) -> Vec<f32>| {
         on.then(|| {
             Tensor::<4>::from_data(
