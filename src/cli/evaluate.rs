@@ -2,7 +2,7 @@
 //! training run kept (`--history`), with a chart of them against iterations.
 
 use image::RgbImage;
-use stylespace::train::evaluate::{History, Report, Tally};
+use stylespace::train::evaluate::{History, Report, Tally, fault_map};
 
 use stylespace::io::atomic::write_atomic;
 
@@ -15,6 +15,9 @@ struct Workload {
     files: Vec<PathBuf>,
     reference_dir: Option<PathBuf>,
     reference_files: Option<Vec<PathBuf>>,
+    /// The real target-domain versions of the inputs (same file names), for the silhouette
+    /// outside.
+    truth_dir: Option<PathBuf>,
     num_style: usize,
     seed: u64,
 }
@@ -29,11 +32,31 @@ impl Workload {
         };
         // Listed first, so a wrong folder fails before any translating.
         let reference_files = reference_dir.as_deref().map(inputs).transpose()?;
+        let truth_dir = match &args.truth_dir {
+            Some(dir) => Some(dir.clone()),
+            None => truth_folder(&args.input_dir),
+        };
+        if let Some(dir) = &truth_dir {
+            // Every input needs its truth: checked before any translating too.
+            for path in &files {
+                let truth = dir.join(path.file_name().unwrap_or_default());
+                if !truth.is_file() {
+                    bail!(
+                        "{} has no real version of {} (expected {}); pass --truth-dir to another \
+                         folder",
+                        dir.display(),
+                        path.display(),
+                        truth.display()
+                    );
+                }
+            }
+        }
         Ok(Workload {
             source,
             files,
             reference_dir,
             reference_files,
+            truth_dir,
             num_style: args.num_style.max(2),
             seed: args.seed,
         })
@@ -42,8 +65,14 @@ impl Workload {
     /// What the numbers depend on besides the model: rows measured otherwise don't compare.
     fn settings(&self, input_dir: &Path) -> String {
         let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        // Tables from before truths existed stay valid where none is used.
+        let truth = self
+            .truth_dir
+            .as_deref()
+            .map(|d| format!("; truth_dir={}", absolute(d).display()))
+            .unwrap_or_default();
         format!(
-            "input_dir={}; reference_dir={}; images={}; styles={}; seed={}; direction={}",
+            "input_dir={}; reference_dir={}; images={}; styles={}; seed={}; direction={}{truth}",
             absolute(input_dir).display(),
             self.reference_dir
                 .as_deref()
@@ -62,7 +91,13 @@ impl Workload {
 
     /// Translates every input with the same styles and tallies the numbers; also returns the
     /// first `grid_rows` rows of tiles (input, then one per style).
-    fn measure(&self, model: &mut Model, grid_rows: usize) -> Result<(Report, Vec<Vec<RgbImage>>)> {
+    /// With `faults`, the tiles are [`fault_map`]s.
+    fn measure(
+        &self,
+        model: &mut Model,
+        grid_rows: usize,
+        faults: bool,
+    ) -> Result<(Report, Vec<Vec<RgbImage>>)> {
         let (source, target) = (self.source, self.source.other());
         let styles = sample_styles(self.num_style, model.style_dim(), self.seed);
         let mut tally = Tally::default();
@@ -74,10 +109,26 @@ impl Workload {
             let outputs = model.translate(target, &content, &styles)?;
             let (w, h) = outputs[0].dimensions();
             let input = prepared.to_rgb();
-            tally.add(&input, &outputs);
+            let truth = match &self.truth_dir {
+                Some(dir) => {
+                    let path = dir.join(path.file_name().unwrap_or_default());
+                    let img = load_image(&path)?;
+                    Some(
+                        model
+                            .prepare(&img, target, &path.display().to_string())?
+                            .to_rgb(),
+                    )
+                }
+                None => None,
+            };
+            tally.add(&input, &outputs, truth.as_ref());
             if rows.len() < grid_rows {
                 let mut row = vec![image::imageops::crop_imm(&input, 0, 0, w, h).to_image()];
-                row.extend(outputs);
+                if faults {
+                    row.extend(outputs.iter().map(|o| fault_map(&input, o, truth.as_ref())));
+                } else {
+                    row.extend(outputs);
+                }
                 rows.push(row);
             }
         }
@@ -111,7 +162,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> Result<()> {
     }
     let work = Workload::new(&args)?;
     let mut model = args.model.load()?;
-    let (report, rows) = work.measure(&mut model, args.grid_rows)?;
+    let (report, rows) = work.measure(&mut model, args.grid_rows, args.faults)?;
     if let Some(path) = &args.grid {
         save_grid(path, &rows, args.overwrite)?;
     }
@@ -164,6 +215,12 @@ fn print_report(report: &Report, reference_dir: Option<&Path>) {
         "colour changed outside the drawings: {:.2} % of those pixels",
         100.0 * report.outside_changed
     );
+    if let Some(changed) = report.outside_changed_silhouette {
+        println!(
+            "colour changed outside the real colourings' silhouettes: {:.2} % of those pixels",
+            100.0 * changed
+        );
+    }
     println!(
         "lightness spread across styles, inside the drawings: {:.4}",
         report.lightness_spread
@@ -232,7 +289,7 @@ fn evaluate_history(args: &EvaluateArgs) -> Result<()> {
             checkpoint: path.clone(),
         };
         let mut model = source.load(&compute.device)?;
-        let (report, _) = work.measure(&mut model, 0)?;
+        let (report, _) = work.measure(&mut model, 0, false)?;
         table.insert(*iteration, report);
         // Saved after each generator: an interrupted evaluation keeps what it measured.
         write_atomic(&csv_path, table.to_csv().as_bytes(), true)
@@ -250,11 +307,10 @@ fn evaluate_history(args: &EvaluateArgs) -> Result<()> {
             first.styles,
             table.rows.len()
         );
-        let chart = stylespace::train::plot::chart(
-            &title,
-            &table.rows,
-            &stylespace::train::plot::bundled_model_metrics(),
-        );
+        // Panels of numbers this table has (no silhouettes without truths).
+        let mut metrics = stylespace::train::plot::bundled_model_metrics();
+        metrics.retain(|m| table.rows.iter().any(|(_, r)| (m.value)(r).is_some()));
+        let chart = stylespace::train::plot::chart(&title, &table.rows, &metrics);
         save_png(plot, &chart, args.overwrite)
             .map_err(|e| anyhow!("{e} (pass --overwrite to replace it)"))?;
     }
@@ -301,20 +357,44 @@ fn open_table(path: &Path, settings: String) -> Result<History> {
 
 /// One line per measured iteration.
 fn print_table(table: &History) {
-    println!("iteration  lines kept  colour/real  diversity  outside changed  lightness spread");
+    let silhouettes = table
+        .rows
+        .iter()
+        .any(|r| r.1.outside_changed_silhouette.is_some());
+    println!(
+        "iteration  lines kept  colour/real  diversity  outside changed  lightness spread{}",
+        if silhouettes {
+            "  outside silhouettes"
+        } else {
+            ""
+        }
+    );
     for (iteration, r) in &table.rows {
         let ratio = r
             .colourfulness_ratio
             .map(|v| format!("{v:.2}x"))
             .unwrap_or_else(|| "-".into());
+        let silhouette = match r.outside_changed_silhouette {
+            Some(v) if silhouettes => format!("  {:>17.2} %", 100.0 * v),
+            None if silhouettes => format!("  {:>19}", "-"),
+            _ => String::new(),
+        };
         println!(
-            "{iteration:>9}  {:>9.1} %  {ratio:>11}  {:>9.4}  {:>13.2} %  {:>16.4}",
+            "{iteration:>9}  {:>9.1} %  {ratio:>11}  {:>9.4}  {:>13.2} %  {:>16.4}{silhouette}",
             100.0 * r.line_pixels_kept_dark,
             r.diversity,
             100.0 * r.outside_changed,
             r.lightness_spread
         );
     }
+}
+
+/// `testA-truth` for `testA` when it exists: the real target-domain versions of the inputs, as
+/// `stylespace dataset openmoji` writes them.
+fn truth_folder(input_dir: &Path) -> Option<PathBuf> {
+    let name = input_dir.file_name()?.to_str()?;
+    let sibling = input_dir.with_file_name(format!("{name}-truth"));
+    sibling.is_dir().then_some(sibling)
 }
 
 /// `testB` for `testA` (and the like) when it exists: real images of `target` beside the inputs.

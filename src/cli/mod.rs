@@ -107,6 +107,12 @@ pub struct EvaluateArgs {
     /// input folder's sibling of the other domain (testB beside testA) if there is one.
     #[arg(long)]
     pub reference_dir: Option<PathBuf>,
+    /// The real target-domain versions of the inputs (same file names; `stylespace dataset
+    /// openmoji` writes testA-truth): adds colour changed outside the real colourings'
+    /// silhouettes, which counts neither open shapes' fills nor what a design colours beyond its
+    /// lines. Default: the input folder's sibling INPUT-truth if there is one.
+    #[arg(long)]
+    pub truth_dir: Option<PathBuf>,
     /// Styles per image.
     #[arg(long, default_value_t = 4)]
     pub num_style: usize,
@@ -122,6 +128,10 @@ pub struct EvaluateArgs {
     /// Write the grid (input column, then one column per style) here.
     #[arg(long, conflicts_with = "history")]
     pub grid: Option<PathBuf>,
+    /// In the grid, mark where each translation loses the numbers: the outside pixels it
+    /// recoloured in magenta, the line pixels it lost in cyan, the rest faded.
+    #[arg(long, requires = "grid")]
+    pub faults: bool,
     /// Evaluate every generator a training run kept (--model RUN: those `train --history-every`
     /// kept, and its newest checkpoint), one row per iteration in a table kept in the run folder;
     /// generators already in the table are not measured again.

@@ -8,6 +8,14 @@
 //! - **inside**: the rest (the fills).
 //!
 //! Images are compared in [0, 1] values at the model's output size.
+//!
+//! The outside by flood fill also takes in the fills of shapes whose outline is open (an apple
+//! whose stem leaves a gap, a figure cut off by the image border) and whatever a design colours
+//! beyond its lines (a sky, water): the real OpenMoji colourings of the test glyphs recolour 9 %
+//! of it. Where the real target-domain versions of the inputs are at hand ("truths"), the
+//! **silhouette outside** is measured too: light input pixels that the real colouring leaves as
+//! they are, reachable from the border through such pixels, farther than [`OUTSIDE_MARGIN`] px
+//! from any other ([`silhouette_outside`]). A real colouring scores 0 there by construction.
 
 use image::RgbImage;
 
@@ -63,14 +71,68 @@ pub fn regions(input: &RgbImage) -> Vec<Region> {
         .collect()
 }
 
+/// Whether an output pixel on one of the input's lines keeps it (is dark enough).
+fn keeps_line(out_px: &image::Rgb<u8>) -> bool {
+    luma(out_px) < DARK
+}
+
+/// Whether an output pixel outside the drawing was recoloured (a channel moved more than
+/// [`CHANGED`] from the input's).
+fn recoloured(in_px: &image::Rgb<u8>, out_px: &image::Rgb<u8>) -> bool {
+    (0..3).any(|c| (out_px.0[c] as f64 - in_px.0[c] as f64).abs() / 255.0 > CHANGED)
+}
+
+/// Colour of a recoloured outside pixel in [`fault_map`].
+pub const FAULT_OUTSIDE: image::Rgb<u8> = image::Rgb([255, 0, 255]);
+/// Colour of a lost line pixel in [`fault_map`].
+pub const FAULT_LINE: image::Rgb<u8> = image::Rgb([0, 200, 255]);
+
+/// Where one translation loses the numbers: `output` faded towards white, with the outside
+/// pixels it recoloured painted [`FAULT_OUTSIDE`] and the input's line pixels it lost painted
+/// [`FAULT_LINE`] (the pixels [`Tally`] counts against it). With the input's real colouring
+/// `truth`, the outside is the silhouette outside. `output` may be smaller than `input` (the
+/// images are read from their top-left corners, as [`Tally::add`] does).
+pub fn fault_map(input: &RgbImage, output: &RgbImage, truth: Option<&RgbImage>) -> RgbImage {
+    let (w, h) = output.dimensions();
+    let input = image::imageops::crop_imm(input, 0, 0, w, h).to_image();
+    let regions = regions(&input);
+    let silhouette = truth
+        .filter(|t| t.width() >= w && t.height() >= h)
+        .map(|t| silhouette_outside(&input, &image::imageops::crop_imm(t, 0, 0, w, h).to_image()));
+    let mut map = output.clone();
+    for (i, ((p, region), in_px)) in map
+        .pixels_mut()
+        .zip(regions)
+        .zip(input.pixels())
+        .enumerate()
+    {
+        let outside = match &silhouette {
+            Some(s) => s[i],
+            None => region == Region::Outside,
+        };
+        *p = match region {
+            Region::Line if !keeps_line(p) => FAULT_LINE,
+            _ if outside && recoloured(in_px, p) => FAULT_OUTSIDE,
+            // Faded to a third of its contrast, so the faults stand out.
+            _ => image::Rgb(p.0.map(|v| 255 - (255 - v) / 3)),
+        };
+    }
+    map
+}
+
 /// Which pixels are light (at least [`LIGHT`]), and which of those are reachable from the
 /// image border through light pixels (the background around the drawing, up to its lines).
 fn background(input: &RgbImage) -> (Vec<bool>, Vec<bool>) {
     let (w, h) = (input.width() as i64, input.height() as i64);
-    let index = |x: i64, y: i64| (y * w + x) as usize;
     let light: Vec<bool> = input.pixels().map(|p| luma(p) >= LIGHT).collect();
-    // Flood fill through light pixels from every light border pixel.
-    let mut reached = vec![false; light.len()];
+    let reached = flood_from_border(&light, w, h);
+    (light, reached)
+}
+
+/// The pixels reachable from the image border through pixels where `pass` holds (4-connected).
+fn flood_from_border(pass: &[bool], w: i64, h: i64) -> Vec<bool> {
+    let index = |x: i64, y: i64| (y * w + x) as usize;
+    let mut reached = vec![false; pass.len()];
     let mut stack: Vec<(i64, i64)> = Vec::new();
     for x in 0..w {
         stack.push((x, 0));
@@ -85,13 +147,13 @@ fn background(input: &RgbImage) -> (Vec<bool>, Vec<bool>) {
             continue;
         }
         let i = index(x, y);
-        if reached[i] || !light[i] {
+        if reached[i] || !pass[i] {
             continue;
         }
         reached[i] = true;
         stack.extend([(x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)]);
     }
-    (light, reached)
+    reached
 }
 
 /// Where a translation of `input` should leave it as drawn: 1 on its lines and on the whole
@@ -163,6 +225,21 @@ fn near_dark(light: &[bool], w: i64, h: i64, m: i64) -> Vec<bool> {
         .collect()
 }
 
+/// Where the real colouring `truth` of `input` (same size) leaves the background as it is:
+/// light input pixels it does not recolour, reachable from the border through such pixels,
+/// farther than [`OUTSIDE_MARGIN`] px from any other pixel (row-major, one value per pixel).
+pub fn silhouette_outside(input: &RgbImage, truth: &RgbImage) -> Vec<bool> {
+    let background: Vec<bool> = input
+        .pixels()
+        .zip(truth.pixels())
+        .map(|(p, t)| luma(p) >= LIGHT && !recoloured(p, t))
+        .collect();
+    let (w, h) = (input.width() as i64, input.height() as i64);
+    let reached = flood_from_border(&background, w, h);
+    let near = near_dark(&background, w, h, OUTSIDE_MARGIN);
+    reached.iter().zip(near).map(|(r, n)| *r && !n).collect()
+}
+
 /// Sums over every evaluated input; [`Tally::report`] turns them into the numbers.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
@@ -172,6 +249,8 @@ pub struct Tally {
     line: (u64, u64),
     /// (outside pixel, style) pairs, and those recoloured.
     outside: (u64, u64),
+    /// The same for the silhouette outside, over the inputs given with their truths.
+    silhouette: (u64, u64),
     /// Saturation summed over output pixels inside the drawings, and their count.
     saturation: (f64, u64),
     /// Saturation summed over pixels inside real target-domain drawings, and their count.
@@ -200,6 +279,8 @@ pub struct Report {
     pub diversity: f64,
     /// Share of outside pixels whose colour changed (a channel by more than [`CHANGED`]).
     pub outside_changed: f64,
+    /// The same on the silhouette outside, when the inputs came with their real colourings.
+    pub outside_changed_silhouette: Option<f64>,
     /// Mean per-pixel standard deviation of luma across styles, inside the glyphs: styles that
     /// differ in shading and not only in hue score high.
     pub lightness_spread: f64,
@@ -214,8 +295,9 @@ fn ratio(part: u64, whole: u64) -> f64 {
 }
 
 impl Tally {
-    /// One input and its translations (all of one size; the input is cropped to it if larger).
-    pub fn add(&mut self, input: &RgbImage, outputs: &[RgbImage]) {
+    /// One input and its translations (all of one size; the input, and its real colouring
+    /// `truth` when given, are cropped to it if larger; a smaller truth is left out).
+    pub fn add(&mut self, input: &RgbImage, outputs: &[RgbImage], truth: Option<&RgbImage>) {
         let Some(first) = outputs.first() else {
             return;
         };
@@ -240,14 +322,11 @@ impl Tally {
             match region {
                 Region::Line => {
                     self.line.0 += out_px.len() as u64;
-                    self.line.1 += out_px.iter().filter(|p| luma(p) < DARK).count() as u64;
+                    self.line.1 += out_px.iter().filter(|p| keeps_line(p)).count() as u64;
                 }
                 Region::Outside => {
                     self.outside.0 += out_px.len() as u64;
-                    let moved = |p: &&&image::Rgb<u8>| {
-                        (0..3).any(|c| (p.0[c] as f64 - in_px.0[c] as f64).abs() / 255.0 > CHANGED)
-                    };
-                    self.outside.1 += out_px.iter().filter(moved).count() as u64;
+                    self.outside.1 += out_px.iter().filter(|p| recoloured(in_px, p)).count() as u64;
                 }
                 Region::Inside => {
                     self.lightness.0 += std_dev(out_px.iter().map(|p| luma(p)), n);
@@ -255,6 +334,23 @@ impl Tally {
                     self.saturation.0 += out_px.iter().map(|p| saturation(p)).sum::<f64>();
                     self.saturation.1 += out_px.len() as u64;
                 }
+            }
+        }
+        if let Some(truth) = truth.filter(|t| t.width() >= w && t.height() >= h) {
+            let truth = image::imageops::crop_imm(truth, 0, 0, w, h).to_image();
+            let outside = silhouette_outside(&input, &truth);
+            for ((i, in_px), _) in input
+                .pixels()
+                .enumerate()
+                .zip(&outside)
+                .filter(|(_, o)| **o)
+            {
+                let (x, y) = (i as u32 % w, i as u32 / w);
+                self.silhouette.0 += outputs.len() as u64;
+                self.silhouette.1 += outputs
+                    .iter()
+                    .filter(|o| recoloured(in_px, o.get_pixel(x, y)))
+                    .count() as u64;
             }
         }
         self.diversity += std_sum / (w * h * 3) as f64;
@@ -283,13 +379,15 @@ impl Tally {
             colourfulness_ratio: reference.filter(|r| *r > 0.0).map(|r| colourfulness / r),
             diversity: self.diversity / self.images.max(1) as f64,
             outside_changed: ratio(self.outside.1, self.outside.0),
+            outside_changed_silhouette: (self.silhouette.0 > 0)
+                .then(|| ratio(self.silhouette.1, self.silhouette.0)),
             lightness_spread: self.lightness.0 / self.lightness.1.max(1) as f64,
         }
     }
 }
 
 /// Columns of an evaluation table (`evaluation.csv`), after `iteration`.
-const COLUMNS: [&str; 9] = [
+const COLUMNS: [&str; 10] = [
     "images",
     "styles",
     "line_pixels_kept_dark",
@@ -299,6 +397,7 @@ const COLUMNS: [&str; 9] = [
     "diversity",
     "outside_changed",
     "lightness_spread",
+    "outside_changed_silhouette",
 ];
 
 /// A table of evaluations of one run's generators, one row per iteration, as `stylespace
@@ -322,7 +421,7 @@ iteration,{}
         for (iteration, r) in &self.rows {
             let optional = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
             text += &format!(
-                "{iteration},{},{},{},{},{},{},{},{},{}\n",
+                "{iteration},{},{},{},{},{},{},{},{},{},{}\n",
                 r.images,
                 r.styles,
                 r.line_pixels_kept_dark,
@@ -331,7 +430,8 @@ iteration,{}
                 optional(r.colourfulness_ratio),
                 r.diversity,
                 r.outside_changed,
-                r.lightness_spread
+                r.lightness_spread,
+                optional(r.outside_changed_silhouette)
             );
         }
         text
@@ -345,15 +445,19 @@ iteration,{}
             .and_then(|l| l.strip_prefix("# "))
             .ok_or("the first line is not a `# settings` line")?
             .to_string();
-        let header = format!("iteration,{}", COLUMNS.join(","));
-        if lines.next() != Some(header.as_str()) {
-            return Err("the second line is not the evaluation table's header".into());
-        }
+        // Tables written before the silhouette column lack it.
+        let columns = match lines.next() {
+            Some(h) if h == format!("iteration,{}", COLUMNS.join(",")) => COLUMNS.len(),
+            Some(h) if h == format!("iteration,{}", COLUMNS[..COLUMNS.len() - 1].join(",")) => {
+                COLUMNS.len() - 1
+            }
+            _ => return Err("the second line is not the evaluation table's header".into()),
+        };
         let mut rows: Vec<(u64, Report)> = Vec::new();
         for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let bad = |what: &str| format!("line {}: {what}", n + 3);
             let fields: Vec<&str> = line.split(',').collect();
-            if fields.len() != COLUMNS.len() + 1 {
+            if fields.len() != columns + 1 {
                 return Err(bad("wrong number of fields"));
             }
             let number = |i: usize| -> Result<f64, String> {
@@ -385,6 +489,7 @@ iteration,{}
                     diversity: number(7)?,
                     outside_changed: number(8)?,
                     lightness_spread: number(9)?,
+                    outside_changed_silhouette: if columns > 9 { optional(10)? } else { None },
                 },
             ));
         }
@@ -489,7 +594,7 @@ mod tests {
         let fills = [Rgb([230, 40, 40]), Rgb([40, 60, 220]), Rgb([120, 20, 20])];
         let good: Vec<RgbImage> = fills.iter().map(|f| coloured(*f, WHITE, true)).collect();
         let mut tally = Tally::default();
-        tally.add(&input, &good);
+        tally.add(&input, &good, None);
         tally.add_reference(&coloured(Rgb([230, 40, 40]), WHITE, true));
         let report = tally.report();
         assert_eq!(report.line_pixels_kept_dark, 1.0);
@@ -505,7 +610,7 @@ mod tests {
             .iter()
             .map(|f| coloured(*f, Rgb([250, 200, 120]), true))
             .collect();
-        spill.add(&input, &spilled);
+        spill.add(&input, &spilled, None);
         assert_eq!(spill.report().outside_changed, 1.0);
         assert_eq!(spill.report().line_pixels_kept_dark, 1.0);
 
@@ -513,7 +618,7 @@ mod tests {
         let light = [Rgb([250, 220, 120]), Rgb([160, 230, 250])];
         let mut lost = Tally::default();
         let unlined: Vec<RgbImage> = light.iter().map(|f| coloured(*f, WHITE, false)).collect();
-        lost.add(&input, &unlined);
+        lost.add(&input, &unlined, None);
         assert_eq!(lost.report().line_pixels_kept_dark, 0.0);
 
         // Styles that differ in hue only, at equal luma, have no lightness spread.
@@ -525,16 +630,97 @@ mod tests {
         let same_luma: Vec<RgbImage> = hues.iter().map(|f| coloured(*f, WHITE, true)).collect();
         assert!(hues.iter().all(|p| (luma(p) - luma(&hues[0])).abs() < 0.01));
         let mut hue_only = Tally::default();
-        hue_only.add(&input, &same_luma);
+        hue_only.add(&input, &same_luma, None);
         let report = hue_only.report();
         assert!(report.lightness_spread < 0.01, "{report:?}");
         assert!(report.diversity > 0.02, "{report:?}");
 
         // Grey outputs are not colourful; no reference, no ratio.
         let mut grey = Tally::default();
-        grey.add(&input, &[coloured(Rgb([128, 128, 128]), WHITE, true)]);
+        grey.add(&input, &[coloured(Rgb([128, 128, 128]), WHITE, true)], None);
         assert_eq!(grey.report().colourfulness, 0.0);
         assert_eq!(grey.report().colourfulness_ratio, None);
+    }
+
+    #[test]
+    fn fault_maps_mark_exactly_the_pixels_the_numbers_count() {
+        let input = ring();
+        // Spilled outside colour and light lines: every outside and line pixel is a fault.
+        let bad = coloured(Rgb([250, 220, 120]), Rgb([250, 200, 120]), false);
+        let map = fault_map(&input, &bad, None);
+        let regions = regions(&input);
+        let count = |map: &RgbImage, colour| map.pixels().filter(|p| **p == colour).count();
+        let of = |region| regions.iter().filter(|r| **r == region).count();
+        assert_eq!(count(&map, FAULT_OUTSIDE), of(Region::Outside));
+        assert_eq!(count(&map, FAULT_LINE), of(Region::Line));
+        // A good colouring has none, and keeps its fill's hue, faded.
+        let good = coloured(Rgb([230, 40, 40]), WHITE, true);
+        let map = fault_map(&input, &good, None);
+        assert_eq!(count(&map, FAULT_OUTSIDE) + count(&map, FAULT_LINE), 0);
+        assert_eq!(*map.get_pixel(16, 16), Rgb([247, 184, 184]));
+        // A tint below the threshold is not a fault; one above it is, pixel by pixel.
+        let mut tinted = good.clone();
+        tinted.put_pixel(0, 0, Rgb([240, 255, 255]));
+        tinted.put_pixel(1, 0, Rgb([220, 255, 255]));
+        let map = fault_map(&input, &tinted, None);
+        assert_ne!(*map.get_pixel(0, 0), FAULT_OUTSIDE);
+        assert_eq!(*map.get_pixel(1, 0), FAULT_OUTSIDE);
+        assert_eq!(count(&map, FAULT_OUTSIDE), 1);
+    }
+
+    /// The ring with a 3 px gap at the top: its inside is reachable from the border.
+    fn open_ring() -> RgbImage {
+        let mut img = ring();
+        for x in 15..=17 {
+            for y in 4..=8 {
+                img.put_pixel(x, y, WHITE);
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn the_silhouette_outside_leaves_open_shapes_fills_to_the_real_colouring() {
+        let input = open_ring();
+        let red = Rgb([230, 40, 40]);
+        // The real colouring fills the inside (and the gap in the line).
+        let truth = RgbImage::from_fn(32, 32, |x, y| {
+            let d2 = (x as i32 - 16).pow(2) + (y as i32 - 16).pow(2);
+            match d2 {
+                0..=121 if *input.get_pixel(x, y) == BLACK => BLACK,
+                0..=121 => red,
+                _ => WHITE,
+            }
+        });
+        let outside = silhouette_outside(&input, &truth);
+        assert!(outside[0] && outside[31 * 32 + 31]); // the corners
+        assert!(!outside[16 * 32 + 16]); // the fill
+        assert!(!outside[3 * 32 + 16]); // 2 px above the fill in the gap (from y = 5): margin
+        assert!(outside[2 * 32 + 16]); // 3 px above it
+        // The flood fill counts the fill as outside; the silhouette does not.
+        assert_eq!(regions(&input)[16 * 32 + 16], Region::Outside);
+        let mut tally = Tally::default();
+        tally.add(&input, &[truth.clone(), truth.clone()], Some(&truth));
+        let report = tally.report();
+        assert!(report.outside_changed > 0.1, "{report:?}");
+        assert_eq!(report.outside_changed_silhouette, Some(0.0));
+        // Colour spilled beyond the silhouette counts, pixel for pixel as the fault map marks it.
+        let mut spilled = truth.clone();
+        for x in 0..32 {
+            spilled.put_pixel(x, 0, red);
+        }
+        let mut tally = Tally::default();
+        tally.add(&input, &[spilled.clone()], Some(&truth));
+        let counted = (tally.silhouette.1, tally.silhouette.0);
+        let map = fault_map(&input, &spilled, Some(&truth));
+        let marked = map.pixels().filter(|p| **p == FAULT_OUTSIDE).count() as u64;
+        assert_eq!(counted.0, 32);
+        assert_eq!(marked, counted.0);
+        assert_eq!(counted.1, outside.iter().filter(|o| **o).count() as u64);
+        // Without truths there is no such number.
+        let mut tally = Tally::default();
+        tally.add(&input, std::slice::from_ref(&truth), None);
+        assert_eq!(tally.report().outside_changed_silhouette, None);
     }
 
     #[test]
@@ -548,6 +734,7 @@ mod tests {
             colourfulness_ratio: reference.map(|r| 0.35 / r),
             diversity: 0.0228,
             outside_changed: 0.03,
+            outside_changed_silhouette: reference.map(|_| 0.012),
             lightness_spread: 0.041,
         };
         let mut table = History {
@@ -565,6 +752,22 @@ mod tests {
         assert!(table.get(1500).is_none());
         let text = table.to_csv();
         assert_eq!(History::from_csv(&text).unwrap(), table);
+        // A table from before the silhouette column reads with none.
+        let old: String = text
+            .lines()
+            .map(|l| match l.rsplit_once(',') {
+                Some((rest, _)) if !l.starts_with('#') => format!("{rest}\n"),
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        let read = History::from_csv(&old).unwrap();
+        assert_eq!(read.rows.len(), 2);
+        assert!(
+            read.rows
+                .iter()
+                .all(|r| r.1.outside_changed_silhouette.is_none())
+        );
+        assert_eq!(read.get(2000).unwrap().lightness_spread, 0.041);
 
         for (bad, why) in [
             ("", "settings"),

@@ -135,9 +135,9 @@ pub fn build(
         let path = path.to_path_buf();
         move |source| DatasetError::Write { path, source }
     };
-    for (glyphs, style, train, test) in [
-        (glyphs_a, "black", "trainA", "testA"),
-        (glyphs_b, "color", "trainB", "testB"),
+    for (glyphs, style, other_style, train, test) in [
+        (glyphs_a, "black", "color", "trainA", "testA"),
+        (glyphs_b, "color", "black", "trainB", "testB"),
     ] {
         let n_test = test_count(glyphs.len());
         for (i, hex) in glyphs.iter().enumerate() {
@@ -148,6 +148,16 @@ pub fn build(
                 Ok(img) => {
                     let path = dir.join(format!("{hex}.png"));
                     write_atomic(&path, &png_bytes(&img), false).map_err(write_err(&path))?;
+                    if split == test {
+                        // The same glyph in the other domain, for `evaluate`'s silhouette
+                        // outside; never read by training.
+                        let dir = out.join(format!("{test}-truth"));
+                        std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+                        let svg = package.join(format!("{other_style}/svg/{hex}.svg"));
+                        let truth = rasterise(&svg, size).map_err(DatasetError::Package)?;
+                        let path = dir.join(format!("{hex}.png"));
+                        write_atomic(&path, &png_bytes(&truth), false).map_err(write_err(&path))?;
+                    }
                     match split {
                         "trainA" => summary.train_a += 1,
                         "trainB" => summary.train_b += 1,
@@ -170,11 +180,97 @@ pub fn build(
          (https://creativecommons.org/licenses/by-sa/4.0/).\n\n\
          Domain a (trainA, testA): black outline glyphs; domain b (trainB, testB): colour glyphs.\n\
          The two domains use disjoint glyph sets (seed {seed}); skin-tone variants, flags and\n\
-         components are left out. Rendered at {size}x{size} px on white with resvg.\n\n\
+         components are left out. testA-truth and testB-truth hold the test glyphs in the other\n\
+         domain, for `stylespace evaluate` (never for training). Rendered at {size}x{size} px\n\
+         on white with resvg.\n\n\
          Counts: trainA {}, testA {}, trainB {}, testB {}.\n",
         summary.train_a, summary.test_a, summary.train_b, summary.test_b
     );
     let path = out.join("ATTRIBUTION.md");
     write_atomic(&path, notice.as_bytes(), false).map_err(write_err(&path))?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A package of `n` glyphs: a black square outline, and the same square filled red.
+    fn package(n: usize) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for style in ["black/svg", "color/svg", "data"] {
+            std::fs::create_dir_all(root.join(style)).unwrap();
+        }
+        let mut entries = Vec::new();
+        for i in 0..n {
+            let hex = format!("E{i:03X}");
+            entries.push(serde_json::json!({"hexcode": hex, "group": "symbols", "skintone": ""}));
+            for (style, fill) in [("black", "none"), ("color", "#d22")] {
+                let svg = format!(
+                    r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 72 72"><rect x="18" y="18" width="36" height="36" fill="{fill}" stroke="#000" stroke-width="4"/></svg>"##
+                );
+                std::fs::write(root.join(format!("{style}/svg/{hex}.svg")), svg).unwrap();
+            }
+        }
+        // A flag is left out.
+        entries.push(serde_json::json!({"hexcode": "F000", "group": "flags", "skintone": ""}));
+        std::fs::write(
+            root.join("data/openmoji.json"),
+            serde_json::to_string(&entries).unwrap(),
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_dataset_splits_disjoint_glyphs_and_keeps_the_test_glyphs_truths_apart() {
+        let pkg = package(40);
+        let out = tempfile::tempdir().unwrap();
+        let out = out.path().join("data");
+        let summary = build(pkg.path(), &out, 16, 1).unwrap();
+        assert_eq!(
+            (
+                summary.train_a,
+                summary.test_a,
+                summary.train_b,
+                summary.test_b
+            ),
+            (12, 8, 12, 8)
+        );
+        assert_eq!(summary.excluded, 1);
+        let names = |split: &str| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(out.join(split))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let (a, b) = (
+            [names("trainA"), names("testA")].concat(),
+            [names("trainB"), names("testB")].concat(),
+        );
+        assert!(
+            a.iter().all(|n| !b.contains(n)),
+            "the domains share no glyph"
+        );
+        // Each test glyph's truth is the same glyph in the other domain.
+        assert_eq!(names("testA-truth"), names("testA"));
+        assert_eq!(names("testB-truth"), names("testB"));
+        let red = |split: &str, name: &str| {
+            let img = image::open(out.join(split).join(name)).unwrap().to_rgb8();
+            let p = img.get_pixel(8, 8).0;
+            p[0] > 150 && p[1] < 100
+        };
+        let first_a = &names("testA")[0];
+        let first_b = &names("testB")[0];
+        assert!(!red("testA", first_a) && red("testA-truth", first_a));
+        assert!(red("testB", first_b) && !red("testB-truth", first_b));
+        // An existing dataset is never written over.
+        assert!(matches!(
+            build(pkg.path(), &out, 16, 1),
+            Err(DatasetError::Exists(_))
+        ));
+    }
 }

@@ -50,6 +50,12 @@ pub fn bundled_model_metrics() -> Vec<Metric> {
             percent: true,
         },
         Metric {
+            title: "changed outside real silhouettes",
+            value: |r| r.outside_changed_silhouette,
+            goal: Some(Goal::AtMost(0.02)),
+            percent: true,
+        },
+        Metric {
             title: "lightness spread across styles",
             value: |r| Some(r.lightness_spread),
             goal: None,
@@ -59,7 +65,9 @@ pub fn bundled_model_metrics() -> Vec<Metric> {
 }
 
 const WIDTH: f64 = 960.0;
-const HEIGHT: f64 = 600.0;
+/// Height of a row of panels, and of the title above them.
+const ROW_HEIGHT: f64 = 275.0;
+const TITLE_HEIGHT: f64 = 50.0;
 const COLUMNS: usize = 3;
 const FONT: &str = "Ubuntu";
 const LINE: &str = "#1f6fb2";
@@ -104,34 +112,43 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Rows of panels: one cell per metric and one for the legend.
+fn rows(metrics: &[Metric]) -> usize {
+    (metrics.len() + 1).div_ceil(COLUMNS)
+}
+
+fn chart_height(metrics: &[Metric]) -> f64 {
+    TITLE_HEIGHT + rows(metrics) as f64 * ROW_HEIGHT
+}
+
 /// The chart as SVG text: `points` are (iteration, report), oldest first.
 pub fn chart_svg(title: &str, points: &[(u64, Report)], metrics: &[Metric]) -> String {
     let mut svg = String::new();
+    let height = chart_height(metrics);
     let _ = write!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="{FONT}" font-size="13">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="{FONT}" font-size="13">"#
     );
     let _ = write!(
         svg,
         r##"<rect width="100%" height="100%" fill="#ffffff"/><text x="20" y="28" font-size="17">{}</text>"##,
         escape(title)
     );
-    let rows = metrics.len().div_ceil(COLUMNS).max(1);
-    let (cell_w, cell_h) = (WIDTH / COLUMNS as f64, (HEIGHT - 50.0) / rows as f64);
+    let (cell_w, cell_h) = (WIDTH / COLUMNS as f64, ROW_HEIGHT);
     let max_iter = points.iter().map(|p| p.0).max().unwrap_or(1).max(1) as f64;
     for (i, metric) in metrics.iter().enumerate() {
         let (x0, y0) = (
             (i % COLUMNS) as f64 * cell_w,
-            50.0 + (i / COLUMNS) as f64 * cell_h,
+            TITLE_HEIGHT + (i / COLUMNS) as f64 * cell_h,
         );
         panel(&mut svg, metric, points, max_iter, (x0, y0, cell_w, cell_h));
     }
-    if metrics.len() < rows * COLUMNS {
-        // The legend fills the first free cell.
+    {
+        // The legend fills the first free cell (there always is one).
         let i = metrics.len();
         let (x0, y0) = (
             (i % COLUMNS) as f64 * cell_w + 40.0,
-            50.0 + (i / COLUMNS) as f64 * cell_h + 50.0,
+            TITLE_HEIGHT + (i / COLUMNS) as f64 * cell_h + 50.0,
         );
         let _ = write!(
             svg,
@@ -264,9 +281,11 @@ fn panel(
     }
 }
 
-/// Rasterises [`chart_svg`] to an RGB image of 960 x 600 pixels.
+/// Rasterises [`chart_svg`] to an RGB image 960 pixels wide, 275 high per row of three panels
+/// (the legend takes a cell) and 50 for the title.
 pub fn chart(title: &str, points: &[(u64, Report)], metrics: &[Metric]) -> image::RgbImage {
     let svg = chart_svg(title, points, metrics);
+    let height = chart_height(metrics) as u32;
     let mut options = resvg::usvg::Options {
         font_family: FONT.into(),
         ..Default::default()
@@ -276,14 +295,14 @@ pub fn chart(title: &str, points: &[(u64, Report)], metrics: &[Metric]) -> image
         .load_font_data(epaint_default_fonts::UBUNTU_LIGHT.to_vec());
     let tree = resvg::usvg::Tree::from_str(&svg, &options).expect("the chart is valid SVG");
     let mut pixmap =
-        resvg::tiny_skia::Pixmap::new(WIDTH as u32, HEIGHT as u32).expect("the chart has a size");
+        resvg::tiny_skia::Pixmap::new(WIDTH as u32, height).expect("the chart has a size");
     resvg::render(
         &tree,
         resvg::tiny_skia::Transform::identity(),
         &mut pixmap.as_mut(),
     );
     // Opaque (a white rectangle first), so the premultiplied channels are the colour itself.
-    image::RgbImage::from_fn(WIDTH as u32, HEIGHT as u32, |x, y| {
+    image::RgbImage::from_fn(WIDTH as u32, height, |x, y| {
         let p = pixmap.pixel(x, y).expect("inside the pixmap");
         image::Rgb([p.red(), p.green(), p.blue()])
     })
@@ -303,6 +322,7 @@ mod tests {
             colourfulness_ratio: Some(1.2),
             diversity,
             outside_changed: 0.01,
+            outside_changed_silhouette: Some(0.005),
             lightness_spread: 0.04,
         }
     }
@@ -334,21 +354,24 @@ mod tests {
         ];
         let metrics = bundled_model_metrics();
         let svg = chart_svg("run <x>", &points, &metrics);
-        assert_eq!(svg.matches("<polyline").count(), 5, "one line per metric");
+        assert_eq!(svg.matches("<polyline").count(), 6, "one line per metric");
         assert_eq!(
             svg.matches(r#"<circle"#).count(),
-            15,
+            18,
             "one point per report"
         );
         assert_eq!(
             svg.matches("stroke-dasharray").count(),
-            5,
-            "four targets and the legend's sample"
+            6,
+            "five targets and the legend's sample"
         );
         assert!(svg.contains("run &lt;x&gt;"), "titles are escaped");
 
         let image = chart("run <x>", &points, &metrics);
-        assert_eq!(image.dimensions(), (960, 600));
+        // Six panels and the legend: three rows.
+        assert_eq!(image.dimensions(), (960, 50 + 3 * 275));
+        // Five panels and the legend: two.
+        assert_eq!(chart("", &points, &metrics[..5]).dimensions(), (960, 600));
         let count = |rgb: [u8; 3]| {
             image
                 .pixels()
