@@ -265,7 +265,7 @@ pub struct Config {
     /// translation is held to it too (the term is the mean of both).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub keep_w: f64,
-    /// With `keep_w` / `halo_w`: per-value differences up to this (values in [-1, 1]) cost
+    /// With `keep_w` / `halo_w` / `line_w`: per-value differences up to this (values in [-1, 1]) cost
     /// nothing, and only the excess counts (a hinge), so the keep terms spend their pull on
     /// colour that shows (blotches, halos) and not on faint tints, which the evaluation does not
     /// count either (it counts a pixel once a channel moved more than 0.1 of [0, 1], 0.2 here).
@@ -278,6 +278,12 @@ pub struct Config {
     /// alone, a halo weighs as much as if the far background (easy to keep) were not there.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub halo_w: f64,
+    /// stylespace's own (0 leaves it out): the weight of the same difference measured on the
+    /// input's lines alone (`train::evaluate::line_mask`), so that outlines stay dark and sharp.
+    /// Averaged over the lines only, a lost line weighs as much as if the background were not
+    /// there, and unlike `halo_w` it asks nothing of the fills' colour next to the lines.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub line_w: f64,
     /// stylespace's own (0 leaves it out): weight of a mode-seeking term on a -> b translations
     /// (DRIT++'s, from MSGAN): two styles decode one content code, and the loss is
     /// 1 / (mean |x_ab1 - x_ab2| / mean |s_1 - s_2| + 1e-5), so different codes give different
@@ -579,6 +585,9 @@ impl Config {
         if !(self.halo_w.is_finite() && self.halo_w >= 0.0) {
             return Err(bad("halo_w", "must be a number at least 0"));
         }
+        if !(self.line_w.is_finite() && self.line_w >= 0.0) {
+            return Err(bad("line_w", "must be a number at least 0"));
+        }
         if !(self.ms_w.is_finite() && self.ms_w >= 0.0) {
             return Err(bad("ms_w", "must be a number at least 0"));
         }
@@ -821,6 +830,24 @@ mod tests {
         let plain = Config::from_yaml(TINY, "x").unwrap().config;
         assert_eq!(plain.ms_form, MsForm::Msgan);
         assert!(!plain.to_yaml().contains("ms_form"), "official keys only");
+    }
+
+    #[test]
+    fn the_own_loss_weights_are_checked_and_round_trip() {
+        for key in ["keep_w", "keep_margin", "halo_w", "line_w", "ms_w"] {
+            let err = Config::from_yaml(&format!("{TINY}\n{key}: -1\n"), "x")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key) && err.contains("at least 0"), "{err}");
+        }
+        let c = Config::from_yaml(&format!("{TINY}\nline_w: 3\n"), "x")
+            .unwrap()
+            .config;
+        assert_eq!(c.line_w, 3.0);
+        assert!(c.to_yaml().contains("line_w: 3"));
+        assert_eq!(Config::from_yaml(&c.to_yaml(), "again").unwrap().config, c);
+        let plain = Config::from_yaml(TINY, "x").unwrap().config;
+        assert!(!plain.to_yaml().contains("line_w"), "official keys only");
     }
 
     #[test]

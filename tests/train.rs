@@ -262,10 +262,12 @@ fn line_art_losses_switched_on_in_a_resumed_run() {
         "{after:?}"
     );
 
-    // The tint-neutral form: logged, and a reward no larger than the cap; the halo band's keep
-    // term: logged (an untrained generator is far from the lines and the white around them).
-    let contrast =
-        format!("{keep_config}ms_form: contrast\nms_cap: 0.5\nhalo_w: 5\nkeep_margin: 0.05\n");
+    // The tint-neutral form: logged, and a reward no larger than the cap; the halo band's and
+    // the lines' keep terms: logged (an untrained generator is far from the lines and the white
+    // around them).
+    let contrast = format!(
+        "{keep_config}ms_form: contrast\nms_cap: 0.5\nhalo_w: 5\nline_w: 3\nkeep_margin: 0.05\n"
+    );
     let last = run_config(&contrast, &data, &run_dir, 4, true);
     let value = |name: &str| {
         last[0]
@@ -281,6 +283,12 @@ fn line_art_losses_switched_on_in_a_resumed_run() {
     );
     let halo = value("gen_halo_ab");
     assert!(halo.is_some_and(|h| h.is_finite() && h > 0.05), "{last:?}");
+    // Black lines against an untrained generator's grey: the lines' term is the larger.
+    let line = value("gen_line_ab");
+    assert!(
+        line.is_some_and(|l| l.is_finite() && l > halo.unwrap()),
+        "{last:?}"
+    );
 
     let csv = std::fs::read_to_string(run_dir.join("losses.csv")).unwrap();
     let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();

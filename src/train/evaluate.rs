@@ -169,6 +169,15 @@ pub fn keep_mask(input: &RgbImage) -> Vec<f32> {
         .collect()
 }
 
+/// The drawing's lines: 1 on input pixels darker than [`LINE`], 0 elsewhere (row-major, one
+/// value per pixel). The training term of `line_w` holds translations to the input there.
+pub fn line_mask(input: &RgbImage) -> Vec<f32> {
+    input
+        .pixels()
+        .map(|p| if luma(p) < LINE { 1.0 } else { 0.0 })
+        .collect()
+}
+
 /// Where the fills of a drawing are (the mode-seeking term of `ms_w` compares styles there): 1
 /// on light pixels enclosed by the lines, farther than [`OUTSIDE_MARGIN`] px from any darker
 /// pixel, so that the lines and their anti-aliased edges are not asked to change with the
@@ -573,6 +582,17 @@ mod tests {
         assert_eq!(at(16, 6), 0.0); // the line
         assert_eq!(at(16, 2), 0.0); // outside
         assert_eq!(at(0, 0), 0.0);
+    }
+
+    #[test]
+    fn line_mask_is_the_lines_and_the_regions_agree() {
+        let input = ring();
+        let mask = line_mask(&input);
+        for (m, r) in mask.iter().zip(regions(&input)) {
+            assert_eq!(*m == 1.0, r == Region::Line);
+        }
+        assert_eq!(mask[6 * 32 + 16], 1.0);
+        assert_eq!(mask[16 * 32 + 16], 0.0);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::Gradients;
 
-use super::evaluate::{fill_mask, halo_mask, keep_mask};
+use super::evaluate::{fill_mask, halo_mask, keep_mask, line_mask};
 use crate::config::{Config, MsForm};
 use crate::io::image::image_from_chw;
 use crate::model::{Generator, MsImageDis};
@@ -21,6 +21,8 @@ pub struct LossWeights {
     pub keep_w: f64,
     /// stylespace's own: see [`Config::halo_w`] and [`Config::keep_margin`].
     pub halo_w: f64,
+    /// stylespace's own: see [`Config::line_w`].
+    pub line_w: f64,
     pub keep_margin: f64,
     /// stylespace's own: see [`Config::ms_w`] and [`Config::ms_cap`].
     pub ms_w: f64,
@@ -38,6 +40,7 @@ impl From<&Config> for LossWeights {
             recon_x_cyc_w: c.recon_x_cyc_w,
             keep_w: c.keep_w,
             halo_w: c.halo_w,
+            line_w: c.line_w,
             keep_margin: c.keep_margin,
             ms_w: c.ms_w,
             ms_cap: c.ms_cap,
@@ -159,6 +162,15 @@ pub fn halo_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
     mask_batch(values, shape, halo_mask)
 }
 
+/// The `line_w` term's region of a batch of domain-a images: their lines (see [`line_mask`]),
+/// repeated over the channels.
+///
+/// # Shapes
+/// as [`keep_mask_batch`].
+pub fn line_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
+    mask_batch(values, shape, line_mask)
+}
+
 fn mask_batch(
     values: &[f32],
     [batch, channels, h, w]: [usize; 4],
@@ -206,6 +218,9 @@ pub struct OwnInputs {
     /// holds `x_ab` to `x_a` and `ms_form: contrast` subtracts the styles' difference:
     /// `[b, c, h, w]`; `None`: nowhere.
     pub halo_a: Option<Tensor<4>>,
+    /// The input's lines (see [`line_mask_batch`]), where `line_w` holds `x_ab` to `x_a`:
+    /// `[b, c, h, w]`, used when `line_w > 0`.
+    pub line_a: Option<Tensor<4>>,
     /// A second prior style for domain b (see [`Config::ms_w`]): `[b, style_dim]`, used when
     /// `ms_w > 0`.
     pub s_b_second: Option<Tensor<2>>,
@@ -229,6 +244,7 @@ pub fn gen_losses(
         keep_a,
         fill_a,
         halo_a,
+        line_a,
         s_b_second,
     } = own;
     let [batch, style_dim] = s_a.dims();
@@ -290,6 +306,12 @@ pub fn gen_losses(
     {
         terms.push(("gen_halo_ab", kept(halo_a)));
         weights.push(w.halo_w);
+    }
+    if w.line_w > 0.0
+        && let Some(line_a) = line_a
+    {
+        terms.push(("gen_line_ab", kept(line_a)));
+        weights.push(w.line_w);
     }
     if let Some((x_ab_second, s_b_second)) = second {
         let images = (x_ab.clone(), x_ab_second);

@@ -18,7 +18,7 @@ use super::adam::{Adam, AdamConfig};
 use super::data::{Loader, LoaderSpec, Transform, list_file, list_images, rng_for};
 use super::losses::{
     LossWeights, Networks, OwnInputs, dis_losses, fill_mask_batch, gen_losses, halo_mask_batch,
-    keep_mask_batch,
+    keep_mask_batch, line_mask_batch,
 };
 use super::samples::Display;
 use crate::Domain;
@@ -550,11 +550,13 @@ pub fn train(
         let keep_a = mask(weights.keep_w > 0.0, keep_mask_batch);
         let fill_a = mask(weights.ms_w > 0.0, fill_mask_batch);
         let halo_a = mask(contrast || weights.halo_w > 0.0, halo_mask_batch);
+        let line_a = mask(weights.line_w > 0.0, line_mask_batch);
         // The mode-seeking terms' second style is drawn with the step's others, in `iterate`.
         let masks = OwnInputs {
             keep_a,
             fill_a,
             halo_a,
+            line_a,
             s_b_second: None,
         };
         let x_a = Tensor::<4>::from_data(TensorData::new(data.a, shape(Domain::A)), device);
