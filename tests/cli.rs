@@ -755,35 +755,20 @@ fn evaluate_reports_five_numbers_against_real_images() {
     assert_ne!(code, 0);
     assert!(stderr.contains("--grid"), "{stderr}");
 
-    // A truth folder without the inputs' real versions: one clean line naming the first.
+    // A truth folder without the inputs' real versions, or a reference folder that is not
+    // there: one clean line each.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    assert_one_line_error(
-        &strings(&[
-            "evaluate",
-            "--input-dir",
-            &input_dir,
-            "--device",
-            "cpu",
-            "--truth-dir",
-            &path_str(&empty),
-        ]),
-        "no real version of",
-    );
-
-    // A reference folder that is not there: one clean line.
-    assert_one_line_error(
-        &strings(&[
-            "evaluate",
-            "--input-dir",
-            &input_dir,
-            "--device",
-            "cpu",
-            "--reference-dir",
-            &path_str(&dir.path().join("missing")),
-        ]),
-        "missing",
-    );
+    let missing = dir.path().join("missing");
+    for (flag, folder, expected) in [
+        ("--truth-dir", &empty, "no real version of"),
+        ("--reference-dir", &missing, "missing"),
+    ] {
+        let args = ["evaluate", "--input-dir", &input_dir, "--device", "cpu"];
+        let mut args = strings(&args);
+        args.extend([flag.to_string(), path_str(folder)]);
+        assert_one_line_error(&args, expected);
+    }
 }
 
 /// The bundled model's numbers (`stylespace evaluate` with no model, the defaults: 4 styles,
