@@ -576,23 +576,18 @@ impl Config {
         if self.generator.dim << self.generator.n_downsample.max(2) > 1 << 16 {
             return Err(bad("gen.dim", "is too large for this n_downsample"));
         }
-        if !(self.keep_w.is_finite() && self.keep_w >= 0.0) {
-            return Err(bad("keep_w", "must be a number at least 0"));
-        }
-        if !(self.keep_margin.is_finite() && self.keep_margin >= 0.0) {
-            return Err(bad("keep_margin", "must be a number at least 0"));
-        }
-        if !(self.halo_w.is_finite() && self.halo_w >= 0.0) {
-            return Err(bad("halo_w", "must be a number at least 0"));
-        }
-        if !(self.line_w.is_finite() && self.line_w >= 0.0) {
-            return Err(bad("line_w", "must be a number at least 0"));
-        }
-        if !(self.ms_w.is_finite() && self.ms_w >= 0.0) {
-            return Err(bad("ms_w", "must be a number at least 0"));
-        }
-        if !(self.ms_cap.is_finite() && self.ms_cap >= 0.0) {
-            return Err(bad("ms_cap", "must be a number at least 0"));
+        // stylespace's own loss settings: weights and margins, 0 leaves a term out.
+        for (key, value) in [
+            ("keep_w", self.keep_w),
+            ("keep_margin", self.keep_margin),
+            ("halo_w", self.halo_w),
+            ("line_w", self.line_w),
+            ("ms_w", self.ms_w),
+            ("ms_cap", self.ms_cap),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(bad(key, "must be a number at least 0"));
+            }
         }
         if self.ms_form == MsForm::Contrast && self.ms_cap <= 0.0 {
             return Err(bad(

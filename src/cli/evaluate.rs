@@ -39,7 +39,7 @@ impl Workload {
         if let Some(dir) = &truth_dir {
             // Every input needs its truth: checked before any translating too.
             for path in &files {
-                let truth = dir.join(path.file_name().unwrap_or_default());
+                let truth = truth_path(dir, path);
                 if !truth.is_file() {
                     bail!(
                         "{} has no real version of {} (expected {}); pass --truth-dir to another \
@@ -111,7 +111,7 @@ impl Workload {
             let input = prepared.to_rgb();
             let truth = match &self.truth_dir {
                 Some(dir) => {
-                    let path = dir.join(path.file_name().unwrap_or_default());
+                    let path = truth_path(dir, path);
                     let img = load_image(&path)?;
                     Some(
                         model
@@ -387,6 +387,11 @@ fn print_table(table: &History) {
             r.lightness_spread
         );
     }
+}
+
+/// The real version of `input` in the truth folder `dir`: the same file name.
+fn truth_path(dir: &Path, input: &Path) -> PathBuf {
+    dir.join(input.file_name().unwrap_or_default())
 }
 
 /// `testA-truth` for `testA` when it exists: the real target-domain versions of the inputs, as

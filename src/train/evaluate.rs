@@ -96,9 +96,7 @@ pub fn fault_map(input: &RgbImage, output: &RgbImage, truth: Option<&RgbImage>) 
     let (w, h) = output.dimensions();
     let input = image::imageops::crop_imm(input, 0, 0, w, h).to_image();
     let regions = regions(&input);
-    let silhouette = truth
-        .filter(|t| t.width() >= w && t.height() >= h)
-        .map(|t| silhouette_outside(&input, &image::imageops::crop_imm(t, 0, 0, w, h).to_image()));
+    let silhouette = cropped_silhouette(&input, truth);
     let mut map = output.clone();
     for (i, ((p, region), in_px)) in map
         .pixels_mut()
@@ -249,6 +247,15 @@ pub fn silhouette_outside(input: &RgbImage, truth: &RgbImage) -> Vec<bool> {
     reached.iter().zip(near).map(|(r, n)| *r && !n).collect()
 }
 
+/// [`silhouette_outside`] of `input` with `truth` read from its top-left corner at `input`'s
+/// size; `None` without a truth or with one smaller than `input`.
+fn cropped_silhouette(input: &RgbImage, truth: Option<&RgbImage>) -> Option<Vec<bool>> {
+    let (w, h) = input.dimensions();
+    let truth = truth.filter(|t| t.width() >= w && t.height() >= h)?;
+    let truth = image::imageops::crop_imm(truth, 0, 0, w, h).to_image();
+    Some(silhouette_outside(input, &truth))
+}
+
 /// Sums over every evaluated input; [`Tally::report`] turns them into the numbers.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
@@ -345,9 +352,7 @@ impl Tally {
                 }
             }
         }
-        if let Some(truth) = truth.filter(|t| t.width() >= w && t.height() >= h) {
-            let truth = image::imageops::crop_imm(truth, 0, 0, w, h).to_image();
-            let outside = silhouette_outside(&input, &truth);
+        if let Some(outside) = cropped_silhouette(&input, truth) {
             for ((i, in_px), _) in input
                 .pixels()
                 .enumerate()
