@@ -117,6 +117,28 @@ impl MsForm {
     }
 }
 
+/// Where `keep_w` holds translations to their line-art input (`keep_region`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepRegion {
+    /// The lines and the background reached from the image border through light pixels
+    /// (`train::evaluate::keep_mask`): needs nothing but the line art, but counts the fills of
+    /// open outlines and what a design colours beyond its lines (skies) as background.
+    #[default]
+    Drawing,
+    /// The lines and the background that each training image's real colouring leaves white
+    /// (`train::evaluate::silhouette_keep_mask`): the dataset has a `trainA-truth` folder beside
+    /// `trainA` with the same glyphs in domain b (`stylespace dataset openmoji` writes it). Only
+    /// this mask is taken from them; they are never a translation's target.
+    Silhouette,
+}
+
+impl KeepRegion {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// Generator hyperparameters (`gen:`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenConfig {
@@ -272,6 +294,9 @@ pub struct Config {
     /// 0: plain mean absolute difference.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub keep_margin: f64,
+    /// With `keep_w`: which background it keeps (see [`KeepRegion`]); `drawing` when absent.
+    #[serde(default, skip_serializing_if = "KeepRegion::is_default")]
+    pub keep_region: KeepRegion,
     /// stylespace's own (0 leaves it out), with `keep_w`: the weight of the same difference
     /// measured on the lines and the background next to them only (within 8 px:
     /// `train::evaluate::halo_mask`), where colour bleeds into halos. Averaged over that band
@@ -595,6 +620,12 @@ impl Config {
                 "contrast needs ms_cap above 0 (its linear reward has no bound without it)",
             ));
         }
+        if self.keep_region == KeepRegion::Silhouette && self.keep_w <= 0.0 {
+            return Err(bad(
+                "keep_region",
+                "silhouette shapes keep_w's mask: it needs keep_w above 0",
+            ));
+        }
         if !(self.ema_beta >= 0.0 && self.ema_beta < 1.0) {
             return Err(bad("ema_beta", "must be at least 0 and below 1"));
         }
@@ -825,6 +856,31 @@ mod tests {
         let plain = Config::from_yaml(TINY, "x").unwrap().config;
         assert_eq!(plain.ms_form, MsForm::Msgan);
         assert!(!plain.to_yaml().contains("ms_form"), "official keys only");
+    }
+
+    #[test]
+    fn the_silhouette_keep_region_needs_keep_w_and_round_trips() {
+        let text = format!("{TINY}\nkeep_region: silhouette\n");
+        let err = Config::from_yaml(&text, "x").unwrap_err().to_string();
+        assert!(
+            err.contains("keep_region") && err.contains("keep_w"),
+            "{err}"
+        );
+        let c = Config::from_yaml(&format!("{text}keep_w: 5\n"), "x")
+            .unwrap()
+            .config;
+        assert_eq!(c.keep_region, KeepRegion::Silhouette);
+        assert_eq!(Config::from_yaml(&c.to_yaml(), "again").unwrap().config, c);
+        let plain = Config::from_yaml(TINY, "x").unwrap().config;
+        assert_eq!(plain.keep_region, KeepRegion::Drawing);
+        assert!(
+            !plain.to_yaml().contains("keep_region"),
+            "official keys only"
+        );
+        let err = Config::from_yaml(&format!("{TINY}\nkeep_region: flood\n"), "x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keep_region"), "{err}");
     }
 
     #[test]

@@ -81,14 +81,8 @@ fn run(root: &Path, run_dir: &Path, max_iter: u64, resume: bool) -> Vec<LogRow> 
     run_config(CONFIG, root, run_dir, max_iter, resume)
 }
 
-fn run_config(
-    config: &str,
-    root: &Path,
-    run_dir: &Path,
-    max_iter: u64,
-    resume: bool,
-) -> Vec<LogRow> {
-    let options = TrainOptions {
+fn options(config: &str, root: &Path, run_dir: &Path, max_iter: u64, resume: bool) -> TrainOptions {
+    TrainOptions {
         config: Config::from_yaml(config, "test").unwrap().config,
         data_root: Some(root.to_path_buf()),
         run_dir: run_dir.to_path_buf(),
@@ -99,7 +93,17 @@ fn run_config(
         history_every: 2,
         init_from: None,
         progress: false,
-    };
+    }
+}
+
+fn run_config(
+    config: &str,
+    root: &Path,
+    run_dir: &Path,
+    max_iter: u64,
+    resume: bool,
+) -> Vec<LogRow> {
+    let options = options(config, root, run_dir, max_iter, resume);
     let mut rows = Vec::new();
     let device = Device::flex().autodiff();
     let summary = train(&options, &device, Arc::new(AtomicBool::new(false)), |r| {
@@ -306,6 +310,61 @@ fn line_art_losses_switched_on_in_a_resumed_run() {
         (earlier - logged(&before[1], "gen_adv_a")).abs() < 1e-5,
         "{csv}"
     );
+}
+
+/// `keep_region: silhouette`: `keep_w`'s background is what each trainA image's real version
+/// (trainA-truth) leaves white, so truths that colour the whole background leave the lines alone
+/// to keep, exactly `line_w`'s region; without truths, one clear error before any training.
+#[test]
+fn the_silhouette_keep_region_takes_the_background_from_the_truths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    make_dataset(&data);
+    let terms = |rows: &[LogRow]| {
+        let value = |name: &str| rows[0].values.iter().find(|(n, _)| *n == name).unwrap().1;
+        (value("gen_keep_ab"), value("gen_line_ab"))
+    };
+    let drawing = format!("{CONFIG}keep_w: 10\nline_w: 1\n");
+    let (keep, line) = terms(&run_config(
+        &drawing,
+        &data,
+        &tmp.path().join("d"),
+        1,
+        false,
+    ));
+    assert!((keep - line).abs() > 1e-3, "{keep} {line}");
+
+    let silhouette = format!("{drawing}keep_region: silhouette\n");
+    let options = options(&silhouette, &data, &tmp.path().join("s"), 1, false);
+    let stop = Arc::new(AtomicBool::new(false));
+    let device = Device::flex().autodiff();
+    let err = train(&options, &device, stop.clone(), |_| {})
+        .map(|_| ())
+        .expect_err("no truths")
+        .to_string();
+    assert!(
+        err.contains("trainA-truth") && err.contains("000.png"),
+        "{err}"
+    );
+
+    let truths = data.join("trainA-truth");
+    std::fs::create_dir(&truths).unwrap();
+    for entry in std::fs::read_dir(data.join("trainA")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut img = image::open(&path).unwrap().to_rgb8();
+        for p in img.pixels_mut().filter(|p| p.0 == [255, 255, 255]) {
+            *p = image::Rgb([220, 30, 30]);
+        }
+        img.save(truths.join(path.file_name().unwrap())).unwrap();
+    }
+    let (keep, line) = terms(&run_config(
+        &silhouette,
+        &data,
+        &tmp.path().join("s2"),
+        1,
+        false,
+    ));
+    assert!((keep - line).abs() < 1e-6, "{keep} {line}");
 }
 
 /// `ema_beta`: checkpoints carry the generators' moving average, resumed exactly; the history,

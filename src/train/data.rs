@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
+use image::GenericImageView;
 use image::imageops::FilterType;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -33,6 +34,47 @@ pub enum DataError {
     Empty(PathBuf),
     #[error("all {0} images of domain {1} failed to load")]
     AllUnreadable(usize, Domain),
+    #[error("keep_region: silhouette needs {truth}, the real version of {input}: {reason}")]
+    Truth {
+        input: PathBuf,
+        truth: PathBuf,
+        reason: String,
+    },
+}
+
+/// The real domain-b versions of domain-a training images (`keep_region: silhouette`): for each
+/// of `files` under `folder`, the same relative path under the sibling folder `<folder>-truth`,
+/// checked to exist at the same pixel size (so that one flip and crop fit both).
+pub fn truth_files(folder: &Path, files: &[PathBuf]) -> Result<Vec<PathBuf>, DataError> {
+    let Some(name) = folder.file_name() else {
+        return Err(DataError::Truth {
+            input: folder.to_path_buf(),
+            truth: folder.to_path_buf(),
+            reason: "the image folder has no name to put \"-truth\" after".into(),
+        });
+    };
+    let truth_folder = folder.with_file_name(format!("{}-truth", name.to_string_lossy()));
+    files
+        .iter()
+        .map(|input| {
+            let relative = input.strip_prefix(folder).unwrap_or(input);
+            let truth = truth_folder.join(relative);
+            let fail = |reason: String| DataError::Truth {
+                input: input.clone(),
+                truth: truth.clone(),
+                reason,
+            };
+            let size = |path: &Path| image::image_dimensions(path).map_err(|e| fail(e.to_string()));
+            let (want, got) = (size(input)?, size(&truth)?);
+            if want != got {
+                return Err(fail(format!(
+                    "it is {}x{} px, the image {}x{}",
+                    got.0, got.1, want.0, want.1
+                )));
+            }
+            Ok(truth)
+        })
+        .collect()
 }
 
 /// Every image under `root`, recursively, sorted by path.
@@ -95,26 +137,46 @@ pub struct Transform {
 
 /// Loads one image and applies the transform: `[channels, crop_h, crop_w]` in [-1, 1].
 pub fn load_sample(path: &Path, t: Transform, rng: &mut StdRng) -> Result<Vec<f32>, String> {
-    let img = load_image(path).map_err(|e| e.to_string())?;
-    let img = if t.random && rng.random::<bool>() {
-        img.fliph()
-    } else {
-        img
-    };
-    let (rw, rh) = resized_size(img.width(), img.height(), t.new_size);
+    let [sample] = load_samples([path], t, rng)?;
+    Ok(sample)
+}
+
+/// [`load_sample`] of images of one size with one draw of the flip and crop (an image and its
+/// truth); the draws come in the order of a single image's.
+fn load_samples<const N: usize>(
+    paths: [&Path; N],
+    t: Transform,
+    rng: &mut StdRng,
+) -> Result<[Vec<f32>; N], String> {
+    let mut images = Vec::with_capacity(N);
+    for path in paths {
+        let img = load_image(path).map_err(|e| e.to_string())?;
+        if let Some(first) = images.first().map(|f: &image::DynamicImage| f.dimensions())
+            && img.dimensions() != first
+        {
+            return Err(format!(
+                "{} is {}x{} px, {} {}x{}",
+                path.display(),
+                img.width(),
+                img.height(),
+                paths[0].display(),
+                first.0,
+                first.1
+            ));
+        }
+        images.push(img);
+    }
+    let (width, height) = images[0].dimensions();
+    let flip = t.random && rng.random::<bool>();
+    let (rw, rh) = resized_size(width, height, t.new_size);
     if rw < t.crop_w || rh < t.crop_h {
         return Err(format!(
             "{}: resized to {rw}x{rh}, smaller than the {}x{} crop",
-            path.display(),
+            paths[0].display(),
             t.crop_w,
             t.crop_h
         ));
     }
-    let img = if (rw, rh) == (img.width() as usize, img.height() as usize) {
-        img
-    } else {
-        img.resize_exact(rw as u32, rh as u32, FilterType::Triangle)
-    };
     let (x0, y0) = if t.random {
         (
             rng.random_range(0..=rw - t.crop_w),
@@ -123,14 +185,31 @@ pub fn load_sample(path: &Path, t: Transform, rng: &mut StdRng) -> Result<Vec<f3
     } else {
         ((rw - t.crop_w) / 2, (rh - t.crop_h) / 2)
     };
-    let rgb = img
-        .crop_imm(x0 as u32, y0 as u32, t.crop_w as u32, t.crop_h as u32)
-        .to_rgb32f();
-    let plane = t.crop_w * t.crop_h;
-    let mut out = vec![0f32; t.channels * plane];
+    let samples: Vec<Vec<f32>> = images
+        .into_iter()
+        .map(|img| {
+            let img = if flip { img.fliph() } else { img };
+            let img = if (rw, rh) == (width as usize, height as usize) {
+                img
+            } else {
+                img.resize_exact(rw as u32, rh as u32, FilterType::Triangle)
+            };
+            let rgb = img
+                .crop_imm(x0 as u32, y0 as u32, t.crop_w as u32, t.crop_h as u32)
+                .to_rgb32f();
+            to_chw(&rgb, t.channels)
+        })
+        .collect();
+    Ok(samples.try_into().expect("one sample per path"))
+}
+
+/// `[channels, h, w]` in [-1, 1] (1 channel: luma).
+fn to_chw(rgb: &image::Rgb32FImage, channels: usize) -> Vec<f32> {
+    let plane = (rgb.width() * rgb.height()) as usize;
+    let mut out = vec![0f32; channels * plane];
     for (i, px) in rgb.pixels().enumerate() {
         let [r, g, b] = px.0;
-        if t.channels == 1 {
+        if channels == 1 {
             out[i] = (r * 0.299 + g * 0.587 + b * 0.114 - 0.5) / 0.5;
         } else {
             out[i] = (r - 0.5) / 0.5;
@@ -138,7 +217,7 @@ pub fn load_sample(path: &Path, t: Transform, rng: &mut StdRng) -> Result<Vec<f3
             out[2 * plane + i] = (b - 0.5) / 0.5;
         }
     }
-    Ok(out)
+    out
 }
 
 fn mix(seed: u64, parts: &[u64]) -> u64 {
@@ -184,6 +263,8 @@ pub struct Batch {
     pub iteration: u64,
     pub a: Vec<f32>,
     pub b: Vec<f32>,
+    /// The real versions of `a`'s images (same flips and crops), when the spec has them.
+    pub a_truth: Option<Vec<f32>>,
 }
 
 /// Produces batches on worker threads, in iteration order, a few iterations ahead.
@@ -201,6 +282,8 @@ pub struct Loader {
 pub struct LoaderSpec {
     pub files_a: Vec<PathBuf>,
     pub files_b: Vec<PathBuf>,
+    /// One per file of `files_a` (see [`truth_files`]): loaded with the same transform.
+    pub truths_a: Option<Vec<PathBuf>>,
     pub transform_a: Transform,
     pub transform_b: Transform,
     pub batch: usize,
@@ -258,17 +341,28 @@ impl Loader {
 }
 
 fn make_batch(spec: &LoaderSpec, iteration: u64, skipped: &AtomicU64) -> Result<Batch, DataError> {
-    let domain_batch = |files: &[PathBuf], t: Transform, domain: Domain| {
+    let domain_batch = |files: &[PathBuf], truths: Option<&[PathBuf]>, t: Transform, domain| {
         let id = domain as u64;
-        let mut out = Vec::with_capacity(spec.batch * t.channels * t.crop_h * t.crop_w);
+        let size = spec.batch * t.channels * t.crop_h * t.crop_w;
+        let mut out = Vec::with_capacity(size);
+        let mut out_truth = truths.map(|_| Vec::with_capacity(size));
         for slot in 0..spec.batch {
             let mut index = file_index(files.len(), spec.batch, spec.seed, id, iteration, slot);
             let mut rng = rng_for(spec.seed, &[id, 0xA06, iteration, slot as u64]);
             let mut attempts = 0;
             loop {
-                match load_sample(&files[index], t, &mut rng) {
-                    Ok(values) => {
+                // A truth takes its image's flip and crop.
+                let loaded = match truths {
+                    Some(truths) => load_samples([&files[index], &truths[index]], t, &mut rng)
+                        .map(|[values, truth]| (values, Some(truth))),
+                    None => load_sample(&files[index], t, &mut rng).map(|values| (values, None)),
+                };
+                match loaded {
+                    Ok((values, truth)) => {
                         out.extend(values);
+                        if let (Some(all), Some(truth)) = (&mut out_truth, truth) {
+                            all.extend(truth);
+                        }
                         break;
                     }
                     Err(e) => {
@@ -283,12 +377,20 @@ fn make_batch(spec: &LoaderSpec, iteration: u64, skipped: &AtomicU64) -> Result<
                 }
             }
         }
-        Ok(out)
+        Ok((out, out_truth))
     };
+    let (a, a_truth) = domain_batch(
+        &spec.files_a,
+        spec.truths_a.as_deref(),
+        spec.transform_a,
+        Domain::A,
+    )?;
+    let (b, _) = domain_batch(&spec.files_b, None, spec.transform_b, Domain::B)?;
     Ok(Batch {
         iteration,
-        a: domain_batch(&spec.files_a, spec.transform_a, Domain::A)?,
-        b: domain_batch(&spec.files_b, spec.transform_b, Domain::B)?,
+        a,
+        b,
+        a_truth,
     })
 }
 
@@ -325,6 +427,7 @@ mod tests {
         let spec = LoaderSpec {
             files_a: list_images(&tmp.path().join("a")).unwrap(),
             files_b: list_images(&tmp.path().join("b")).unwrap(),
+            truths_a: None,
             transform_a: t,
             transform_b: t,
             batch: 2,
@@ -352,5 +455,75 @@ mod tests {
             from_zero.skipped.load(Ordering::Relaxed) > 0,
             "the broken file was met and skipped"
         );
+    }
+
+    /// A 40x30 image whose red channel rises along x and green along y, so any flip or crop
+    /// shows; blue says which version it is.
+    fn gradient(blue: u8) -> image::RgbImage {
+        image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 6, y as u8 * 8, blue]))
+    }
+
+    #[test]
+    fn truths_take_their_images_flips_and_crops_and_must_be_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (folder, truth_folder) = (tmp.path().join("trainA"), tmp.path().join("trainA-truth"));
+        for dir in [&folder, &truth_folder] {
+            std::fs::create_dir_all(dir.join("nested")).unwrap();
+        }
+        for name in ["0.png", "nested/1.png", "2.png"] {
+            gradient(0).save(folder.join(name)).unwrap();
+            gradient(250).save(truth_folder.join(name)).unwrap();
+        }
+        let files_a = list_images(&folder).unwrap();
+        let truths = truth_files(&folder, &files_a).unwrap();
+        assert_eq!(truths[2], truth_folder.join("nested/1.png"));
+        let t = Transform {
+            new_size: 16,
+            crop_h: 16,
+            crop_w: 16,
+            channels: 3,
+            random: true,
+        };
+        let spec = LoaderSpec {
+            files_b: files_a.clone(),
+            files_a,
+            truths_a: Some(truths),
+            transform_a: t,
+            transform_b: t,
+            batch: 2,
+            seed: 3,
+            workers: 1,
+        };
+        let plane = 16 * 16;
+        let mut loader = Loader::start(spec.clone(), 0);
+        let mut first_columns = std::collections::HashSet::new();
+        for _ in 0..12 {
+            let batch = loader.next_batch().unwrap();
+            let truth = batch.a_truth.expect("truths with the images");
+            assert_eq!(truth.len(), batch.a.len());
+            for k in 0..2 {
+                let image = &batch.a[k * 3 * plane..(k + 1) * 3 * plane];
+                let real = &truth[k * 3 * plane..(k + 1) * 3 * plane];
+                // Red and green (where in the image) agree; blue (which version) does not.
+                assert_eq!(image[..2 * plane], real[..2 * plane]);
+                assert!(image[2 * plane..].iter().all(|v| *v < -0.9));
+                assert!(real[2 * plane..].iter().all(|v| *v > 0.9));
+                first_columns.insert((image[0] * 1000.0) as i32);
+            }
+        }
+        assert!(first_columns.len() > 2, "the crops and flips vary");
+
+        // A missing truth, or one of another size: the error names both files.
+        std::fs::remove_file(truth_folder.join("2.png")).unwrap();
+        let err = truth_files(&folder, &spec.files_a).unwrap_err().to_string();
+        assert!(
+            err.contains("trainA-truth") && err.contains("2.png"),
+            "{err}"
+        );
+        image::RgbImage::new(8, 8)
+            .save(truth_folder.join("2.png"))
+            .unwrap();
+        let err = truth_files(&folder, &spec.files_a).unwrap_err().to_string();
+        assert!(err.contains("8x8") && err.contains("40x30"), "{err}");
     }
 }

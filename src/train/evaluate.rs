@@ -167,6 +167,33 @@ pub fn keep_mask(input: &RgbImage) -> Vec<f32> {
         .collect()
 }
 
+/// [`keep_mask`] with the background taken from the real colouring `truth` of `input` (same
+/// size) instead of a flood fill of the lines: 1 on the lines and on the light input pixels the
+/// real colouring leaves as they are, reachable from the border through such pixels; 0 where
+/// the design puts colour (the fills of open outlines and skies included) and in enclosed
+/// white areas. The training loss of `keep_w` uses it with `keep_region: silhouette`.
+pub fn silhouette_keep_mask(input: &RgbImage, truth: &RgbImage) -> Vec<f32> {
+    let reached = flood_from_border(
+        &unrecoloured_background(input, truth),
+        input.width() as i64,
+        input.height() as i64,
+    );
+    input
+        .pixels()
+        .zip(reached)
+        .map(|(p, reached)| if reached || luma(p) < LINE { 1.0 } else { 0.0 })
+        .collect()
+}
+
+/// Light input pixels that the real colouring `truth` (same size) leaves as they are.
+fn unrecoloured_background(input: &RgbImage, truth: &RgbImage) -> Vec<bool> {
+    input
+        .pixels()
+        .zip(truth.pixels())
+        .map(|(p, t)| luma(p) >= LIGHT && !recoloured(p, t))
+        .collect()
+}
+
 /// The drawing's lines: 1 on input pixels darker than [`LINE`], 0 elsewhere (row-major, one
 /// value per pixel). The training term of `line_w` holds translations to the input there.
 pub fn line_mask(input: &RgbImage) -> Vec<f32> {
@@ -236,11 +263,7 @@ fn near_dark(light: &[bool], w: i64, h: i64, m: i64) -> Vec<bool> {
 /// light input pixels it does not recolour, reachable from the border through such pixels,
 /// farther than [`OUTSIDE_MARGIN`] px from any other pixel (row-major, one value per pixel).
 pub fn silhouette_outside(input: &RgbImage, truth: &RgbImage) -> Vec<bool> {
-    let background: Vec<bool> = input
-        .pixels()
-        .zip(truth.pixels())
-        .map(|(p, t)| luma(p) >= LIGHT && !recoloured(p, t))
-        .collect();
+    let background = unrecoloured_background(input, truth);
     let (w, h) = (input.width() as i64, input.height() as i64);
     let reached = flood_from_border(&background, w, h);
     let near = near_dark(&background, w, h, OUTSIDE_MARGIN);
@@ -746,6 +769,46 @@ mod tests {
         let mut tally = Tally::default();
         tally.add(&input, std::slice::from_ref(&truth), None);
         assert_eq!(tally.report().outside_changed_silhouette, None);
+    }
+
+    #[test]
+    fn the_silhouette_keep_mask_frees_what_the_real_colouring_colours() {
+        let red = Rgb([230, 40, 40]);
+        let fill_inside = |input: &RgbImage| {
+            RgbImage::from_fn(32, 32, |x, y| {
+                let d2 = (x as i32 - 16).pow(2) + (y as i32 - 16).pow(2);
+                match d2 {
+                    _ if *input.get_pixel(x, y) == BLACK => BLACK,
+                    0..=121 => red,
+                    _ => WHITE,
+                }
+            })
+        };
+        // A closed outline coloured inside: the same mask as the flood fill's.
+        let closed = ring();
+        assert_eq!(
+            silhouette_keep_mask(&closed, &fill_inside(&closed)),
+            keep_mask(&closed)
+        );
+        // An open one: the flood fill keeps its inside white, the real colouring frees it.
+        let open = open_ring();
+        let (flood, silhouette) = (
+            keep_mask(&open),
+            silhouette_keep_mask(&open, &fill_inside(&open)),
+        );
+        let at = |m: &[f32], x: usize, y: usize| m[y * 32 + x];
+        assert_eq!((at(&flood, 16, 16), at(&silhouette, 16, 16)), (1.0, 0.0));
+        for (x, y) in [(0, 0), (16, 2), (16, 4), (20, 6)] {
+            // The background right up to the lines, and the lines ((20, 6) is on the ring).
+            assert_eq!(at(&silhouette, x, y), 1.0, "({x}, {y})");
+        }
+        // A design that colours beyond its lines (a sky): that is freed too.
+        let mut sky = fill_inside(&open);
+        for x in 0..32 {
+            sky.put_pixel(x, 0, red);
+        }
+        assert_eq!(at(&silhouette_keep_mask(&open, &sky), 10, 0), 0.0);
+        assert_eq!(at(&silhouette_keep_mask(&open, &sky), 10, 1), 1.0);
     }
 
     #[test]

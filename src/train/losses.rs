@@ -4,7 +4,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::Gradients;
 
-use super::evaluate::{fill_mask, halo_mask, keep_mask, line_mask};
+use super::evaluate::{fill_mask, halo_mask, keep_mask, line_mask, silhouette_keep_mask};
 use crate::config::{Config, MsForm};
 use crate::io::image::image_from_chw;
 use crate::model::{Generator, MsImageDis};
@@ -141,7 +141,21 @@ pub fn mode_seeking_contrast(
 /// # Shapes
 /// `values`: `[batch, channels, h, w]` in [-1, 1], as `shape`; returns the same shape.
 pub fn keep_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
-    mask_batch(values, shape, keep_mask)
+    mask_batch(values, shape, |_, image| keep_mask(image))
+}
+
+/// [`keep_mask_batch`] with each image's background taken from its real colouring (see
+/// [`silhouette_keep_mask`]), for `keep_region: silhouette`.
+///
+/// # Shapes
+/// `values`, `truths`: `[batch, channels, h, w]` in [-1, 1], as `shape`; returns the same shape.
+pub fn silhouette_keep_mask_batch(values: &[f32], truths: &[f32], shape: [usize; 4]) -> Vec<f32> {
+    let [_, channels, h, w] = shape;
+    let per_image = channels * h * w;
+    mask_batch(values, shape, |k, image| {
+        let truth = &truths[k * per_image..(k + 1) * per_image];
+        silhouette_keep_mask(image, &image_from_chw(truth, channels, h, w))
+    })
 }
 
 /// The `ms_w` term's region of a batch of domain-a images: their fills (see [`fill_mask`]),
@@ -150,7 +164,7 @@ pub fn keep_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
 /// # Shapes
 /// as [`keep_mask_batch`].
 pub fn fill_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
-    mask_batch(values, shape, fill_mask)
+    mask_batch(values, shape, |_, image| fill_mask(image))
 }
 
 /// The kept side of `ms_form: contrast` for a batch of domain-a images: their lines and the
@@ -159,7 +173,7 @@ pub fn fill_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
 /// # Shapes
 /// as [`keep_mask_batch`].
 pub fn halo_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
-    mask_batch(values, shape, halo_mask)
+    mask_batch(values, shape, |_, image| halo_mask(image))
 }
 
 /// The `line_w` term's region of a batch of domain-a images: their lines (see [`line_mask`]),
@@ -168,18 +182,19 @@ pub fn halo_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
 /// # Shapes
 /// as [`keep_mask_batch`].
 pub fn line_mask_batch(values: &[f32], shape: [usize; 4]) -> Vec<f32> {
-    mask_batch(values, shape, line_mask)
+    mask_batch(values, shape, |_, image| line_mask(image))
 }
 
+/// `per_pixel(k, image)` of each image `k` of a batch, repeated over its channels.
 fn mask_batch(
     values: &[f32],
     [batch, channels, h, w]: [usize; 4],
-    per_pixel: fn(&image::RgbImage) -> Vec<f32>,
+    per_pixel: impl Fn(usize, &image::RgbImage) -> Vec<f32>,
 ) -> Vec<f32> {
     let per_image = channels * h * w;
     let mut mask = Vec::with_capacity(values.len());
-    for image in values.chunks(per_image).take(batch) {
-        let pixels = per_pixel(&image_from_chw(image, channels, h, w));
+    for (k, image) in values.chunks(per_image).take(batch).enumerate() {
+        let pixels = per_pixel(k, &image_from_chw(image, channels, h, w));
         for _ in 0..channels {
             mask.extend_from_slice(&pixels);
         }

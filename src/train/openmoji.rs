@@ -101,8 +101,9 @@ pub fn rasterise(svg: &Path, size: u32) -> Result<image::RgbImage, String> {
     }))
 }
 
-/// Writes `out/{trainA,trainB,testA,testB}` and the attribution; `test_fraction` of each
-/// domain's glyphs (at least 8) go to its test split.
+/// Writes `out/{trainA,trainB,testA,testB}`, each split's glyphs in the other domain beside it
+/// (`trainA-truth`, ...), and the attribution; `test_fraction` of each domain's glyphs (at least
+/// 8) go to its test split.
 pub fn build(
     package: &Path,
     out: &Path,
@@ -148,16 +149,15 @@ pub fn build(
                 Ok(img) => {
                     let path = dir.join(format!("{hex}.png"));
                     write_atomic(&path, &png_bytes(&img), false).map_err(write_err(&path))?;
-                    if split == test {
-                        // The same glyph in the other domain, for `evaluate`'s silhouette
-                        // outside; never read by training.
-                        let dir = out.join(format!("{test}-truth"));
-                        std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
-                        let svg = package.join(format!("{other_style}/svg/{hex}.svg"));
-                        let truth = rasterise(&svg, size).map_err(DatasetError::Package)?;
-                        let path = dir.join(format!("{hex}.png"));
-                        write_atomic(&path, &png_bytes(&truth), false).map_err(write_err(&path))?;
-                    }
+                    // The same glyph in the other domain: `evaluate`'s silhouette outside
+                    // (test splits) and `keep_region: silhouette`'s mask (trainA). Never a
+                    // translation's target: the domains stay unpaired.
+                    let dir = out.join(format!("{split}-truth"));
+                    std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+                    let svg = package.join(format!("{other_style}/svg/{hex}.svg"));
+                    let truth = rasterise(&svg, size).map_err(DatasetError::Package)?;
+                    let path = dir.join(format!("{hex}.png"));
+                    write_atomic(&path, &png_bytes(&truth), false).map_err(write_err(&path))?;
                     match split {
                         "trainA" => summary.train_a += 1,
                         "trainB" => summary.train_b += 1,
@@ -180,9 +180,11 @@ pub fn build(
          (https://creativecommons.org/licenses/by-sa/4.0/).\n\n\
          Domain a (trainA, testA): black outline glyphs; domain b (trainB, testB): colour glyphs.\n\
          The two domains use disjoint glyph sets (seed {seed}); skin-tone variants, flags and\n\
-         components are left out. testA-truth and testB-truth hold the test glyphs in the other\n\
-         domain, for `stylespace evaluate` (never for training). Rendered at {size}x{size} px\n\
-         on white with resvg.\n\n\
+         components are left out. Each split's `-truth` folder holds its glyphs in the other\n\
+         domain: `stylespace evaluate` reads testA-truth (colour outside the real silhouettes),\n\
+         training reads trainA-truth only with `keep_region: silhouette`, as the mask of where\n\
+         colour belongs, never as an image to translate to. Rendered at {size}x{size} px on\n\
+         white with resvg.\n\n\
          Counts: trainA {}, testA {}, trainB {}, testB {}.\n",
         summary.train_a, summary.test_a, summary.train_b, summary.test_b
     );
@@ -224,7 +226,7 @@ mod tests {
     }
 
     #[test]
-    fn the_dataset_splits_disjoint_glyphs_and_keeps_the_test_glyphs_truths_apart() {
+    fn the_dataset_splits_disjoint_glyphs_and_keeps_their_truths_apart() {
         let pkg = package(40);
         let out = tempfile::tempdir().unwrap();
         let out = out.path().join("data");
@@ -255,9 +257,10 @@ mod tests {
             a.iter().all(|n| !b.contains(n)),
             "the domains share no glyph"
         );
-        // Each test glyph's truth is the same glyph in the other domain.
-        assert_eq!(names("testA-truth"), names("testA"));
-        assert_eq!(names("testB-truth"), names("testB"));
+        // Each glyph's truth is the same glyph in the other domain.
+        for split in ["trainA", "trainB", "testA", "testB"] {
+            assert_eq!(names(&format!("{split}-truth")), names(split));
+        }
         let red = |split: &str, name: &str| {
             let img = image::open(out.join(split).join(name)).unwrap().to_rgb8();
             let p = img.get_pixel(8, 8).0;

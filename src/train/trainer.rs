@@ -15,10 +15,10 @@ use burn::tensor::TensorData;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::adam::{Adam, AdamConfig};
-use super::data::{Loader, LoaderSpec, Transform, list_file, list_images, rng_for};
+use super::data::{Loader, LoaderSpec, Transform, list_file, list_images, rng_for, truth_files};
 use super::losses::{
     LossWeights, Networks, OwnInputs, dis_losses, fill_mask_batch, gen_losses, halo_mask_batch,
-    keep_mask_batch, line_mask_batch,
+    keep_mask_batch, line_mask_batch, silhouette_keep_mask_batch,
 };
 use super::samples::Display;
 use crate::Domain;
@@ -27,7 +27,7 @@ use crate::checkpoint::{
     DomainPair, Precision, StateDict, discriminator_from_state_dict, generator_from_state_dict,
     native_bytes,
 };
-use crate::config::{Config, InitScheme, LrPolicy, MsForm};
+use crate::config::{Config, InitScheme, KeepRegion, LrPolicy, MsForm};
 use crate::io::atomic::write_atomic;
 use crate::model::params::{Init, ParamError, ParamSource, RandomInit, to_vec};
 use crate::model::{Generator, MsImageDis, NamedParams};
@@ -404,6 +404,20 @@ fn split_files(
     root: Option<&Path>,
     split: &str,
 ) -> Result<Vec<PathBuf>, TrainError> {
+    let (folder, list) = split_source(options, root, split)?;
+    Ok(match list {
+        Some(list) => list_file(&folder, &list)?,
+        None => list_images(&folder)?,
+    })
+}
+
+/// Where one split of the dataset is: its folder, and the list file naming its images (relative
+/// to the folder) when the config gives one.
+fn split_source(
+    options: &TrainOptions,
+    root: Option<&Path>,
+    split: &str,
+) -> Result<(PathBuf, Option<PathBuf>), TrainError> {
     let c = &options.config;
     let (folder, list) = match split {
         "trainA" => (&c.data_folder_train_a, &c.data_list_train_a),
@@ -414,12 +428,12 @@ fn split_files(
     if options.data_root.is_none()
         && let (Some(folder), Some(list)) = (folder, list)
     {
-        return Ok(list_file(Path::new(folder), Path::new(list))?);
+        return Ok((PathBuf::from(folder), Some(PathBuf::from(list))));
     }
     let root = root.ok_or_else(|| {
         TrainError::Setup("no dataset: pass --data ROOT or set data_root in the config".into())
     })?;
-    Ok(list_images(&root.join(split))?)
+    Ok((root.join(split), None))
 }
 
 /// Trains; `stop` set from outside (Ctrl-C) ends the run after the current iteration with a
@@ -448,6 +462,13 @@ pub fn train(
         .or_else(|| c.data_root.as_ref().map(PathBuf::from));
     let files_a = split_files(options, root.as_deref(), "trainA")?;
     let files_b = split_files(options, root.as_deref(), "trainB")?;
+    let truths_a = match c.keep_region {
+        KeepRegion::Silhouette => {
+            let (folder, _) = split_source(options, root.as_deref(), "trainA")?;
+            Some(truth_files(&folder, &files_a)?)
+        }
+        KeepRegion::Drawing => None,
+    };
     let test_a = split_files(options, root.as_deref(), "testA").unwrap_or_else(|_| files_a.clone());
     let test_b = split_files(options, root.as_deref(), "testB").unwrap_or_else(|_| files_b.clone());
     let transform = |domain: Domain, random: bool| Transform {
@@ -472,6 +493,7 @@ pub fn train(
         LoaderSpec {
             files_a,
             files_b,
+            truths_a,
             transform_a: transform(Domain::A, true),
             transform_b: transform(Domain::B, true),
             batch,
@@ -547,7 +569,13 @@ pub fn train(
             })
         };
         let contrast = weights.ms_w > 0.0 && weights.ms_form == MsForm::Contrast;
-        let keep_a = mask(weights.keep_w > 0.0, keep_mask_batch);
+        let keep_a = (weights.keep_w > 0.0).then(|| {
+            let mask = match &data.a_truth {
+                Some(truths) => silhouette_keep_mask_batch(&data.a, truths, shape(Domain::A)),
+                None => keep_mask_batch(&data.a, shape(Domain::A)),
+            };
+            Tensor::<4>::from_data(TensorData::new(mask, shape(Domain::A)), device)
+        });
         let fill_a = mask(weights.ms_w > 0.0, fill_mask_batch);
         let halo_a = mask(contrast || weights.halo_w > 0.0, halo_mask_batch);
         let line_a = mask(weights.line_w > 0.0, line_mask_batch);
