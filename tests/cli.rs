@@ -661,6 +661,14 @@ fn help_is_available_for_every_command() {
     }
 }
 
+/// The side of the bundled model's square images (its config's crop size).
+fn bundled_size() -> u32 {
+    let config = stylespace::engine::bundled_model().join("config.yaml");
+    let config = stylespace::config::Config::load(&config).unwrap().config;
+    assert_eq!(config.crop_image_width, config.crop_image_height);
+    config.crop_image_width as u32
+}
+
 /// The bundled default model (no --model): a line-art glyph it never saw in training becomes
 /// colour images whose outlines stay where the input's are and whose colours differ per style.
 #[test]
@@ -723,7 +731,8 @@ fn evaluate_reports_five_numbers_against_real_images() {
         assert!(stdout.contains(line), "{line} in {stdout}");
     }
     let (w, h) = image::image_dimensions(&grid).unwrap();
-    assert_eq!((w, h), (5 * 64, 2 * 64));
+    let size = bundled_size();
+    assert_eq!((w, h), (5 * size, 2 * size));
 
     // The same grid with the faults marked: the inputs as they were, the translations changed
     // (faded), a fault colour exactly where the JSON counted lines lost or outside recoloured.
@@ -736,7 +745,7 @@ fn evaluate_reports_five_numbers_against_real_images() {
     );
     assert_eq!(marked.dimensions(), plain.dimensions());
     let tile = |img: &image::RgbImage, c: u32, r: u32| {
-        image::imageops::crop_imm(img, c * 64, r * 64, 64, 64).to_image()
+        image::imageops::crop_imm(img, c * size, r * size, size, size).to_image()
     };
     assert_eq!(tile(&marked, 0, 0), tile(&plain, 0, 0));
     assert_ne!(tile(&marked, 1, 0), tile(&plain, 1, 0));
