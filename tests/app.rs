@@ -1014,8 +1014,9 @@ fn the_style_map_lays_out_codes_and_its_marker_restyles() {
     assert_eq!(h.state().state.style, start_code);
 }
 
-/// The bundled model's domains in the window: line art is tagged a and is not offered as a style
-/// reference (its style gives colourless results), a colour glyph is tagged b and offered, a
+/// The bundled model's domains in the window: line art is not taken for colour (tagged a, or
+/// "a or b" where both domains' autoencoders reproduce it about as well) and is not offered as a
+/// style reference (its style gives colourless results), a colour glyph is tagged b and offered, a
 /// photo is flagged as unlike both, and a colour content image brings a hint to swap direction.
 #[test]
 fn images_are_tagged_with_their_domain_and_references_follow() {
@@ -1034,10 +1035,19 @@ fn images_are_tagged_with_their_domain_and_references_follow() {
     let tagged: Vec<(String, bool, bool)> = (h.state().state.images.iter())
         .map(|e| {
             let fit = e.domain.unwrap();
-            (fit.likely().to_string(), fit.far_from_both(), e.in_cols)
+            (
+                fit.likely().map_or("a or b".to_string(), |d| d.to_string()),
+                fit.far_from_both(),
+                e.in_cols,
+            )
         })
         .collect();
-    assert_eq!(tagged[0], ("a".to_string(), false, false), "line art");
+    // Line art: not taken for the target domain (its error in b is not clearly the lower), so
+    // not offered as a style reference.
+    assert!(
+        tagged[0].0 != "b" && !tagged[0].1 && !tagged[0].2,
+        "line art: {tagged:?}"
+    );
     assert!(tagged[1].1, "the photo is far from both: {tagged:?}");
     assert_eq!(tagged[2], ("b".to_string(), false, true), "colour");
     // Style from image offers the colour glyph only (the photo's roles are left alone, but it

@@ -781,12 +781,12 @@ fn evaluate_reports_five_numbers_against_real_images() {
 }
 
 /// The bundled model's numbers (`stylespace evaluate` with no model, the defaults: 4 styles,
-/// seed 10) on 16 line-art glyphs of its test split, never seen in training, against 16 real
-/// colour glyphs, with their real colourings beside them (testA-truth, found without being
-/// named). The bounds are the targets where this model meets them and otherwise its own
-/// numbers with a margin (lines 96.4 %, colourfulness 1.05x real, diversity 0.024, outside 4.5 %
-/// by flood fill and 1.6 % outside the real colourings' silhouettes, measured 2026-11-30 and
-/// 2026-12-01), so a worse model fails here.
+/// seed 10) on 16 line-art glyphs of its test split, never seen in training, against the 54 real
+/// colour glyphs of the split (testB), with the inputs' real colourings beside them (testA-truth,
+/// found without being named). The bounds are the targets where this model meets them and
+/// otherwise its own numbers with a margin (lines 96.4 %, colourfulness 1.36x real, diversity
+/// 0.024, outside 4.5 % by flood fill and 1.6 % outside the real colourings' silhouettes,
+/// measured 2026-12-01), so a worse model fails here.
 #[test]
 fn the_bundled_model_keeps_its_numbers_on_unseen_glyphs() {
     let fixtures =
@@ -1625,51 +1625,68 @@ fn map_lays_out_a_folder_on_its_principal_axes() {
     assert!(stderr.contains("--overwrite"), "{stderr}");
 }
 
-/// The bundled model tells its two domains apart and flags a photo as unlike both.
+/// The bundled model tells its two domains apart and flags a photo as unlike both: 16 line-art
+/// and 16 colour glyphs of its test split (never seen in training), and a cat photo. A few
+/// glyphs are reproduced about as well by both domains' autoencoders (line art is a colour glyph
+/// with white fills to it) and left open ("likely": null), so it is checked per domain: at least
+/// 14 of 16 right and at most one wrong (measured 2026-12-01: 14 right, 1 open, 1 wrong in a and
+/// 15 right, 1 open in b; the 64 px model 15 + 1 and 14 + 2).
 #[test]
 fn domains_tags_line_art_colour_and_a_photo_with_the_bundled_model() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().unwrap();
-    for (from, to) in [
-        ("assets/samples/sample-1.png", "1-line-art.png"),
-        (
-            "tests/fixtures/images/openmoji-1F319-colour.png",
-            "2-colour.png",
-        ),
-        ("tests/fixtures/images/photo-cat.png", "3-photo.png"),
-    ] {
-        std::fs::copy(root.join(from), dir.path().join(to)).unwrap();
-    }
-    let input = dir.path().display().to_string();
-    let (code, stdout, stderr) = run_cli(&["domains", &input, "--json", "--device", "cpu"]);
-    assert_eq!(code, 0, "{stderr}");
-    let rows: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(rows.len(), 3);
-    let tag = |i: usize| {
-        (
-            rows[i]["likely"].as_str().unwrap(),
-            rows[i]["far"].as_bool().unwrap(),
-        )
+    let fixtures = root.join("tests/fixtures/images");
+    let fits = |input: &Path| -> Vec<serde_json::Value> {
+        let input = path_str(input);
+        let (code, stdout, stderr) = run_cli(&["domains", &input, "--json", "--device", "cpu"]);
+        assert_eq!(code, 0, "{stderr}");
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     };
-    assert_eq!(tag(0), ("a", false), "{:?}", rows[0]);
-    assert_eq!(tag(1), ("b", false), "{:?}", rows[1]);
-    assert!(
-        tag(2).1,
-        "the photo is far from both domains: {:?}",
-        rows[2]
-    );
-    // Far means both errors are larger than any of the glyphs' better one.
-    let best = |i: usize| {
+    let best = |row: &serde_json::Value| {
         let (a, b) = (
-            rows[i]["error_a"].as_f64().unwrap(),
-            rows[i]["error_b"].as_f64().unwrap(),
+            row["error_a"].as_f64().unwrap(),
+            row["error_b"].as_f64().unwrap(),
         );
         a.min(b)
     };
-    assert!(best(2) > 2.0 * best(0).max(best(1)));
+    // The first 16 glyphs of each domain.
+    let dir = tempfile::tempdir().unwrap();
+    let mut glyph_best: f64 = 0.0;
+    for (split, domain) in [("testA", "a"), ("testB", "b")] {
+        let mut files: Vec<_> = std::fs::read_dir(fixtures.join("openmoji-test").join(split))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        let glyphs = dir.path().join(split);
+        std::fs::create_dir(&glyphs).unwrap();
+        for file in &files[..16] {
+            std::fs::copy(file, glyphs.join(file.file_name().unwrap())).unwrap();
+        }
+        let rows = fits(&glyphs);
+        assert_eq!(rows.len(), 16);
+        let right = rows.iter().filter(|r| r["likely"] == domain).count();
+        let open = rows.iter().filter(|r| r["likely"].is_null()).count();
+        assert!(
+            right >= 14,
+            "{right} of 16 {split} glyphs tagged {domain}: {rows:?}"
+        );
+        assert!(right + open >= 15, "{split} glyphs tagged wrong: {rows:?}");
+        assert!(rows.iter().all(|r| r["far"] == false), "{rows:?}");
+        glyph_best = rows.iter().map(best).fold(glyph_best, f64::max);
+    }
+    let photo = fits(&fixtures.join("photo-cat.png"));
+    assert_eq!(
+        photo[0]["far"], true,
+        "the photo is far from both: {photo:?}"
+    );
+    // Far means both errors are larger than any glyph's better one.
+    assert!(
+        best(&photo[0]) > 1.3 * glyph_best,
+        "{photo:?} against {glyph_best}"
+    );
 }
 
 #[test]

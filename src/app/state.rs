@@ -1053,7 +1053,7 @@ impl AppState {
         entry.style().is_some()
             && entry
                 .domain
-                .is_none_or(|f| f.likely() == target && !f.far_from_both())
+                .is_none_or(|f| f.likely() == Some(target) && !f.far_from_both())
     }
 
     /// Undo, redo and the end of a gesture.
@@ -1280,7 +1280,7 @@ impl AppState {
             ));
         } else if !entry.roles_chosen {
             let from = (entry.in_rows, entry.in_cols);
-            let to = (entry.in_rows, fit.likely() == target);
+            let to = (entry.in_rows, fit.likely() == Some(target));
             (entry.in_rows, entry.in_cols) = to;
             self.history.amend_roles(id, from, to);
         }
@@ -1512,7 +1512,7 @@ pub(crate) mod tests {
         fitted(&mut state, colour, [0.12, 0.03]);
         let entry = state.image(line_art).unwrap();
         assert!(entry.in_rows && !entry.in_cols);
-        assert_eq!(entry.domain.unwrap().likely(), Domain::A);
+        assert_eq!(entry.domain.unwrap().likely(), Some(Domain::A));
         let entry = state.image(colour).unwrap();
         assert!(entry.in_rows && entry.in_cols);
         // A default, not an edit: no undo step, and undoing the colour image's addition keeps

@@ -295,7 +295,9 @@ pub(super) fn domains(args: DomainsArgs) -> Result<()> {
     let mut model = args.model.load()?;
     if !args.json {
         println!(
-            "reconstruction error (mean |x - x_rec|, values in [-1, 1]); far: both above {}",
+            "reconstruction error (mean |x - x_rec|, values in [-1, 1]); a domain when its error \
+             is under {} of the other's (else \"a or b\"); far: both above {}",
+            stylespace::engine::domains::CLEARLY_BETTER,
             stylespace::engine::domains::FAR_FROM_DOMAINS
         );
     }
@@ -327,7 +329,7 @@ pub(super) fn domains(args: DomainsArgs) -> Result<()> {
                 "{name}: a {:.4}  b {:.4}  -> {}{}",
                 fit.errors[0],
                 fit.errors[1],
-                fit.likely(),
+                fit.likely().map_or("a or b".to_string(), |d| d.to_string()),
                 if fit.far_from_both() {
                     " (far from both domains)"
                 } else {

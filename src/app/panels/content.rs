@@ -8,7 +8,7 @@ use crate::Domain;
 use crate::app::StylespaceApp;
 use crate::app::commands::Command;
 use crate::app::state::{Action, EncodeState, ImageEntry, ModelState};
-use crate::engine::domains::DomainFit;
+use crate::engine::domains::{CLEARLY_BETTER, DomainFit};
 
 pub fn panel(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     let state = &app.state;
@@ -47,10 +47,9 @@ fn direction_hint(app: &StylespaceApp, ui: &mut Ui, out: &mut Intents) {
     let Some(fit) = entry.domain.filter(|f| !f.far_from_both()) else {
         return;
     };
-    let likely = fit.likely();
-    if likely == state.source {
+    let Some(likely) = fit.likely().filter(|d| *d != state.source) else {
         return;
-    }
+    };
     ui.horizontal_wrapped(|ui| {
         ui.colored_label(
             ui.visuals().warn_fg_color,
@@ -77,8 +76,13 @@ pub fn fit_text(fit: &DomainFit) -> String {
             "Neither reproduces it well: it looks unlike both training sets, so its \
              translations may be poor."
                 .to_string()
+        } else if let Some(domain) = fit.likely() {
+            format!("It most likely comes from domain {domain}.")
         } else {
-            format!("It most likely comes from domain {}.", fit.likely())
+            format!(
+                "Both reproduce it about as well (within {:.0} %): its domain is open.",
+                100.0 * (1.0 - CLEARLY_BETTER)
+            )
         }
     )
 }
@@ -91,10 +95,8 @@ fn domain_tag(ui: &mut Ui, fit: Option<&DomainFit>) {
     let (text, colour) = if fit.far_from_both() {
         ("far".to_string(), ui.visuals().warn_fg_color)
     } else {
-        (
-            format!("domain {}", fit.likely()),
-            ui.visuals().text_color(),
-        )
+        let domain = fit.likely().map_or("a or b".to_string(), |d| d.to_string());
+        (format!("domain {domain}"), ui.visuals().text_color())
     };
     egui::Frame::new()
         .fill(ui.visuals().faint_bg_color)
