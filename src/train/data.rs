@@ -398,6 +398,15 @@ fn make_batch(spec: &LoaderSpec, iteration: u64, skipped: &AtomicU64) -> Result<
 mod tests {
     use super::*;
 
+    /// Training's random flip and crop, to 16 px.
+    const RANDOM_16: Transform = Transform {
+        new_size: 16,
+        crop_h: 16,
+        crop_w: 16,
+        channels: 3,
+        random: true,
+    };
+
     fn write_images(dir: &Path, n: usize) {
         std::fs::create_dir_all(dir.join("nested")).unwrap();
         for i in 0..n {
@@ -417,13 +426,7 @@ mod tests {
         write_images(&tmp.path().join("a"), 5);
         write_images(&tmp.path().join("b"), 3);
         std::fs::write(tmp.path().join("b").join("broken.png"), b"not a png").unwrap();
-        let t = Transform {
-            new_size: 16,
-            crop_h: 16,
-            crop_w: 16,
-            channels: 3,
-            random: true,
-        };
+        let t = RANDOM_16;
         let spec = LoaderSpec {
             files_a: list_images(&tmp.path().join("a")).unwrap(),
             files_b: list_images(&tmp.path().join("b")).unwrap(),
@@ -477,13 +480,7 @@ mod tests {
         let files_a = list_images(&folder).unwrap();
         let truths = truth_files(&folder, &files_a).unwrap();
         assert_eq!(truths[2], truth_folder.join("nested/1.png"));
-        let t = Transform {
-            new_size: 16,
-            crop_h: 16,
-            crop_w: 16,
-            channels: 3,
-            random: true,
-        };
+        let t = RANDOM_16;
         let spec = LoaderSpec {
             files_b: files_a.clone(),
             files_a,
