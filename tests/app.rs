@@ -1035,11 +1035,7 @@ fn images_are_tagged_with_their_domain_and_references_follow() {
     let tagged: Vec<(String, bool, bool)> = (h.state().state.images.iter())
         .map(|e| {
             let fit = e.domain.unwrap();
-            (
-                fit.likely().map_or("a or b".to_string(), |d| d.to_string()),
-                fit.far_from_both(),
-                e.in_cols,
-            )
+            (fit.likely_name(), fit.far_from_both(), e.in_cols)
         })
         .collect();
     // Line art: not taken for the target domain (its error in b is not clearly the lower), so

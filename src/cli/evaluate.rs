@@ -397,9 +397,7 @@ fn truth_path(dir: &Path, input: &Path) -> PathBuf {
 /// `testA-truth` for `testA` when it exists: the real target-domain versions of the inputs, as
 /// `stylespace dataset openmoji` writes them.
 fn truth_folder(input_dir: &Path) -> Option<PathBuf> {
-    let name = input_dir.file_name()?.to_str()?;
-    let sibling = input_dir.with_file_name(format!("{name}-truth"));
-    sibling.is_dir().then_some(sibling)
+    stylespace::train::data::truth_folder(input_dir).filter(|sibling| sibling.is_dir())
 }
 
 /// `testB` for `testA` (and the like) when it exists: real images of `target` beside the inputs.

@@ -329,7 +329,7 @@ pub(super) fn domains(args: DomainsArgs) -> Result<()> {
                 "{name}: a {:.4}  b {:.4}  -> {}{}",
                 fit.errors[0],
                 fit.errors[1],
-                fit.likely().map_or("a or b".to_string(), |d| d.to_string()),
+                fit.likely_name(),
                 if fit.far_from_both() {
                     " (far from both domains)"
                 } else {

@@ -50,6 +50,12 @@ impl DomainFit {
         }
     }
 
+    /// [`Self::likely`] as shown to people: "a", "b", or "a or b" when it is open.
+    pub fn likely_name(&self) -> String {
+        self.likely()
+            .map_or_else(|| "a or b".to_string(), |d| d.to_string())
+    }
+
     /// Neither domain reproduces the image well: translations of it are unreliable.
     pub fn far_from_both(&self) -> bool {
         self.errors[0].min(self.errors[1]) > FAR_FROM_DOMAINS

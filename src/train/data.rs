@@ -42,18 +42,24 @@ pub enum DataError {
     },
 }
 
+/// Where the real other-domain versions of a split's images are: `trainA-truth` beside
+/// `trainA` (as `stylespace dataset openmoji` writes them); `None` for a path without a name.
+pub fn truth_folder(folder: &Path) -> Option<PathBuf> {
+    let name = folder.file_name()?.to_str()?;
+    Some(folder.with_file_name(format!("{name}-truth")))
+}
+
 /// The real domain-b versions of domain-a training images (`keep_region: silhouette`): for each
 /// of `files` under `folder`, the same relative path under the sibling folder `<folder>-truth`,
 /// checked to exist at the same pixel size (so that one flip and crop fit both).
 pub fn truth_files(folder: &Path, files: &[PathBuf]) -> Result<Vec<PathBuf>, DataError> {
-    let Some(name) = folder.file_name() else {
+    let Some(truth_folder) = truth_folder(folder) else {
         return Err(DataError::Truth {
             input: folder.to_path_buf(),
             truth: folder.to_path_buf(),
             reason: "the image folder has no name to put \"-truth\" after".into(),
         });
     };
-    let truth_folder = folder.with_file_name(format!("{}-truth", name.to_string_lossy()));
     files
         .iter()
         .map(|input| {

@@ -152,7 +152,7 @@ pub fn build(
                     // The same glyph in the other domain: `evaluate`'s silhouette outside
                     // (test splits) and `keep_region: silhouette`'s mask (trainA). Never a
                     // translation's target: the domains stay unpaired.
-                    let dir = out.join(format!("{split}-truth"));
+                    let dir = super::data::truth_folder(&out.join(split)).expect("named split");
                     std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
                     let svg = package.join(format!("{other_style}/svg/{hex}.svg"));
                     let truth = rasterise(&svg, size).map_err(DatasetError::Package)?;

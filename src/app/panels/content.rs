@@ -95,8 +95,10 @@ fn domain_tag(ui: &mut Ui, fit: Option<&DomainFit>) {
     let (text, colour) = if fit.far_from_both() {
         ("far".to_string(), ui.visuals().warn_fg_color)
     } else {
-        let domain = fit.likely().map_or("a or b".to_string(), |d| d.to_string());
-        (format!("domain {domain}"), ui.visuals().text_color())
+        (
+            format!("domain {}", fit.likely_name()),
+            ui.visuals().text_color(),
+        )
     };
     egui::Frame::new()
         .fill(ui.visuals().faint_bg_color)
