@@ -324,6 +324,18 @@ pub struct Config {
     /// With `ms_w`: which mode-seeking term (see [`MsForm`]); `msgan` when absent.
     #[serde(default, skip_serializing_if = "MsForm::is_default")]
     pub ms_form: MsForm,
+    /// stylespace's own (0 leaves it out), for line art -> colour: the weight of a floor on how
+    /// colourful each a -> b translation's fills are (`train::evaluate::fill_mask`):
+    /// `max(0, chroma_floor - mean chroma there)`, chroma the largest minus the smallest channel
+    /// in [0, 1]. The adversarial loss accepts a style that leaves every drawing nearly white or
+    /// grey (some real designs are), so a part of the style space can come out pale whatever the
+    /// input; the floor costs nothing once the fills are coloured. With `ms_w`, both styles'
+    /// translations are held to it (the term is the mean of both).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub chroma_w: f64,
+    /// With `chroma_w`: the fills' mean chroma below which it pulls (0 to 1).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub chroma_floor: f64,
     /// stylespace's own (0: off): the trainer also keeps an exponential moving average of the
     /// generators' weights, `ema = beta * ema + (1 - beta) * weights` after every step (the model
     /// averaging of NVIDIA's imaginaire MUNIT), and kept generators, exports and translations
@@ -609,6 +621,8 @@ impl Config {
             ("line_w", self.line_w),
             ("ms_w", self.ms_w),
             ("ms_cap", self.ms_cap),
+            ("chroma_w", self.chroma_w),
+            ("chroma_floor", self.chroma_floor),
         ] {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(bad(key, "must be a number at least 0"));
@@ -618,6 +632,18 @@ impl Config {
             return Err(bad(
                 "ms_form",
                 "contrast needs ms_cap above 0 (its linear reward has no bound without it)",
+            ));
+        }
+        if self.chroma_floor > 1.0 {
+            return Err(bad(
+                "chroma_floor",
+                "must be at most 1 (chroma is in [0, 1])",
+            ));
+        }
+        if self.chroma_w > 0.0 && self.chroma_floor <= 0.0 {
+            return Err(bad(
+                "chroma_w",
+                "needs chroma_floor above 0 (with a floor of 0 the term is always 0)",
             ));
         }
         if self.keep_region == KeepRegion::Silhouette && self.keep_w <= 0.0 {
@@ -885,7 +911,14 @@ mod tests {
 
     #[test]
     fn the_own_loss_weights_are_checked_and_round_trip() {
-        for key in ["keep_w", "keep_margin", "halo_w", "line_w", "ms_w"] {
+        for key in [
+            "keep_w",
+            "keep_margin",
+            "halo_w",
+            "line_w",
+            "ms_w",
+            "chroma_w",
+        ] {
             let err = Config::from_yaml(&format!("{TINY}\n{key}: -1\n"), "x")
                 .unwrap_err()
                 .to_string();
@@ -899,6 +932,30 @@ mod tests {
         assert_eq!(Config::from_yaml(&c.to_yaml(), "again").unwrap().config, c);
         let plain = Config::from_yaml(TINY, "x").unwrap().config;
         assert!(!plain.to_yaml().contains("line_w"), "official keys only");
+        assert!(!plain.to_yaml().contains("chroma"), "official keys only");
+    }
+
+    #[test]
+    fn the_chroma_floor_needs_a_floor_in_range() {
+        let err = Config::from_yaml(&format!("{TINY}\nchroma_w: 5\n"), "x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("chroma_w") && err.contains("chroma_floor"),
+            "{err}"
+        );
+        let err = Config::from_yaml(&format!("{TINY}\nchroma_w: 5\nchroma_floor: 1.5\n"), "x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("chroma_floor") && err.contains("at most 1"),
+            "{err}"
+        );
+        let c = Config::from_yaml(&format!("{TINY}\nchroma_w: 5\nchroma_floor: 0.12\n"), "x")
+            .unwrap()
+            .config;
+        assert_eq!((c.chroma_w, c.chroma_floor), (5.0, 0.12));
+        assert_eq!(Config::from_yaml(&c.to_yaml(), "again").unwrap().config, c);
     }
 
     #[test]

@@ -268,9 +268,12 @@ fn line_art_losses_switched_on_in_a_resumed_run() {
 
     // The tint-neutral form: logged, and a reward no larger than the cap; the halo band's and
     // the lines' keep terms: logged (an untrained generator is far from the lines and the white
-    // around them).
+    // around them); the chroma floor: logged (its fill mask reached the step; the resize greys
+    // these boxes' 1 px lines, so their fills may be empty, and the term 0: its values are
+    // checked in the library's tests), and a shortfall of at most the whole floor.
     let contrast = format!(
-        "{keep_config}ms_form: contrast\nms_cap: 0.5\nhalo_w: 5\nline_w: 3\nkeep_margin: 0.05\n"
+        "{keep_config}ms_form: contrast\nms_cap: 0.5\nhalo_w: 5\nline_w: 3\nkeep_margin: 0.05\n\
+         chroma_w: 2\nchroma_floor: 1\n"
     );
     let last = run_config(&contrast, &data, &run_dir, 4, true);
     let value = |name: &str| {
@@ -285,6 +288,8 @@ fn line_art_losses_switched_on_in_a_resumed_run() {
         ms.is_some_and(|v| v >= -0.5 - 1e-6 && v.is_finite()),
         "{last:?}"
     );
+    let chroma = value("gen_chroma_ab");
+    assert!(chroma.is_some_and(|c| (0.0..=1.0).contains(&c)), "{last:?}");
     let halo = value("gen_halo_ab");
     assert!(halo.is_some_and(|h| h.is_finite() && h > 0.05), "{last:?}");
     // Black lines against an untrained generator's grey: the lines' term is the larger.

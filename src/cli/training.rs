@@ -45,8 +45,8 @@ pub(super) fn import(args: ImportArgs) -> Result<()> {
 
 pub(super) fn losses(args: LossesArgs) -> Result<()> {
     use stylespace::train::losses::{
-        LossWeights, Networks, OwnInputs, dis_losses, gen_losses, grad_sq_sum, halo_mask_batch,
-        keep_mask_batch, line_mask_batch,
+        LossWeights, Networks, OwnInputs, dis_losses, fill_mask_batch, gen_losses, grad_sq_sum,
+        halo_mask_batch, keep_mask_batch, line_mask_batch,
     };
     let config = Config::load(&args.config)?.config;
     if config.family() != stylespace::config::ConfigFamily::Munit {
@@ -77,7 +77,11 @@ pub(super) fn losses(args: LossesArgs) -> Result<()> {
     let x_a = image(&args.input_a, Domain::A)?;
     // The masks are computed from the image's values (read back once, only if a mask is on).
     let shape = x_a.dims();
-    let values = if config.keep_w > 0.0 || config.halo_w > 0.0 || config.line_w > 0.0 {
+    let values = if config.keep_w > 0.0
+        || config.halo_w > 0.0
+        || config.line_w > 0.0
+        || config.chroma_w > 0.0
+    {
         stylespace::model::params::to_vec(x_a.clone())
     } else {
         Vec::new()
@@ -93,6 +97,7 @@ pub(super) fn losses(args: LossesArgs) -> Result<()> {
     let keep_a = mask_a(config.keep_w > 0.0, keep_mask_batch);
     let halo_a = mask_a(config.halo_w > 0.0, halo_mask_batch);
     let line_a = mask_a(config.line_w > 0.0, line_mask_batch);
+    let fill_a = mask_a(config.chroma_w > 0.0, fill_mask_batch);
     let x_b = image(&args.input_b, Domain::B)?;
     let style = |v: &[f32]| {
         Tensor::<2>::from_data(
@@ -119,7 +124,7 @@ pub(super) fn losses(args: LossesArgs) -> Result<()> {
         style(&s_b),
         OwnInputs {
             keep_a,
-            fill_a: None,
+            fill_a,
             halo_a,
             line_a,
             s_b_second: None,

@@ -28,6 +28,9 @@ pub struct LossWeights {
     pub ms_w: f64,
     pub ms_cap: f64,
     pub ms_form: MsForm,
+    /// stylespace's own: see [`Config::chroma_w`] and [`Config::chroma_floor`].
+    pub chroma_w: f64,
+    pub chroma_floor: f64,
 }
 
 impl From<&Config> for LossWeights {
@@ -45,6 +48,8 @@ impl From<&Config> for LossWeights {
             ms_w: c.ms_w,
             ms_cap: c.ms_cap,
             ms_form: c.ms_form,
+            chroma_w: c.chroma_w,
+            chroma_floor: c.chroma_floor,
         }
     }
 }
@@ -111,6 +116,24 @@ pub fn mode_seeking(
         Some(any) => loss * any,
         None => loss,
     }
+}
+
+/// How far each image's fills fall below a colourfulness floor: the batch mean of
+/// `max(0, floor - mean chroma inside fill)`, chroma the largest minus the smallest channel in
+/// [0, 1] units (values are in [-1, 1]). An image with an empty `fill` adds 0.
+///
+/// # Shapes
+/// `x`, `fill` (0 or 1, the same on every channel): `[b, c, h, w]`, `c` >= 2.
+pub fn chroma_shortfall(x: Tensor<4>, fill: Tensor<4>, floor: f64) -> Tensor<1> {
+    let [batch, channels, h, w] = x.dims();
+    let chroma = (x.clone().max_dim(1) - x.min_dim(1)) / 2.0;
+    let fill = fill.narrow(1, 0, 1);
+    let per_image = |t: Tensor<4>| t.reshape([batch, h * w]).sum_dim(1);
+    let count = per_image(fill.clone());
+    let mean = per_image(chroma * fill) / count.clone().clamp_min(1.0);
+    let any = count.clamp_max(1.0);
+    debug_assert!(channels >= 2, "chroma needs colour channels");
+    ((mean.neg() + floor).clamp_min(0.0) * any).mean()
 }
 
 /// Tint-neutral mode seeking (`ms_form: contrast`): `-min(r, cap)` with `r` the mean absolute
@@ -328,6 +351,17 @@ pub fn gen_losses(
         terms.push(("gen_line_ab", kept(line_a)));
         weights.push(w.line_w);
     }
+    if w.chroma_w > 0.0
+        && let Some(fill_a) = fill_a.clone()
+    {
+        let short = |x: Tensor<4>| chroma_shortfall(x, fill_a.clone(), w.chroma_floor);
+        let term = match &second {
+            Some((x_ab_second, _)) => (short(x_ab.clone()) + short(x_ab_second.clone())) / 2.0,
+            None => short(x_ab.clone()),
+        };
+        terms.push(("gen_chroma_ab", term));
+        weights.push(w.chroma_w);
+    }
     if let Some((x_ab_second, s_b_second)) = second {
         let images = (x_ab.clone(), x_ab_second);
         let styles = (s_b, s_b_second);
@@ -434,6 +468,49 @@ mod tests {
         assert_eq!(value(t([1.0, 0.0, 1.0, 0.0])), 2.0); // (1 + 3) / 2
         assert_eq!(value(t([0.0, 0.0, 0.0, 1.0])), 6.0);
         assert_eq!(value(t([0.0; 4])), 0.0, "an empty mask is no loss, not NaN");
+    }
+
+    #[test]
+    fn the_chroma_floor_lifts_only_grey_fills() {
+        let device = Device::flex();
+        // Two 1 x 2 images of 3 channels (values in [-1, 1]): pixel 0 is the fill.
+        let image = |pixels: [[f32; 3]; 2]| -> Vec<f32> {
+            (0..3).flat_map(|c| pixels.map(|p| p[c])).collect()
+        };
+        let grey = image([[0.2, 0.1, 0.0], [1.0, -1.0, -1.0]]); // chroma 0.1 in the fill
+        let red = image([[1.0, -0.6, -0.6], [0.0, 0.0, 0.0]]); // chroma 0.8
+        let values = TensorData::new([grey, red].concat(), [2, 3, 1, 2]);
+        let x = Tensor::<4>::from_data(values.clone(), &device);
+        let fill_one = image([[1.0; 3], [0.0; 3]]);
+        let fill = |second: Vec<f32>| {
+            Tensor::<4>::from_data(
+                TensorData::new([fill_one.clone(), second].concat(), [2, 3, 1, 2]),
+                &device,
+            )
+        };
+        let value = |fill, floor| to_vec(chroma_shortfall(x.clone(), fill, floor))[0];
+        // The grey image falls 0.3 short of 0.4, the red one not at all: (0.3 + 0) / 2.
+        assert!((value(fill(fill_one.clone()), 0.4) - 0.15).abs() < 1e-6);
+        // The saturated pixel outside the fill does not count.
+        assert!((value(fill(fill_one.clone()), 0.05)).abs() < 1e-9);
+        // An image without fills adds nothing (not the whole floor).
+        assert!((value(fill(vec![0.0; 6]), 0.4) - 0.15).abs() < 1e-6);
+        // The gradient pulls the grey fill's extreme channels apart and leaves the rest alone.
+        let grad_device = device.clone().autodiff();
+        let x = Tensor::<4>::from_data(values, &grad_device).require_grad();
+        let fill_grey_first =
+            Tensor::<4>::from_data(fill(fill_one.clone()).to_data(), &grad_device);
+        let loss = chroma_shortfall(x.clone(), fill_grey_first, 0.4);
+        let grad = to_vec(x.grad(&loss.backward()).unwrap().inner());
+        assert!(grad[0] < 0.0 && grad[4] > 0.0, "{grad:?}");
+        assert_eq!(
+            grad[2], 0.0,
+            "the middle channel has no say in chroma: {grad:?}"
+        );
+        assert!(
+            grad[1] == 0.0 && grad[6..].iter().all(|&g| g == 0.0),
+            "{grad:?}"
+        );
     }
 
     #[test]

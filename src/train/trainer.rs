@@ -576,7 +576,10 @@ pub fn train(
             };
             Tensor::<4>::from_data(TensorData::new(mask, shape(Domain::A)), device)
         });
-        let fill_a = mask(weights.ms_w > 0.0, fill_mask_batch);
+        let fill_a = mask(
+            weights.ms_w > 0.0 || weights.chroma_w > 0.0,
+            fill_mask_batch,
+        );
         let halo_a = mask(contrast || weights.halo_w > 0.0, halo_mask_batch);
         let line_a = mask(weights.line_w > 0.0, line_mask_batch);
         // The mode-seeking terms' second style is drawn with the step's others, in `iterate`.
