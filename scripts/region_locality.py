@@ -9,7 +9,7 @@ mixed in the decoder | the two images blended by the mask.
 Needs: a built `stylespace` binary and Pillow.
 
   scripts/region_locality.py --bin target/release/stylespace \
-      --images data/openmoji64/testA --count 20 --figure docs/screenshots/region-brush.png
+      --images data/openmoji128/testA --count 20 --figure docs/screenshots/region-brush.png
 """
 
 import argparse
@@ -46,7 +46,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", default="target/release/stylespace")
     parser.add_argument("--model", default=None)
-    parser.add_argument("--images", default="data/openmoji64/testA")
+    parser.add_argument("--images", default="data/openmoji128/testA")
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--figure", default=None)

@@ -78,7 +78,7 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             br#"{"style_dim": 2, "codes": [{"name": "a", "code": [0.5, -1]}, {"name": "b", "code": [1e-3, 2]}]}"#
                 .to_vec(),
             std::fs::read(
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/openmoji64/styles.json"),
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/openmoji128/styles.json"),
             )
             .unwrap(),
         ],

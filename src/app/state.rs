@@ -1538,7 +1538,8 @@ pub(crate) mod tests {
         });
         fitted(&mut state, chosen, [0.02, 0.09]);
         assert!(state.image(chosen).unwrap().in_cols);
-        let fx = fitted(&mut state, photo, [0.41, 0.38]);
+        let far = crate::engine::domains::FAR_FROM_DOMAINS;
+        let fx = fitted(&mut state, photo, [far + 0.06, far + 0.03]);
         assert!(state.image(photo).unwrap().in_cols);
         let warned = fx.iter().any(|e| {
             matches!(e, Effect::Toast { text, .. }

@@ -265,7 +265,7 @@ pub struct LossesArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct ModelArgs {
     /// Native model folder (config.yaml + model.safetensors) or training run folder. Default:
-    /// the bundled model (assets/models/openmoji64, or $STYLESPACE_MODEL).
+    /// the bundled model (assets/models/openmoji128, or $STYLESPACE_MODEL).
     #[arg(long, conflicts_with_all = ["config", "checkpoint"])]
     pub model: Option<PathBuf>,
     /// Official MUNIT/UNIT YAML config (with --checkpoint). Without it, a MUNIT/UNIT checkpoint

@@ -35,7 +35,7 @@ pub use device::{BackendKind, ComputeDevice, DeviceChoice, DeviceError, select_d
 pub fn bundled_model() -> std::path::PathBuf {
     std::env::var_os("STYLESPACE_MODEL")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/openmoji64"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/openmoji128"))
 }
 
 /// Smallest image side the models accept (MUNIT's style encoder has four stride-2 stages and
