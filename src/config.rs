@@ -937,16 +937,17 @@ mod tests {
 
     #[test]
     fn the_chroma_floor_needs_a_floor_in_range() {
-        let err = Config::from_yaml(&format!("{TINY}\nchroma_w: 5\n"), "x")
-            .unwrap_err()
-            .to_string();
+        let error = |extra: &str| {
+            Config::from_yaml(&format!("{TINY}\nchroma_w: 5\n{extra}"), "x")
+                .unwrap_err()
+                .to_string()
+        };
+        let err = error("");
         assert!(
             err.contains("chroma_w") && err.contains("chroma_floor"),
             "{err}"
         );
-        let err = Config::from_yaml(&format!("{TINY}\nchroma_w: 5\nchroma_floor: 1.5\n"), "x")
-            .unwrap_err()
-            .to_string();
+        let err = error("chroma_floor: 1.5\n");
         assert!(
             err.contains("chroma_floor") && err.contains("at most 1"),
             "{err}"

@@ -489,9 +489,10 @@ mod tests {
             )
         };
         let value = |fill, floor| to_vec(chroma_shortfall(x.clone(), fill, floor))[0];
-        // The grey image falls 0.3 short of 0.4, the red one not at all: (0.3 + 0) / 2.
+        // The grey image falls 0.3 short of 0.4, the red one not at all: (0.3 + 0) / 2 (had the
+        // saturated pixel outside the grey fill counted, its mean would be 0.55: no shortfall).
         assert!((value(fill(fill_one.clone()), 0.4) - 0.15).abs() < 1e-6);
-        // The saturated pixel outside the fill does not count.
+        // Fills above the floor cost nothing.
         assert!((value(fill(fill_one.clone()), 0.05)).abs() < 1e-9);
         // An image without fills adds nothing (not the whole floor).
         assert!((value(fill(vec![0.0; 6]), 0.4) - 0.15).abs() < 1e-6);
