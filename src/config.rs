@@ -640,6 +640,12 @@ impl Config {
                 "must be at most 1 (chroma is in [0, 1])",
             ));
         }
+        if self.chroma_w > 0.0 && self.input_dim_b != 3 {
+            return Err(bad(
+                "chroma_w",
+                "needs colour in domain b (input_dim_b 3): grey images have no chroma",
+            ));
+        }
         if self.chroma_w > 0.0 && self.chroma_floor <= 0.0 {
             return Err(bad(
                 "chroma_w",
@@ -947,6 +953,12 @@ mod tests {
             err.contains("chroma_w") && err.contains("chroma_floor"),
             "{err}"
         );
+        let grey_b = TINY.replace("input_dim_b: 3", "input_dim_b: 1");
+        assert_ne!(grey_b, TINY);
+        let err = Config::from_yaml(&format!("{grey_b}\nchroma_w: 5\nchroma_floor: 0.1\n"), "x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("input_dim_b"), "{err}");
         let err = error("chroma_floor: 1.5\n");
         assert!(
             err.contains("chroma_floor") && err.contains("at most 1"),

@@ -123,16 +123,16 @@ pub fn mode_seeking(
 /// [0, 1] units (values are in [-1, 1]). An image with an empty `fill` adds 0.
 ///
 /// # Shapes
-/// `x`, `fill` (0 or 1, the same on every channel): `[b, c, h, w]`, `c` >= 2.
+/// `x`, `fill` (0 or 1, the same on every channel): `[b, c, h, w]`, `c` >= 2 (one channel has
+/// no chroma: config validation refuses `chroma_w` for a grey domain b).
 pub fn chroma_shortfall(x: Tensor<4>, fill: Tensor<4>, floor: f64) -> Tensor<1> {
-    let [batch, channels, h, w] = x.dims();
+    let [batch, _, h, w] = x.dims();
     let chroma = (x.clone().max_dim(1) - x.min_dim(1)) / 2.0;
     let fill = fill.narrow(1, 0, 1);
     let per_image = |t: Tensor<4>| t.reshape([batch, h * w]).sum_dim(1);
     let count = per_image(fill.clone());
     let mean = per_image(chroma * fill) / count.clone().clamp_min(1.0);
     let any = count.clamp_max(1.0);
-    debug_assert!(channels >= 2, "chroma needs colour channels");
     ((mean.neg() + floor).clamp_min(0.0) * any).mean()
 }
 
@@ -324,14 +324,15 @@ pub fn gen_losses(
         .then_some(s_b_second)
         .flatten()
         .map(|s| (nets.gen_b.decode_style(c_a.clone(), s.clone()), s));
-    // Every a -> b translation of the step (one style, or two with mode seeking) is to keep the
-    // input where `mask` is set: the keep terms average over them.
+    // stylespace's terms on a -> b translations hold every translation of the step (one style,
+    // or two with mode seeking): each is the mean of the term over them.
+    let over_translations = |term: &dyn Fn(Tensor<4>) -> Tensor<1>| match &second {
+        Some((x_ab_second, _)) => (term(x_ab.clone()) + term(x_ab_second.clone())) / 2.0,
+        None => term(x_ab.clone()),
+    };
+    // To keep the input where `mask` is set.
     let kept = |mask: Tensor<4>| {
-        let diff = |x: Tensor<4>| masked_hinge_l1(x, x_a.clone(), mask.clone(), w.keep_margin);
-        match &second {
-            Some((x_ab_second, _)) => (diff(x_ab.clone()) + diff(x_ab_second.clone())) / 2.0,
-            None => diff(x_ab.clone()),
-        }
+        over_translations(&|x| masked_hinge_l1(x, x_a.clone(), mask.clone(), w.keep_margin))
     };
     if w.keep_w > 0.0
         && let Some(keep_a) = keep_a
@@ -354,11 +355,7 @@ pub fn gen_losses(
     if w.chroma_w > 0.0
         && let Some(fill_a) = fill_a.clone()
     {
-        let short = |x: Tensor<4>| chroma_shortfall(x, fill_a.clone(), w.chroma_floor);
-        let term = match &second {
-            Some((x_ab_second, _)) => (short(x_ab.clone()) + short(x_ab_second.clone())) / 2.0,
-            None => short(x_ab.clone()),
-        };
+        let term = over_translations(&|x| chroma_shortfall(x, fill_a.clone(), w.chroma_floor));
         terms.push(("gen_chroma_ab", term));
         weights.push(w.chroma_w);
     }
