@@ -13,6 +13,8 @@ use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
+use crate::config::PadType;
+
 /// Output pixels per task of [`conv2d_cpu`] (whole output rows, at least one). Measured at 256 px
 /// (docs/performance.md): 128-256 encode and decode 5-7 % faster than 512 and 8-12 % faster than
 /// 1024-2048 (an im2col tile that stays in cache); training the same within noise.
@@ -154,10 +156,160 @@ impl FewOutputs {
 /// `[b, out, (hp - kh) / stride + 1, (wp - kw) / stride + 1]`.
 pub fn conv2d_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usize) -> Tensor<4> {
     let device = x.device();
-    let geometry = ConvGeometry::new(x.dims(), weight.dims(), stride);
+    let geometry = ConvGeometry::new(x.dims(), weight.dims(), stride).split_for_threads();
     let (x, weight, bias) = (f32_values(x), f32_values(weight), f32_values(bias));
     let y = geometry.forward(f32_slice(&x), f32_slice(&weight), f32_slice(&bias));
     Tensor::from_data(TensorData::new(y, geometry.output_shape()), &device)
+}
+
+/// [`conv2d_cpu`] of `x` padded by `pad` on every side as `pad_type` says, the padding read on
+/// the fly instead of copied into a padded tensor first. Stride-2 convs with even kernels (the
+/// encoders' 4x4 downsampling) run as stride-1 convs over the padded input's four pixel phases
+/// ([`space_to_depth`]), whose im2col rows are plain copies where a stride-2 im2col gathers
+/// every other value. `None` where `pad_type` cannot pad this input (reflection needs `pad`
+/// below the height and the width): the caller then pads with burn.
+///
+/// # Shapes
+/// `x`: `[b, in, h, w]`, `weight`: `[out, in, kh, kw]`, `bias`: `[out]` ->
+/// `[b, out, (h + 2 pad - kh) / stride + 1, (w + 2 pad - kw) / stride + 1]`.
+pub fn conv2d_cpu_padded(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    stride: usize,
+    pad: usize,
+    pad_type: PadType,
+) -> Option<Tensor<4>> {
+    let [batch, in_ch, h, w] = x.dims();
+    let (rows, cols) = (
+        padded_axis(h, pad, pad_type)?,
+        padded_axis(w, pad, pad_type)?,
+    );
+    let device = x.device();
+    let weight_dims @ [out_ch, _, kh, kw] = weight.dims();
+    let (x, weight, bias) = (f32_values(x), f32_values(weight), f32_values(bias));
+    let (input, weight, bias) = (f32_slice(&x), f32_slice(&weight), f32_slice(&bias));
+    let padded = [batch, in_ch, rows.len(), cols.len()];
+    let geometry = ConvGeometry::new(padded, weight_dims, stride).split_for_threads();
+    let y = if stride == 2 && kh % 2 == 0 && kw % 2 == 0 {
+        let phases = space_to_depth(input, [batch, in_ch, h, w], &rows, &cols);
+        let phase_weight = weight_space_to_depth(weight, weight_dims);
+        let phase_dims = [
+            batch,
+            4 * in_ch,
+            rows.len().div_ceil(2),
+            cols.len().div_ceil(2),
+        ];
+        // An odd padded size leaves the phases one line of zeros that no output reads.
+        let phase_geometry = ConvGeometry {
+            out: geometry.out,
+            ..ConvGeometry::new(phase_dims, [out_ch, 4 * in_ch, kh / 2, kw / 2], 1)
+        }
+        .split_for_threads();
+        phase_geometry.forward(&phases, &phase_weight, bias)
+    } else {
+        let image_len = in_ch * h * w;
+        geometry.forward_with(
+            |image, tile| {
+                let image = &input[image * image_len..][..image_len];
+                geometry.im2col_padded(image, [h, w], [&rows, &cols], pad, tile)
+            },
+            weight,
+            bias,
+        )
+    };
+    Some(Tensor::from_data(
+        TensorData::new(y, geometry.output_shape()),
+        &device,
+    ))
+}
+
+/// Where each line of an axis of `n` values padded by `pad` on both sides reads from: a line of
+/// the unpadded axis, or `None` for zeros. `None` overall where `pad_type` cannot pad it
+/// (reflection needs `pad < n`).
+pub(crate) fn padded_axis(n: usize, pad: usize, pad_type: PadType) -> Option<Vec<Option<usize>>> {
+    if n == 0 || (pad_type == PadType::Reflect && pad >= n) {
+        return None;
+    }
+    let last = n as isize - 1;
+    let line = |p: usize| {
+        let i = p as isize - pad as isize;
+        if (0..=last).contains(&i) {
+            return Some(i as usize);
+        }
+        match pad_type {
+            PadType::Zero => None,
+            PadType::Replicate => Some(i.clamp(0, last) as usize),
+            PadType::Reflect => Some(if i < 0 { -i } else { 2 * last - i } as usize),
+        }
+    };
+    Some((0..n + 2 * pad).map(line).collect())
+}
+
+/// The four pixel phases of every padded channel plane as channels: `[b, 4 in, hs, ws]`, channel
+/// `4 c + 2 py + px` holding the padded pixels `(2 i + py, 2 j + px)` of channel `c`; `hs` and
+/// `ws` are half the padded height and width, rounded up (zeros past the padded size). One
+/// gathering pass over the input, where a stride-2 im2col gathers each value `kh * kw / 4` times.
+///
+/// # Shapes
+/// `input`: `[b, in, h, w]`; `rows` / `cols`: the padded axes ([`padded_axis`]).
+fn space_to_depth(
+    input: &[f32],
+    [_, _, h, w]: [usize; 4],
+    rows: &[Option<usize>],
+    cols: &[Option<usize>],
+) -> Vec<f32> {
+    let (hs, ws) = (rows.len().div_ceil(2), cols.len().div_ceil(2));
+    let phase_cols: [Vec<Option<usize>>; 2] = [0, 1].map(|px| {
+        (0..ws)
+            .map(|j| cols.get(2 * j + px).copied().flatten())
+            .collect()
+    });
+    let mut phases = vec![0f32; input.len() / (h * w) * 4 * hs * ws];
+    phases
+        .par_chunks_mut(4 * hs * ws)
+        .zip(input.par_chunks(h * w))
+        .for_each(|(out, plane)| {
+            for (phase, out) in out.chunks_mut(hs * ws).enumerate() {
+                let (py, src_cols) = (phase / 2, &phase_cols[phase % 2]);
+                for (i, out_row) in out.chunks_mut(ws).enumerate() {
+                    // Rows past the padded height, and zero padding, stay zero.
+                    let Some(r) = rows.get(2 * i + py).copied().flatten() else {
+                        continue;
+                    };
+                    let row = &plane[r * w..][..w];
+                    for (o, c) in out_row.iter_mut().zip(src_cols) {
+                        if let Some(c) = *c {
+                            *o = row[c];
+                        }
+                    }
+                }
+            }
+        });
+    phases
+}
+
+/// A `[out, in, kh, kw]` kernel (even sizes) as the `[out, 4 in, kh / 2, kw / 2]` kernel over the
+/// phases of [`space_to_depth`]: tap `(ky, kx)` of channel `c` becomes tap `(ky / 2, kx / 2)` of
+/// channel `4 c + 2 (ky % 2) + kx % 2`.
+fn weight_space_to_depth(weight: &[f32], [_, in_ch, kh, kw]: [usize; 4]) -> Vec<f32> {
+    let (kh2, kw2) = (kh / 2, kw / 2);
+    let mut phased = vec![0f32; weight.len()];
+    phased
+        .par_chunks_mut(in_ch * kh * kw)
+        .zip(weight.par_chunks(in_ch * kh * kw))
+        .for_each(|(dst, src)| {
+            for c in 0..in_ch {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let phase = 2 * (ky % 2) + kx % 2;
+                        dst[((c * 4 + phase) * kh2 + ky / 2) * kw2 + kx / 2] =
+                            src[(c * kh + ky) * kw + kx];
+                    }
+                }
+            }
+        });
+    phased
 }
 
 /// A tensor's values as a contiguous f32 burn-flex tensor: on burn-flex without autodiff the
@@ -196,6 +348,9 @@ pub(crate) struct ConvGeometry {
     pub padded: [usize; 2],
     /// Output height and width.
     pub out: [usize; 2],
+    /// Tasks wanted at least: an output smaller than a tile per thread is split into thinner
+    /// tiles so that every thread has one (1: tiles of [`TILE_PIXELS`] whatever the size).
+    pub min_tasks: usize,
 }
 
 /// One task of a [`ConvGeometry`]: `rows` output rows from `y0` of image `image`.
@@ -221,6 +376,16 @@ impl ConvGeometry {
             stride,
             padded: [hp, wp],
             out: [(hp - kh) / stride + 1, (wp - kw) / stride + 1],
+            min_tasks: 1,
+        }
+    }
+
+    /// The same geometry with at least one task per rayon thread where the output allows (a
+    /// 16 x 16 output is one tile of [`TILE_PIXELS`]: one core would compute it alone).
+    pub fn split_for_threads(self) -> Self {
+        Self {
+            min_tasks: rayon::current_num_threads(),
+            ..self
         }
     }
 
@@ -234,7 +399,10 @@ impl ConvGeometry {
     }
 
     pub fn rows_per_tile(&self) -> usize {
-        (TILE_PIXELS / self.out[1]).max(1)
+        let per_image = self.min_tasks.div_ceil(self.batch.max(1));
+        (TILE_PIXELS / self.out[1])
+            .max(1)
+            .min(self.out[0].div_ceil(per_image).max(1))
     }
 
     pub fn tasks(&self) -> usize {
@@ -282,9 +450,67 @@ impl ConvGeometry {
         columns
     }
 
+    /// [`ConvGeometry::im2col`] of an unpadded image (`[in, h, w]`) whose padded lines read from
+    /// `rows` and `cols` ([`padded_axis`], `pad` on each side): at stride 1 the columns that
+    /// read unpadded ones in order are copied as one slice.
+    fn im2col_padded(
+        &self,
+        image: &[f32],
+        [h, w]: [usize; 2],
+        [rows, cols]: [&[Option<usize>]; 2],
+        pad: usize,
+        tile: RowTile,
+    ) -> Vec<f32> {
+        let ([kh, kw], wo, s) = (self.kernel, self.out[1], self.stride);
+        let mut columns = Vec::with_capacity(self.depth() * tile.rows * wo);
+        let value = |row: &[f32], c: Option<usize>| c.map_or(0.0, |c| row[c]);
+        for c in 0..self.in_ch {
+            let plane = &image[c * h * w..][..h * w];
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    // Output columns lo..hi read unpadded columns lo + kx - pad.. (stride 1).
+                    let lo = pad.saturating_sub(kx).min(wo);
+                    let hi = (pad + w).saturating_sub(kx).clamp(lo, wo);
+                    for y in tile.y0..tile.y0 + tile.rows {
+                        let Some(r) = rows[y * s + ky] else {
+                            columns.extend(std::iter::repeat_n(0.0, wo));
+                            continue;
+                        };
+                        let row = &plane[r * w..][..w];
+                        if s == 1 {
+                            columns.extend(cols[kx..kx + lo].iter().map(|&c| value(row, c)));
+                            if hi > lo {
+                                columns.extend_from_slice(&row[lo + kx - pad..hi + kx - pad]);
+                            }
+                            columns.extend(cols[kx + hi..kx + wo].iter().map(|&c| value(row, c)));
+                        } else {
+                            columns.extend((0..wo).map(|x| value(row, cols[x * s + kx])));
+                        }
+                    }
+                }
+            }
+        }
+        columns
+    }
+
     /// The convolution of `input` (`[b, in, hp, wp]`) with `weight` (`[out, in, kh, kw]`) plus
     /// `bias` (`[out]`): `[b, out, ho, wo]`, tiles in parallel.
     pub fn forward(&self, input: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
+        self.forward_with(
+            |image, tile| self.im2col(self.image(input, image), tile),
+            weight,
+            bias,
+        )
+    }
+
+    /// [`ConvGeometry::forward`] with each tile's im2col matrix (`[in * kh * kw, rows * wo]`)
+    /// made by `im2col(image, tile)`.
+    fn forward_with(
+        &self,
+        im2col: impl Fn(usize, RowTile) -> Vec<f32> + Sync,
+        weight: &[f32],
+        bias: &[f32],
+    ) -> Vec<f32> {
         let [ho, wo] = self.out;
         let plane = ho * wo;
         // The bias first; each tile's GEMM then adds its product in place, straight into the
@@ -298,7 +524,7 @@ impl ConvGeometry {
         (0..self.tasks()).into_par_iter().for_each(|task| {
             let tile = self.tile(task);
             let pixels = tile.rows * wo;
-            let columns = self.im2col(self.image(input, tile.image), tile);
+            let columns = im2col(tile.image, tile);
             let first = (tile.image * self.out_ch * ho + tile.y0) * wo;
             let (weight, columns) = (
                 Matrix::row_major(weight, self.out_ch, self.depth()),
@@ -470,6 +696,77 @@ mod tests {
                 burn::tensor::Tolerance::absolute(1e-4),
             );
         }
+    }
+
+    #[test]
+    fn padded_conv_equals_burns_pad_then_conv2d() {
+        let device = Device::flex();
+        // (batch, in, out, k, stride, pad, h, w): the encoders' 7x7 / pad 3 and 4x4 / stride 2
+        // / pad 1 and the residual 3x3 / pad 1 at odd sizes (odd padded sizes leave the phases
+        // a spare line), a stride-2 odd kernel (gathered, no phases), an output narrower than
+        // the padding, and batches.
+        for (batch, in_ch, out_ch, k, stride, pad, h, w) in [
+            (1, 3, 5, 7, 1, 3, 13, 11),
+            (2, 4, 6, 4, 2, 1, 10, 9),
+            (1, 5, 3, 4, 2, 1, 7, 8),
+            (1, 6, 7, 3, 1, 1, 40, 30),
+            (2, 3, 4, 3, 2, 1, 9, 6),
+            (1, 2, 3, 4, 2, 2, 3, 5),
+            (1, 2, 2, 5, 1, 4, 3, 2),
+        ] {
+            let x =
+                Tensor::<4>::random([batch, in_ch, h, w], Distribution::Normal(0., 1.), &device);
+            let weight =
+                Tensor::<4>::random([out_ch, in_ch, k, k], Distribution::Normal(0., 1.), &device);
+            let bias = Tensor::<1>::random([out_ch], Distribution::Normal(0., 1.), &device);
+            for pad_type in [PadType::Reflect, PadType::Zero, PadType::Replicate] {
+                let got = conv2d_cpu_padded(
+                    x.clone(),
+                    weight.clone(),
+                    bias.clone(),
+                    stride,
+                    pad,
+                    pad_type,
+                );
+                if pad_type == PadType::Reflect && (pad >= h || pad >= w) {
+                    assert!(got.is_none(), "reflection by {pad} of {h}x{w}");
+                    continue;
+                }
+                let want = conv2d(
+                    crate::model::layers::pad2d(x.clone(), pad, pad_type),
+                    weight.clone(),
+                    Some(bias.clone()),
+                    ConvOptions::new([stride; 2], [0, 0], [1, 1], 1),
+                );
+                let got = got.expect("paddable");
+                assert_eq!(got.dims(), want.dims(), "{pad_type:?} k{k} s{stride}");
+                got.into_data().assert_approx_eq::<f32>(
+                    &want.into_data(),
+                    burn::tensor::Tolerance::absolute(1e-4),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn small_outputs_are_split_between_threads() {
+        let one_tile = ConvGeometry::new([1, 8, 18, 18], [8, 8, 3, 3], 1);
+        assert_eq!(
+            one_tile.tasks(),
+            1,
+            "16 x 16 = one tile of {TILE_PIXELS} pixels"
+        );
+        let split = one_tile.split_for_threads();
+        assert!(split.tasks() >= rayon::current_num_threads().min(16));
+        // Every output row is in exactly one tile.
+        let mut covered = vec![0; 16];
+        for task in 0..split.tasks() {
+            let tile = split.tile(task);
+            covered[tile.y0..tile.y0 + tile.rows]
+                .iter_mut()
+                .for_each(|c| *c += 1);
+        }
+        assert!(covered.iter().all(|&c| c == 1), "{covered:?}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use rayon::prelude::*;
 
-use super::cpu_conv::{contiguous_f32, f32_slice};
+use super::cpu_conv::{contiguous_f32, f32_slice, is_cpu_inference};
 use super::cpu_conv_grad::CpuAutodiff;
 
 /// How a normalisation measures the spread `s` of a group (`y = (x - mean) / s`).
@@ -29,6 +29,21 @@ pub enum Spread {
     UnbiasedStdPlus { eps: f64 },
 }
 
+/// [`normalize_cpu_autodiff`] for inference on burn-flex (no autodiff): one parallel pass per
+/// group instead of seven burn ops; `None` elsewhere.
+///
+/// # Shapes
+/// `x`: `[batch, channels, height, width]` -> same; `group` divides its size.
+pub fn normalize_cpu(x: &Tensor<4>, group: usize, spread: Spread) -> Option<Tensor<4>> {
+    if !is_cpu_inference(&x.device()) {
+        return None;
+    }
+    let flex = x.clone().try_into_primitive::<Flex>().ok()?;
+    let values = contiguous_f32(&flex)?;
+    let (y, _) = normalize_groups(f32_slice(&values), group, spread);
+    Some(Tensor::from_data(TensorData::new(y, x.dims()), &x.device()))
+}
+
 /// `(x - mean) / s` over consecutive groups of `group` values (a channel plane for instance norm,
 /// a whole sample for MUNIT's LayerNorm) as one autodiff op, for f32 tensors on burn-flex under
 /// autodiff without checkpointing; `None` elsewhere (the caller then takes burn's ops).
@@ -38,7 +53,28 @@ pub enum Spread {
 pub fn normalize_cpu_autodiff(x: &Tensor<4>, group: usize, spread: Spread) -> Option<Tensor<4>> {
     let x_ad = x.clone().try_into_primitive::<CpuAutodiff>().ok()?;
     let values = contiguous_f32(x_ad.primitive())?;
-    let input = f32_slice(&values);
+    let (y, factors) = normalize_groups(f32_slice(&values), group, spread);
+    let y = FlexTensor::from_data(TensorData::new(y, x.dims()));
+    let y = match NormBackward
+        .prepare::<NoCheckpointing>([x_ad.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(
+            NormState {
+                y: y.clone(),
+                factors,
+            },
+            y,
+        ),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    Some(Tensor::from_primitive::<CpuAutodiff>(y))
+}
+
+/// `(x - mean) / s` over consecutive groups of `group` values of `input`, groups in parallel,
+/// with every group's factors for the backward pass.
+fn normalize_groups(input: &[f32], group: usize, spread: Spread) -> (Vec<f32>, Vec<GroupFactors>) {
     let groups = input.len() / group;
     let mut y = vec![0f32; input.len()];
     let mut factors = vec![GroupFactors::default(); groups];
@@ -47,11 +83,8 @@ pub fn normalize_cpu_autodiff(x: &Tensor<4>, group: usize, spread: Spread) -> Op
         .zip(factors.par_iter_mut())
         .for_each(|((out, x), factors)| {
             let n = x.len() as f64;
-            let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-            let squares = x
-                .iter()
-                .map(|&v| (f64::from(v) - mean).powi(2))
-                .sum::<f64>();
+            let mean = sum_f64(x, |v| v) / n;
+            let squares = sum_f64(x, |v| (v - mean).powi(2));
             let (s, k) = match spread {
                 Spread::BiasedVariance { eps } => ((squares / n + eps).sqrt(), 1.0 / n),
                 Spread::UnbiasedStdPlus { eps } => {
@@ -77,22 +110,23 @@ pub fn normalize_cpu_autodiff(x: &Tensor<4>, group: usize, spread: Spread) -> Op
                 .zip(x)
                 .for_each(|(o, &v)| *o = (v - mean) * inv_s);
         });
-    let y = FlexTensor::from_data(TensorData::new(y, x.dims()));
-    let y = match NormBackward
-        .prepare::<NoCheckpointing>([x_ad.node()])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish(
-            NormState {
-                y: y.clone(),
-                factors,
-            },
-            y,
-        ),
-        OpsKind::UnTracked(prep) => prep.finish(y),
-    };
-    Some(Tensor::from_primitive::<CpuAutodiff>(y))
+    (y, factors)
+}
+
+/// The sum of `f(value)` over `values` in f64, in eight independent lanes (a single running sum
+/// would make every add wait for the previous one; lanes let them vectorise).
+#[inline(always)]
+fn sum_f64(values: &[f32], f: impl Fn(f64) -> f64) -> f64 {
+    const LANES: usize = 8;
+    let mut lanes = [0f64; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest: f64 = chunks.remainder().iter().map(|&v| f(f64::from(v))).sum();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += f(f64::from(v));
+        }
+    }
+    lanes.iter().sum::<f64>() + rest
 }
 
 /// Per group: `1 / s` and the factor `k` of the spread's gradient (see [`NormBackward`]).
@@ -184,6 +218,33 @@ mod tests {
         let plain = Tensor::<4>::zeros([1, 1, 2, 2], &Device::flex());
         let spread = Spread::BiasedVariance { eps: 1e-5 };
         assert!(normalize_cpu_autodiff(&plain, 4, spread).is_none());
+    }
+
+    #[test]
+    fn inference_normalisation_equals_burns() {
+        let device = Device::flex();
+        // Planes shorter and longer than the eight lanes, with a remainder, and a large offset
+        // (the mean must not swamp the spread).
+        for (b, c, h, w) in [(1, 3, 5, 7), (2, 4, 9, 1), (1, 2, 1, 3), (3, 2, 16, 16)] {
+            let x = Tensor::<4>::random([b, c, h, w], Distribution::Normal(0., 1.), &device) * 3.0
+                + 100.0;
+            let want = instance_normalize_burn(x.clone());
+            let got = normalize_cpu(&x, h * w, Spread::BiasedVariance { eps: 1e-5 })
+                .expect("flex inference");
+            got.into_data()
+                .assert_approx_eq::<f32>(&want.into_data(), Tolerance::absolute(1e-4));
+            let norm = MunitLayerNorm::new(c, &mut RandomInit::new(3), "ln", &device).unwrap();
+            norm.forward(x.clone()).into_data().assert_approx_eq::<f32>(
+                &norm.forward_burn(x).into_data(),
+                Tolerance::absolute(1e-4),
+            );
+        }
+        let tracked = Tensor::<4>::zeros([1, 1, 2, 2], &Device::flex().autodiff());
+        let spread = Spread::BiasedVariance { eps: 1e-5 };
+        assert!(
+            normalize_cpu(&tracked, 4, spread).is_none(),
+            "autodiff: not inference"
+        );
     }
 
     #[test]

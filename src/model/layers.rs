@@ -7,9 +7,9 @@ use burn::tensor::activation;
 use burn::tensor::module::{conv2d, interpolate};
 use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMode};
 
-use super::cpu_conv::{conv2d_cpu, conv2d_few_outputs_cpu, is_cpu_inference};
+use super::cpu_conv::{conv2d_cpu, conv2d_cpu_padded, conv2d_few_outputs_cpu, is_cpu_inference};
 use super::cpu_conv_grad::conv2d_cpu_autodiff;
-use super::cpu_norm::{Spread, normalize_cpu_autodiff};
+use super::cpu_norm::{Spread, normalize_cpu, normalize_cpu_autodiff};
 use super::cpu_pad::reflect_pad_cpu_autodiff;
 use super::mask::{StyleMask, normalize};
 use super::params::{Init, NamedParams, ParamError, ParamSource, bias, param, param_values};
@@ -81,10 +81,12 @@ impl ActivationLayer {
 /// # Shapes
 /// `x`: `[batch, channels, height, width]` -> same.
 pub fn instance_normalize(x: Tensor<4>) -> Tensor<4> {
-    // Training on the CPU: one op with one backward pass (model::cpu_norm).
+    // On the CPU one pass per plane (model::cpu_norm); in training one op with one backward
+    // pass.
     let [_, _, h, w] = x.dims();
     let spread = Spread::BiasedVariance { eps: NORM_EPS };
-    if let Some(y) = normalize_cpu_autodiff(&x, h * w, spread) {
+    let fused = normalize_cpu(&x, h * w, spread);
+    if let Some(y) = fused.or_else(|| normalize_cpu_autodiff(&x, h * w, spread)) {
         return y;
     }
     instance_normalize_burn(x)
@@ -205,9 +207,11 @@ impl MunitLayerNorm {
             return normalized * self.gamma.val().reshape([1, c, 1, 1])
                 + self.beta.val().reshape([1, c, 1, 1]);
         }
-        // Training on the CPU: one op with one backward pass (model::cpu_norm).
+        // On the CPU one pass per sample (model::cpu_norm); in training one op with one
+        // backward pass.
         let spread = Spread::UnbiasedStdPlus { eps: NORM_EPS };
-        let normalized = match normalize_cpu_autodiff(&x, n, spread) {
+        let fused = normalize_cpu(&x, n, spread);
+        let normalized = match fused.or_else(|| normalize_cpu_autodiff(&x, n, spread)) {
             Some(normalized) => normalized,
             None => return self.forward_burn(x),
         };
@@ -327,12 +331,10 @@ impl Conv {
     /// `[b, in, h, w]` -> `[b, out, (h - k) / s + 1, (w - k) / s + 1]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let weight = self.weight.val();
-        let [out_ch, in_ch, k, _] = weight.dims();
         // Inference on the CPU: this crate's own conv paths (model::cpu_conv), measured faster
         // than burn-flex's for these models' layers.
         if !weight.is_require_grad() && is_cpu_inference(&x.device()) {
-            // Few outputs from many inputs (the decoders' last conv, 64 -> 3 at 7x7).
-            if self.stride == 1 && k > 1 && out_ch <= 8 && 2 * out_ch <= in_ch {
+            if self.has_few_outputs() {
                 return conv2d_few_outputs_cpu(x, weight, self.bias.val());
             }
             return conv2d_cpu(x, weight, self.bias.val(), self.stride);
@@ -348,6 +350,30 @@ impl Conv {
             Some(bias),
             ConvOptions::new([self.stride; 2], [0, 0], [1, 1], 1),
         )
+    }
+
+    /// `forward(pad2d(x, pad, pad_type))`; in inference on the CPU the padding is read on the
+    /// fly by the conv instead of copied first ([`conv2d_cpu_padded`]).
+    ///
+    /// # Shapes
+    /// `[b, in, h, w]` -> `[b, out, (h + 2 pad - k) / s + 1, (w + 2 pad - k) / s + 1]`.
+    pub fn forward_padded(&self, x: Tensor<4>, pad: usize, pad_type: PadType) -> Tensor<4> {
+        let weight = self.weight.val();
+        if !weight.is_require_grad() && is_cpu_inference(&x.device()) && !self.has_few_outputs() {
+            let bias = self.bias.val();
+            if let Some(y) = conv2d_cpu_padded(x.clone(), weight, bias, self.stride, pad, pad_type)
+            {
+                return y;
+            }
+        }
+        self.forward(pad2d(x, pad, pad_type))
+    }
+
+    /// Few outputs from many inputs (the decoders' last conv, 64 -> 3 at 7x7), which
+    /// [`conv2d_few_outputs_cpu`] computes without an im2col.
+    fn has_few_outputs(&self) -> bool {
+        let [out_ch, in_ch, k, _] = self.weight.val().dims();
+        self.stride == 1 && k > 1 && out_ch <= 8 && 2 * out_ch <= in_ch
     }
 
     fn visit(&self, prefix: &str, visit: &mut dyn FnMut(String, Vec<usize>, Vec<f32>)) {
@@ -461,7 +487,7 @@ impl ConvBlock {
         adain: Option<AdainPair>,
         guide: Option<&StyleMask>,
     ) -> Tensor<4> {
-        let x = self.conv.forward(pad2d(x, self.pad, self.pad_type));
+        let x = self.conv.forward_padded(x, self.pad, self.pad_type);
         self.norm_and_activate(x, adain, guide)
     }
 
