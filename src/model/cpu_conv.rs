@@ -231,19 +231,25 @@ pub(crate) fn padded_axis(n: usize, pad: usize, pad_type: PadType) -> Option<Vec
     if n == 0 || (pad_type == PadType::Reflect && pad >= n) {
         return None;
     }
-    let last = n as isize - 1;
-    let line = |p: usize| {
-        let i = p as isize - pad as isize;
-        if (0..=last).contains(&i) {
-            return Some(i as usize);
-        }
-        match pad_type {
-            PadType::Zero => None,
-            PadType::Replicate => Some(i.clamp(0, last) as usize),
-            PadType::Reflect => Some(if i < 0 { -i } else { 2 * last - i } as usize),
-        }
-    };
-    Some((0..n + 2 * pad).map(line).collect())
+    Some(
+        (0..n + 2 * pad)
+            .map(|p| padded_line(p, n, pad, pad_type))
+            .collect(),
+    )
+}
+
+/// The line of an axis of `n` values (`n > 0`; `pad < n` for reflection) that line `p` of it
+/// padded by `pad` on both sides reads from, or `None` for a zero.
+pub(crate) fn padded_line(p: usize, n: usize, pad: usize, pad_type: PadType) -> Option<usize> {
+    let (i, last) = (p as isize - pad as isize, n as isize - 1);
+    if (0..=last).contains(&i) {
+        return Some(i as usize);
+    }
+    match pad_type {
+        PadType::Zero => None,
+        PadType::Replicate => Some(i.clamp(0, last) as usize),
+        PadType::Reflect => Some(if i < 0 { -i } else { 2 * last - i } as usize),
+    }
 }
 
 /// The four pixel phases of every padded channel plane as channels: `[b, 4 in, hs, ws]`, channel

@@ -17,8 +17,9 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use rayon::prelude::*;
 
-use super::cpu_conv::{contiguous_f32, f32_slice};
+use super::cpu_conv::{contiguous_f32, f32_slice, padded_line};
 use super::cpu_conv_grad::CpuAutodiff;
+use crate::config::PadType;
 
 /// Reflection padding of f32 tensors on burn-flex under autodiff without checkpointing; `None`
 /// elsewhere (the caller then takes burn's ops).
@@ -60,15 +61,7 @@ impl ReflectPad {
 
     /// The input row that padded row `p` mirrors (`n` rows).
     fn source(&self, p: usize, n: usize) -> usize {
-        let i = p as isize - self.pad as isize;
-        let last = n as isize - 1;
-        (if i < 0 {
-            -i
-        } else if i > last {
-            2 * last - i
-        } else {
-            i
-        }) as usize
+        padded_line(p, n, self.pad, PadType::Reflect).expect("reflection reads an input line")
     }
 
     fn forward(&self, x: &[f32]) -> Vec<f32> {

@@ -291,6 +291,12 @@ pub fn upsample_nearest2x(x: Tensor<4>) -> Tensor<4> {
     )
 }
 
+/// Whether a conv with `weight` on `x` is inference on the CPU (no gradients, burn-flex without
+/// autodiff), which this crate's own conv paths compute (model::cpu_conv).
+fn runs_cpu_inference(weight: &Tensor<4>, x: &Tensor<4>) -> bool {
+    !weight.is_require_grad() && is_cpu_inference(&x.device())
+}
+
 /// A plain convolution with bias and no padding (`nn.Conv2d(.., padding=0)`).
 #[derive(Module, Debug)]
 pub struct Conv {
@@ -333,8 +339,8 @@ impl Conv {
         let weight = self.weight.val();
         // Inference on the CPU: this crate's own conv paths (model::cpu_conv), measured faster
         // than burn-flex's for these models' layers.
-        if !weight.is_require_grad() && is_cpu_inference(&x.device()) {
-            if self.has_few_outputs() {
+        if runs_cpu_inference(&weight, &x) {
+            if self.has_few_outputs(weight.dims()) {
                 return conv2d_few_outputs_cpu(x, weight, self.bias.val());
             }
             return conv2d_cpu(x, weight, self.bias.val(), self.stride);
@@ -359,7 +365,7 @@ impl Conv {
     /// `[b, in, h, w]` -> `[b, out, (h + 2 pad - k) / s + 1, (w + 2 pad - k) / s + 1]`.
     pub fn forward_padded(&self, x: Tensor<4>, pad: usize, pad_type: PadType) -> Tensor<4> {
         let weight = self.weight.val();
-        if !weight.is_require_grad() && is_cpu_inference(&x.device()) && !self.has_few_outputs() {
+        if runs_cpu_inference(&weight, &x) && !self.has_few_outputs(weight.dims()) {
             let bias = self.bias.val();
             if let Some(y) = conv2d_cpu_padded(x.clone(), weight, bias, self.stride, pad, pad_type)
             {
@@ -370,9 +376,8 @@ impl Conv {
     }
 
     /// Few outputs from many inputs (the decoders' last conv, 64 -> 3 at 7x7), which
-    /// [`conv2d_few_outputs_cpu`] computes without an im2col.
-    fn has_few_outputs(&self) -> bool {
-        let [out_ch, in_ch, k, _] = self.weight.val().dims();
+    /// [`conv2d_few_outputs_cpu`] computes without an im2col; `weight_dims`: `[out, in, k, k]`.
+    fn has_few_outputs(&self, [out_ch, in_ch, k, _]: [usize; 4]) -> bool {
         self.stride == 1 && k > 1 && out_ch <= 8 && 2 * out_ch <= in_ch
     }
 
