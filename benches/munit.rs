@@ -115,6 +115,52 @@ fn bench_upsample_conv(c: &mut Criterion) {
     group.finish();
 }
 
+/// The residual blocks' 3x3 convs (reflect pad 1) on the CPU: im2col + GEMM against Winograd
+/// F(2x2, 3x3) (what inference runs), and the Winograd kernel transform alone (paid per call).
+fn bench_conv3x3(c: &mut Criterion) {
+    use burn::tensor::Distribution;
+    use stylespace::config::PadType;
+    use stylespace::model::cpu_conv::{conv2d_cpu, conv2d_cpu_padded};
+    use stylespace::model::cpu_winograd::WinogradKernel;
+    use stylespace::model::layers::pad2d;
+    let device = Device::flex();
+    let mut group = c.benchmark_group("conv3x3_cpu");
+    group.sample_size(10);
+    // Default MUNIT at 256 px, at 512 px, and the bundled 128 px model (dim 16).
+    for (channels, side) in [(256, 64), (256, 128), (64, 32)] {
+        let x = Tensor::<4>::random(
+            [1, channels, side, side],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let w = Tensor::<4>::random(
+            [channels, channels, 3, 3],
+            Distribution::Normal(0.0, 0.02),
+            &device,
+        );
+        let b = Tensor::<1>::zeros([channels], &device);
+        group.bench_function(format!("im2col_{channels}_at{side}"), |bench| {
+            bench.iter(|| {
+                conv2d_cpu(
+                    pad2d(x.clone(), 1, PadType::Reflect),
+                    w.clone(),
+                    b.clone(),
+                    1,
+                )
+            })
+        });
+        group.bench_function(format!("winograd_{channels}_at{side}"), |bench| {
+            bench
+                .iter(|| conv2d_cpu_padded(x.clone(), w.clone(), b.clone(), 1, 1, PadType::Reflect))
+        });
+        let weights = w.to_data().try_into_vec::<f32>().unwrap();
+        group.bench_function(format!("winograd_kernel_{channels}_at{side}"), |bench| {
+            bench.iter(|| WinogradKernel::new(&weights, channels, channels))
+        });
+    }
+    group.finish();
+}
+
 /// DRIT++ at the official widths: decode of a 216-crop content code, and encode of the crop.
 fn bench_drit(c: &mut Criterion) {
     use stylespace::Domain;
@@ -158,6 +204,7 @@ fn bench_drit(c: &mut Criterion) {
 fn benches(c: &mut Criterion) {
     bench_drit(c);
     bench_upsample_conv(c);
+    bench_conv3x3(c);
     bench_device(c, DeviceChoice::Cpu);
     bench_device(c, DeviceChoice::Wgpu);
 }

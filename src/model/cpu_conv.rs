@@ -13,6 +13,7 @@ use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
+use super::cpu_winograd::{WinogradKernel, conv3x3_winograd, winograd_pays};
 use crate::config::PadType;
 
 /// Output pixels per task of [`conv2d_cpu`] (whole output rows, at least one). Measured at 256 px
@@ -163,10 +164,11 @@ pub fn conv2d_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usiz
 }
 
 /// [`conv2d_cpu`] of `x` padded by `pad` on every side as `pad_type` says, the padding read on
-/// the fly instead of copied into a padded tensor first. Stride-2 convs with even kernels (the
-/// encoders' 4x4 downsampling) run as stride-1 convs over the padded input's four pixel phases
-/// ([`space_to_depth`]), whose im2col rows are plain copies where a stride-2 im2col gathers
-/// every other value. `None` where `pad_type` cannot pad this input (reflection needs `pad`
+/// the fly instead of copied into a padded tensor first. Wide 3x3 stride-1 convs (the residual
+/// blocks, the folded upsampling) run as Winograd F(2x2, 3x3) ([`conv3x3_winograd`]). Stride-2
+/// convs with even kernels (the encoders' 4x4 downsampling) run as stride-1 convs over the
+/// padded input's four pixel phases ([`space_to_depth`]), whose im2col rows are plain copies
+/// where a stride-2 im2col gathers every other value. `None` where `pad_type` cannot pad this input (reflection needs `pad`
 /// below the height and the width): the caller then pads with burn.
 ///
 /// # Shapes
@@ -191,7 +193,10 @@ pub fn conv2d_cpu_padded(
     let (input, weight, bias) = (f32_slice(&x), f32_slice(&weight), f32_slice(&bias));
     let padded = [batch, in_ch, rows.len(), cols.len()];
     let geometry = ConvGeometry::new(padded, weight_dims, stride).split_for_threads();
-    let y = if stride == 2 && kh % 2 == 0 && kw % 2 == 0 {
+    let y = if stride == 1 && (kh, kw) == (3, 3) && winograd_pays(in_ch, out_ch) {
+        let kernel = WinogradKernel::new(weight, out_ch, in_ch);
+        conv3x3_winograd(input, [batch, in_ch, h, w], &kernel, bias, &rows, &cols)
+    } else if stride == 2 && kh % 2 == 0 && kw % 2 == 0 {
         let phases = space_to_depth(input, [batch, in_ch, h, w], &rows, &cols);
         let phase_weight = weight_space_to_depth(weight, weight_dims);
         let phase_dims = [
@@ -550,7 +555,7 @@ impl ConvGeometry {
 /// The output buffer of [`ConvGeometry::forward`], shared by the tasks that each write their
 /// own tile of it.
 #[derive(Clone, Copy)]
-struct SharedOutput(*mut f32);
+pub(crate) struct SharedOutput(pub(crate) *mut f32);
 
 // SAFETY: only used for disjoint tiles of one buffer that outlives the parallel loop.
 unsafe impl Send for SharedOutput {}
@@ -558,7 +563,7 @@ unsafe impl Sync for SharedOutput {}
 
 impl SharedOutput {
     /// The pointer `offset` values in (a method, so closures capture the whole wrapper).
-    fn at(self, offset: usize) -> *mut f32 {
+    pub(crate) fn at(self, offset: usize) -> *mut f32 {
         self.0.wrapping_add(offset)
     }
 }
@@ -625,7 +630,7 @@ pub(crate) fn matmul(dst: &mut [f32], accumulate: bool, lhs: Matrix, rhs: Matrix
 ///
 /// # Panics
 /// If the shapes disagree or a view reaches past its slice.
-unsafe fn gemm_raw(
+pub(crate) unsafe fn gemm_raw(
     dst: *mut f32,
     dst_row_stride: usize,
     accumulate: bool,

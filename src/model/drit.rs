@@ -23,7 +23,7 @@ use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::module::{avg_pool2d, conv_transpose2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvTransposeOptions};
 
-use super::layers::{Conv, instance_normalize, instance_normalize_guided, pad2d, visit_conv};
+use super::layers::{Conv, instance_normalize, instance_normalize_guided, visit_conv};
 use super::mask::{StyleField, StyleMask, normalize};
 use super::params::{Init, NamedParams, ParamError, ParamSource, bias, param, param_values};
 use crate::Domain;
@@ -194,9 +194,10 @@ fn conv(
     )
 }
 
-/// Reflection padding then a conv (every padded conv of DRIT pads by reflection).
+/// Reflection padding then a conv (every padded conv of DRIT pads by reflection); in CPU
+/// inference the conv reads the padding on the fly ([`Conv::forward_padded`]).
 fn reflect_conv(c: &Conv, x: Tensor<4>, pad: usize) -> Tensor<4> {
-    c.forward(pad2d(x, pad, PadType::Reflect))
+    c.forward_padded(x, pad, PadType::Reflect)
 }
 
 /// `nn.Linear`, weight `[out, in]`.

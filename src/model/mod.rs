@@ -4,6 +4,7 @@ pub mod cpu_conv;
 pub mod cpu_conv_grad;
 pub mod cpu_norm;
 pub mod cpu_pad;
+pub mod cpu_winograd;
 pub mod discriminator;
 pub mod drit;
 pub mod layers;

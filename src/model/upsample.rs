@@ -6,6 +6,8 @@ use burn::tensor::TensorData;
 use burn::tensor::module::{conv2d, interpolate};
 use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMode};
 
+use super::cpu_conv::{conv2d_cpu_padded, is_cpu_inference};
+use super::layers::pad2d;
 use crate::config::PadType;
 
 /// The four phase kernels of a 5x5 conv after nearest x2 upsampling ([`upsample2x_conv5x5`]).
@@ -81,6 +83,32 @@ pub fn upsample2x_conv5x5(
     upsample2x_conv5x5_folded(x, &folded, weight, pad_type)
 }
 
+/// The folded phase convs: `[b, in, h, w]` padded by one (`input_pad`: zeros or edge values) ->
+/// `[b, 4 out, h, w]`. In inference on the CPU this crate's padded conv reads the padding on the
+/// fly (and runs Winograd F(2x2, 3x3), [`conv2d_cpu_padded`]).
+fn phase_conv(x: Tensor<4>, folded: &FoldedUpsample, input_pad: PadType) -> Tensor<4> {
+    let weight = folded.weight.clone();
+    if !weight.is_require_grad()
+        && is_cpu_inference(&x.device())
+        && let Some(y) = conv2d_cpu_padded(
+            x.clone(),
+            weight.clone(),
+            folded.bias.clone(),
+            1,
+            1,
+            input_pad,
+        )
+    {
+        return y;
+    }
+    conv2d(
+        pad2d(x, 1, input_pad),
+        weight,
+        Some(folded.bias.clone()),
+        ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+    )
+}
+
 /// [`upsample2x_conv5x5`] with the phase kernels already folded (`folded` must come from the
 /// same `weight`, whose outermost rows and columns reflect padding still needs at the border).
 ///
@@ -97,16 +125,10 @@ pub fn upsample2x_conv5x5_folded(
     // Zero padding of the upsampled image is zero padding of the input; replicate and reflect
     // both start from edge padding (reflect is then mended at the border below).
     let input_pad = match pad_type {
-        PadType::Zero => PadMode::Constant(0.0),
-        PadType::Replicate | PadType::Reflect => PadMode::Edge,
+        PadType::Zero => PadType::Zero,
+        PadType::Replicate | PadType::Reflect => PadType::Replicate,
     };
-    let padded = x.clone().pad((1, 1, 1, 1), input_pad);
-    let y = conv2d(
-        padded,
-        folded.weight.clone(),
-        Some(folded.bias.clone()),
-        ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-    ); // [b, 4 * out, h, w]
+    let y = phase_conv(x.clone(), folded, input_pad); // [b, 4 * out, h, w]
     let y = y
         .reshape([b, 2, 2, out_ch, h, w])
         .permute([0, 3, 4, 1, 5, 2])
