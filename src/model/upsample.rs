@@ -236,4 +236,27 @@ mod tests {
             assert!(diff < 1e-4, "{pad_type:?} {h}x{w}: max |diff| {diff}");
         }
     }
+
+    #[test]
+    fn wide_folded_upsampling_on_the_cpu_equals_the_direct_path() {
+        // Enough channels for the Winograd phase convs (model::cpu_winograd), and a batch.
+        let device = Device::flex();
+        for pad_type in [PadType::Reflect, PadType::Zero, PadType::Replicate] {
+            let x = random([2, 32, 5, 6], 4, &device);
+            let weight = random([9, 32, 5, 5], 5, &device) * 0.05;
+            let bias = random([1, 1, 1, 9], 6, &device).reshape([9]);
+            let direct = conv2d(
+                pad2d(upsample_nearest2x(x.clone()), 2, pad_type),
+                weight.clone(),
+                Some(bias.clone()),
+                ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+            );
+            let folded = upsample2x_conv5x5(x, weight, bias, pad_type);
+            assert_eq!(folded.dims(), direct.dims());
+            let diff = to_vec(folded - direct)
+                .into_iter()
+                .fold(0f32, |m, v| m.max(v.abs()));
+            assert!(diff < 1e-4, "{pad_type:?}: max |diff| {diff}");
+        }
+    }
 }
