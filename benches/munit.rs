@@ -2,7 +2,8 @@
 //! n_downsample 2, n_res 4) at 256x256 with random weights, on the CPU backend and on wgpu.
 //!
 //! Also DRIT++'s generator at its official size (content 256 x 54 x 54 from a 216 crop), both
-//! variants, on the CPU backend.
+//! variants, on the CPU backend; and single CPU layers: the folded upsampling, the 3x3 convs
+//! (im2col against Winograd).
 //!
 //! `cargo bench --bench munit` (set STYLESPACE_BENCH_SIZE to change the MUNIT size).
 
