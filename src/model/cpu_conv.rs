@@ -168,8 +168,9 @@ pub fn conv2d_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usiz
 /// blocks, the folded upsampling) run as Winograd F(2x2, 3x3) ([`conv3x3_winograd`]). Stride-2
 /// convs with even kernels (the encoders' 4x4 downsampling) run as stride-1 convs over the
 /// padded input's four pixel phases ([`space_to_depth`]), whose im2col rows are plain copies
-/// where a stride-2 im2col gathers every other value. `None` where `pad_type` cannot pad this input (reflection needs `pad`
-/// below the height and the width): the caller then pads with burn.
+/// where a stride-2 im2col gathers every other value. `None` where `pad_type` cannot pad this
+/// input (reflection needs `pad` below the height and the width): the caller then pads with
+/// burn.
 ///
 /// # Shapes
 /// `x`: `[b, in, h, w]`, `weight`: `[out, in, kh, kw]`, `bias`: `[out]` ->
@@ -630,7 +631,7 @@ pub(crate) fn matmul(dst: &mut [f32], accumulate: bool, lhs: Matrix, rhs: Matrix
 ///
 /// # Panics
 /// If the shapes disagree or a view reaches past its slice.
-pub(crate) unsafe fn gemm_raw(
+unsafe fn gemm_raw(
     dst: *mut f32,
     dst_row_stride: usize,
     accumulate: bool,

@@ -135,10 +135,8 @@ pub fn conv3x3_winograd(
             let n = block.tiles();
             // V = Bt d B: [16, in, n] (every value written below).
             transformed.resize(16 * in_ch * n, 0.0);
-            for c in 0..in_ch {
-                let plane = &input[(b * in_ch + c) * h * w..][..h * w];
-                block.transform_input(plane, w, rows, &halves, c * n, in_ch * n, transformed);
-            }
+            let image = &input[b * in_ch * h * w..][..in_ch * h * w];
+            block.transform_input(image, [h, w], rows, &halves, transformed);
             // M = U V at each position: [16, out, n].
             products.resize(16 * out_ch * n, 0.0);
             for (position, m) in products.chunks_mut(out_ch * n).enumerate() {
@@ -154,16 +152,16 @@ pub fn conv3x3_winograd(
             }
             // Y = At M A + bias, into this block's output rows of every plane.
             let (y0, y1) = (2 * first_row, (2 * (first_row + block.rows)).min(ho));
-            for (o, &bias) in bias.iter().enumerate() {
+            block.transform_output(products, bias, wo, |o| {
                 let start = ((b * out_ch + o) * ho + y0) * wo;
                 let len = (y1 - y0) * wo;
                 assert!(start + len <= y_len);
                 // SAFETY: rows y0..y1 of plane (b, o) lie inside `y` (asserted); no other task
-                // writes them (tasks own disjoint rows of tiles), and `y` outlives the loop and
-                // is not otherwise accessed during it.
-                let plane_rows = unsafe { std::slice::from_raw_parts_mut(out.at(start), len) };
-                block.transform_output(products, o * n, out_ch * n, bias, wo, plane_rows);
-            }
+                // writes them (tasks own disjoint rows of tiles), each plane's rows are handed
+                // out once per task, and `y` outlives the loop and is not otherwise accessed
+                // during it.
+                unsafe { std::slice::from_raw_parts_mut(out.at(start), len) }
+            });
         },
     );
     y
@@ -183,138 +181,131 @@ impl Block {
         self.rows * self.cols
     }
 
-    /// The transformed tiles of one channel plane (`[h, w]`): position `p`'s values of tile `t`
-    /// go to `dst[p * stride + offset + t]`. Each padded row is first split into its even and
-    /// odd columns (`halves`: where padded columns `2j` and `2j + 1` read from), so that every
-    /// step below is a contiguous loop over a row of tiles: tile column `j` reads padded
-    /// columns `2j .. 2j + 3`, which are even `j`, odd `j`, even `j + 1`, odd `j + 1`.
-    #[allow(clippy::too_many_arguments)]
+    /// The transformed tiles of every channel of one image (`[in, h, w]`) into `dst`
+    /// (`[16, in, tiles]`). Each padded row is first split into its even and odd columns
+    /// (`halves`: where padded columns `2j` and `2j + 1` read from), so that every step below is
+    /// a contiguous loop over a row of tiles: tile column `j` reads padded columns
+    /// `2j .. 2j + 3`, which are even `j`, odd `j`, even `j + 1`, odd `j + 1`.
     fn transform_input(
         &self,
-        plane: &[f32],
-        w: usize,
+        image: &[f32],
+        [h, w]: [usize; 2],
         rows: &[Option<usize>],
         [even_cols, odd_cols]: &[Vec<Option<usize>>; 2],
-        offset: usize,
-        stride: usize,
         dst: &mut [f32],
     ) {
-        let tw = self.cols;
+        let (tw, n) = (self.cols, self.tiles());
+        let in_ch = image.len() / (h * w);
         let half = tw + 1;
-        // Padded rows 2i .. 2i + 3, each as `[even | odd]` halves.
+        // Padded rows 2i .. 2i + 3, each as `[even | odd]` halves, and Bt applied to them.
         let mut split = vec![0f32; 4 * 2 * half];
         let mut r = vec![0f32; 4 * 2 * half];
-        for i in 0..self.rows {
-            let tile_row = self.first_row + i;
-            for (a, halves) in split.chunks_mut(2 * half).enumerate() {
-                // Rows past the padded height (an odd output height) read as zeros.
-                let Some(source) = rows.get(2 * tile_row + a).copied().flatten() else {
-                    halves.fill(0.0);
-                    continue;
-                };
-                let row = &plane[source * w..][..w];
-                let (even, odd) = halves.split_at_mut(half);
-                let value = |c: &Option<usize>| c.map_or(0.0, |c| row[c]);
-                even.iter_mut()
-                    .zip(even_cols)
-                    .for_each(|(e, c)| *e = value(c));
-                odd.iter_mut()
-                    .zip(odd_cols)
-                    .for_each(|(o, c)| *o = value(c));
-            }
-            // Bt on the rows: d0 - d2, d1 + d2, d2 - d1, d1 - d3.
-            let (d0, rest) = split.split_at(2 * half);
-            let (d1, rest) = rest.split_at(2 * half);
-            let (d2, d3) = rest.split_at(2 * half);
-            let (r0, rest) = r.split_at_mut(2 * half);
-            let (r1, rest) = rest.split_at_mut(2 * half);
-            let (r2, r3) = rest.split_at_mut(2 * half);
-            for x in 0..2 * half {
-                r0[x] = d0[x] - d2[x];
-                r1[x] = d1[x] + d2[x];
-                r2[x] = d2[x] - d1[x];
-                r3[x] = d1[x] - d3[x];
-            }
-            // B on the columns, into positions 4 k + 0..4.
-            let first = offset + i * tw;
-            for (k, rk) in r.chunks(2 * half).enumerate() {
-                let (even, odd) = rk.split_at(half);
-                let at = |l: usize| (4 * k + l) * stride + first;
-                for (v, (e0, e1)) in dst[at(0)..][..tw]
-                    .iter_mut()
-                    .zip(even.iter().zip(&even[1..]))
-                {
-                    *v = e0 - e1;
+        for (c, plane) in image.chunks(h * w).enumerate() {
+            for i in 0..self.rows {
+                let tile_row = self.first_row + i;
+                for (a, halves) in split.chunks_mut(2 * half).enumerate() {
+                    // Rows past the padded height (an odd output height) read as zeros.
+                    let Some(source) = rows.get(2 * tile_row + a).copied().flatten() else {
+                        halves.fill(0.0);
+                        continue;
+                    };
+                    let row = &plane[source * w..][..w];
+                    let (even, odd) = halves.split_at_mut(half);
+                    let value = |c: &Option<usize>| c.map_or(0.0, |c| row[c]);
+                    even.iter_mut()
+                        .zip(even_cols)
+                        .for_each(|(e, c)| *e = value(c));
+                    odd.iter_mut()
+                        .zip(odd_cols)
+                        .for_each(|(o, c)| *o = value(c));
                 }
-                for (v, (o0, e1)) in dst[at(1)..][..tw]
-                    .iter_mut()
-                    .zip(odd.iter().zip(&even[1..]))
-                {
-                    *v = o0 + e1;
+                // Bt on the rows: d0 - d2, d1 + d2, d2 - d1, d1 - d3.
+                let (d0, rest) = split.split_at(2 * half);
+                let (d1, rest) = rest.split_at(2 * half);
+                let (d2, d3) = rest.split_at(2 * half);
+                let (r0, rest) = r.split_at_mut(2 * half);
+                let (r1, rest) = rest.split_at_mut(2 * half);
+                let (r2, r3) = rest.split_at_mut(2 * half);
+                for x in 0..2 * half {
+                    r0[x] = d0[x] - d2[x];
+                    r1[x] = d1[x] + d2[x];
+                    r2[x] = d2[x] - d1[x];
+                    r3[x] = d1[x] - d3[x];
                 }
-                for (v, (o0, e1)) in dst[at(2)..][..tw]
-                    .iter_mut()
-                    .zip(odd.iter().zip(&even[1..]))
-                {
-                    *v = e1 - o0;
-                }
-                for (v, (o0, o1)) in dst[at(3)..][..tw].iter_mut().zip(odd.iter().zip(&odd[1..])) {
-                    *v = o0 - o1;
+                // B on the columns, into positions 4 k + 0..4 of channel c.
+                let first = c * n + i * tw;
+                for (k, rk) in r.chunks(2 * half).enumerate() {
+                    let (even, odd) = rk.split_at(half);
+                    let at = |l: usize| (4 * k + l) * in_ch * n + first;
+                    let (e0, e1, o0, o1) = (&even[..tw], &even[1..], &odd[..tw], &odd[1..]);
+                    for (t, v) in dst[at(0)..][..tw].iter_mut().enumerate() {
+                        *v = e0[t] - e1[t];
+                    }
+                    for (t, v) in dst[at(1)..][..tw].iter_mut().enumerate() {
+                        *v = o0[t] + e1[t];
+                    }
+                    for (t, v) in dst[at(2)..][..tw].iter_mut().enumerate() {
+                        *v = e1[t] - o0[t];
+                    }
+                    for (t, v) in dst[at(3)..][..tw].iter_mut().enumerate() {
+                        *v = o0[t] - o1[t];
+                    }
                 }
             }
         }
     }
 
-    /// One output channel's rows of this block (`out_rows`: `[rows, wo]`, the rows from
-    /// `2 first_row`, cut at the output's height) from its products (position `p`'s value of
-    /// tile `t` at `products[p * stride + offset + t]`): `At M A` per tile plus `bias`, columns
-    /// past the output's width cut.
-    fn transform_output(
+    /// Every output channel's rows of this block from the products (`[16, out, tiles]`):
+    /// `At M A` per tile plus the channel's `bias`, written to `out_rows(o)` (`[rows, wo]`, the
+    /// rows from `2 first_row`, cut at the output's height), columns past `wo` cut.
+    fn transform_output<'a>(
         &self,
         products: &[f32],
-        offset: usize,
-        stride: usize,
-        bias: f32,
+        bias: &[f32],
         wo: usize,
-        out_rows: &mut [f32],
+        mut out_rows: impl FnMut(usize) -> &'a mut [f32],
     ) {
-        let tw = self.cols;
+        let (tw, n) = (self.cols, self.tiles());
+        let stride = bias.len() * n;
         // s[k][j]: M A for tile row position k, output column j (0, 1), a row of tiles at a time.
         let mut s = vec![0f32; 8 * tw];
         let mut block = vec![0f32; 4 * tw];
-        for i in 0..self.rows {
-            let first = offset + i * tw;
-            let m = |position: usize| &products[position * stride + first..][..tw];
-            for k in 0..4 {
-                let (m0, m1, m2, m3) = (m(4 * k), m(4 * k + 1), m(4 * k + 2), m(4 * k + 3));
-                let (s0, s1) = s[2 * k * tw..][..2 * tw].split_at_mut(tw);
-                for t in 0..tw {
-                    s0[t] = m0[t] + m1[t] + m2[t];
-                    s1[t] = m1[t] - m2[t] - m3[t];
+        for (o, &bias) in bias.iter().enumerate() {
+            let out_rows = out_rows(o);
+            for i in 0..self.rows {
+                let first = o * n + i * tw;
+                let m = |position: usize| &products[position * stride + first..][..tw];
+                for k in 0..4 {
+                    let (m0, m1, m2, m3) = (m(4 * k), m(4 * k + 1), m(4 * k + 2), m(4 * k + 3));
+                    let (s0, s1) = s[2 * k * tw..][..2 * tw].split_at_mut(tw);
+                    for t in 0..tw {
+                        s0[t] = m0[t] + m1[t] + m2[t];
+                        s1[t] = m1[t] - m2[t] - m3[t];
+                    }
                 }
-            }
-            // At on the rows: y0 = s0 + s1 + s2, y1 = s1 - s2 - s3 (for both output columns).
-            let row_k = |k: usize, j: usize| &s[(2 * k + j) * tw..][..tw];
-            for j in 0..2 {
-                let (s0, s1, s2, s3) = (row_k(0, j), row_k(1, j), row_k(2, j), row_k(3, j));
-                let (y0, y1) = block[2 * j * tw..][..2 * tw].split_at_mut(tw);
-                for t in 0..tw {
-                    y0[t] = s0[t] + s1[t] + s2[t] + bias;
-                    y1[t] = s1[t] - s2[t] - s3[t] + bias;
+                // At on the rows: y0 = s0 + s1 + s2, y1 = s1 - s2 - s3 (both output columns).
+                let row_k = |k: usize, j: usize| &s[(2 * k + j) * tw..][..tw];
+                for j in 0..2 {
+                    let (s0, s1, s2, s3) = (row_k(0, j), row_k(1, j), row_k(2, j), row_k(3, j));
+                    let (y0, y1) = block[2 * j * tw..][..2 * tw].split_at_mut(tw);
+                    for t in 0..tw {
+                        y0[t] = s0[t] + s1[t] + s2[t] + bias;
+                        y1[t] = s1[t] - s2[t] - s3[t] + bias;
+                    }
                 }
-            }
-            // block: [j][row][tile]; output pixel (2 i + row, 2 t + j) of this block.
-            for row in 0..2 {
-                let Some(out_row) = out_rows.get_mut((2 * i + row) * wo..(2 * i + row + 1) * wo)
-                else {
-                    break;
-                };
-                let left = &block[row * tw..][..tw];
-                let right = &block[(2 + row) * tw..][..tw];
-                for (pair, (l, r)) in out_row.chunks_mut(2).zip(left.iter().zip(right)) {
-                    pair[0] = *l;
-                    if let Some(odd) = pair.get_mut(1) {
-                        *odd = *r;
+                // block: [j][row][tile]; output pixel (2 i + row, 2 t + j) of this block.
+                for row in 0..2 {
+                    let y = 2 * i + row;
+                    let Some(out_row) = out_rows.get_mut(y * wo..(y + 1) * wo) else {
+                        break;
+                    };
+                    let left = &block[row * tw..][..tw];
+                    let right = &block[(2 + row) * tw..][..tw];
+                    for (pair, (l, r)) in out_row.chunks_mut(2).zip(left.iter().zip(right)) {
+                        pair[0] = *l;
+                        if let Some(odd) = pair.get_mut(1) {
+                            *odd = *r;
+                        }
                     }
                 }
             }

@@ -293,7 +293,7 @@ pub fn upsample_nearest2x(x: Tensor<4>) -> Tensor<4> {
 
 /// Whether a conv with `weight` on `x` is inference on the CPU (no gradients, burn-flex without
 /// autodiff), which this crate's own conv paths compute (model::cpu_conv).
-fn runs_cpu_inference(weight: &Tensor<4>, x: &Tensor<4>) -> bool {
+pub(crate) fn runs_cpu_inference(weight: &Tensor<4>, x: &Tensor<4>) -> bool {
     !weight.is_require_grad() && is_cpu_inference(&x.device())
 }
 

@@ -6,8 +6,8 @@ use burn::tensor::TensorData;
 use burn::tensor::module::{conv2d, interpolate};
 use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMode};
 
-use super::cpu_conv::{conv2d_cpu_padded, is_cpu_inference};
-use super::layers::pad2d;
+use super::cpu_conv::conv2d_cpu_padded;
+use super::layers::{pad2d, runs_cpu_inference};
 use crate::config::PadType;
 
 /// The four phase kernels of a 5x5 conv after nearest x2 upsampling ([`upsample2x_conv5x5`]).
@@ -88,8 +88,7 @@ pub fn upsample2x_conv5x5(
 /// fly (and runs Winograd F(2x2, 3x3), [`conv2d_cpu_padded`]).
 fn phase_conv(x: Tensor<4>, folded: &FoldedUpsample, input_pad: PadType) -> Tensor<4> {
     let weight = folded.weight.clone();
-    if !weight.is_require_grad()
-        && is_cpu_inference(&x.device())
+    if runs_cpu_inference(&weight, &x)
         && let Some(y) = conv2d_cpu_padded(
             x.clone(),
             weight.clone(),
