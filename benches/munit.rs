@@ -3,7 +3,7 @@
 //!
 //! Also DRIT++'s generator at its official size (content 256 x 54 x 54 from a 216 crop), both
 //! variants, on the CPU backend; and single CPU layers: the folded upsampling, the 3x3 convs
-//! (im2col against Winograd).
+//! and the stride-2 4x4 downsampling convs (im2col against Winograd).
 //!
 //! `cargo bench --bench munit` (set STYLESPACE_BENCH_SIZE to change the MUNIT size).
 
@@ -162,6 +162,47 @@ fn bench_conv3x3(c: &mut Criterion) {
     group.finish();
 }
 
+/// The encoders' stride-2 4x4 downsampling convs (zero pad 1) on the CPU: a stride-2 im2col +
+/// GEMM against Winograd F(2x2, 2x2) over the pixel phases (what inference runs), and the
+/// kernel transform alone (paid per call).
+fn bench_conv4x4_stride2(c: &mut Criterion) {
+    use burn::tensor::Distribution;
+    use stylespace::config::PadType;
+    use stylespace::model::cpu_conv::{conv2d_cpu, conv2d_cpu_padded};
+    use stylespace::model::cpu_winograd::WinogradKernel;
+    use stylespace::model::layers::pad2d;
+    let device = Device::flex();
+    let mut group = c.benchmark_group("conv4x4s2_cpu");
+    group.sample_size(10);
+    // Default MUNIT's two content downsamplings at 256 px, and the bundled model's first (dim 16,
+    // 128 px).
+    for (in_ch, out_ch, side) in [(64, 128, 256), (128, 256, 128), (16, 32, 128)] {
+        let x = Tensor::<4>::random(
+            [1, in_ch, side, side],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let w = Tensor::<4>::random(
+            [out_ch, in_ch, 4, 4],
+            Distribution::Normal(0.0, 0.02),
+            &device,
+        );
+        let b = Tensor::<1>::zeros([out_ch], &device);
+        let name = format!("{in_ch}to{out_ch}_at{side}");
+        group.bench_function(format!("im2col_stride2_{name}"), |bench| {
+            bench.iter(|| conv2d_cpu(pad2d(x.clone(), 1, PadType::Zero), w.clone(), b.clone(), 2))
+        });
+        group.bench_function(format!("winograd_{name}"), |bench| {
+            bench.iter(|| conv2d_cpu_padded(x.clone(), w.clone(), b.clone(), 2, 1, PadType::Zero))
+        });
+        let weights = w.to_data().try_into_vec::<f32>().unwrap();
+        group.bench_function(format!("winograd_kernel_{name}"), |bench| {
+            bench.iter(|| WinogradKernel::stride2_4x4(&weights, out_ch, in_ch))
+        });
+    }
+    group.finish();
+}
+
 /// DRIT++ at the official widths: decode of a 216-crop content code, and encode of the crop.
 fn bench_drit(c: &mut Criterion) {
     use stylespace::Domain;
@@ -206,6 +247,7 @@ fn benches(c: &mut Criterion) {
     bench_drit(c);
     bench_upsample_conv(c);
     bench_conv3x3(c);
+    bench_conv4x4_stride2(c);
     bench_device(c, DeviceChoice::Cpu);
     bench_device(c, DeviceChoice::Wgpu);
 }
