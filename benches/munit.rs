@@ -3,7 +3,7 @@
 //!
 //! Also DRIT++'s generator at its official size (content 256 x 54 x 54 from a 216 crop), both
 //! variants, on the CPU backend; and single CPU layers: the folded upsampling, the 3x3 convs
-//! and the stride-2 4x4 downsampling convs (im2col against Winograd).
+//! and the stride-2 4x4 downsampling convs (im2col against Winograd), DRIT's transposed convs.
 //!
 //! `cargo bench --bench munit` (set STYLESPACE_BENCH_SIZE to change the MUNIT size).
 
@@ -203,6 +203,34 @@ fn bench_conv4x4_stride2(c: &mut Criterion) {
     group.finish();
 }
 
+/// DRIT++'s decoder upsampling: burn's 3x3 stride-2 transposed conv at the official widths.
+fn bench_conv_transpose(c: &mut Criterion) {
+    use burn::tensor::Distribution;
+    use burn::tensor::module::conv_transpose2d;
+    use burn::tensor::ops::ConvTransposeOptions;
+    let device = Device::flex();
+    let mut group = c.benchmark_group("conv_transpose3x3s2_cpu");
+    group.sample_size(10);
+    for (in_ch, out_ch, side) in [(256, 128, 54), (128, 64, 108)] {
+        let x = Tensor::<4>::random(
+            [1, in_ch, side, side],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let w = Tensor::<4>::random(
+            [in_ch, out_ch, 3, 3],
+            Distribution::Normal(0.0, 0.02),
+            &device,
+        );
+        let b = Tensor::<1>::zeros([out_ch], &device);
+        let options = ConvTransposeOptions::new([2, 2], [1, 1], [1, 1], [1, 1], 1);
+        group.bench_function(format!("burn_{in_ch}to{out_ch}_at{side}"), |bench| {
+            bench.iter(|| conv_transpose2d(x.clone(), w.clone(), Some(b.clone()), options.clone()))
+        });
+    }
+    group.finish();
+}
+
 /// DRIT++ at the official widths: decode of a 216-crop content code, and encode of the crop.
 fn bench_drit(c: &mut Criterion) {
     use stylespace::Domain;
@@ -248,6 +276,7 @@ fn benches(c: &mut Criterion) {
     bench_upsample_conv(c);
     bench_conv3x3(c);
     bench_conv4x4_stride2(c);
+    bench_conv_transpose(c);
     bench_device(c, DeviceChoice::Cpu);
     bench_device(c, DeviceChoice::Wgpu);
 }
