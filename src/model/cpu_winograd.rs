@@ -152,7 +152,9 @@ impl WinogradKernel {
 
     /// For [`conv4x4_stride2_winograd`], from a `[out, in, 4, 4]` kernel's values: phase
     /// channel `4 c + 2 py + px` gets taps `(2 a + py, 2 b + px)` of channel `c` as its 2x2
-    /// kernel `(a, b)`.
+    /// kernel `(a, b)`, as in `cpu_conv::weight_space_to_depth` (gathered here as the kernels
+    /// are transformed: going through that function's copy, then a generic transform of it,
+    /// measured 2.5 against 0.87 ms for 128 -> 256 channels).
     ///
     /// # Panics
     /// If `weight` does not hold `out * in * 16` values, or `in` is 0.
@@ -294,7 +296,7 @@ pub fn conv4x4_stride2_winograd(
 /// each tile column's even and odd lines (`halves[px][odd][j]`: line `2 j + odd`), covering
 /// every tile of a `[ho, wo]` output.
 struct Lines {
-    phases: usize,
+    stride: usize,
     rows: Vec<Vec<Option<usize>>>,
     halves: Vec<Halves>,
 }
@@ -318,7 +320,7 @@ impl Lines {
         let (tile_rows, tile_cols) = (ho.div_ceil(2), wo.div_ceil(2));
         let row_lines = 2 * tile_rows + 2;
         Self {
-            phases: stride * stride,
+            stride,
             rows: (0..stride)
                 .map(|py| (0..row_lines).map(|q| line(rows, q, py)).collect())
                 .collect(),
@@ -334,14 +336,18 @@ impl Lines {
         }
     }
 
+    /// Channels per input channel: its pixel phases (one without).
+    fn phases(&self) -> usize {
+        self.stride * self.stride
+    }
+
     /// The rows and column halves of (phase) channel `c`, and its input plane.
     fn of(&self, c: usize) -> (usize, &[Option<usize>], &Halves) {
-        let phase = c % self.phases;
-        let stride = self.rows.len();
+        let phase = c % self.phases();
         (
-            c / self.phases,
-            &self.rows[phase / stride],
-            &self.halves[phase % stride],
+            c / self.phases(),
+            &self.rows[phase / self.stride],
+            &self.halves[phase % self.stride],
         )
     }
 }
@@ -357,7 +363,7 @@ fn winograd_conv(
     lines: Lines,
     [ho, wo]: [usize; 2],
 ) -> Vec<f32> {
-    assert_eq!(kernel.in_ch, in_ch * lines.phases, "input channels");
+    assert_eq!(kernel.in_ch, in_ch * lines.phases(), "input channels");
     assert_eq!(input.len(), batch * in_ch * h * w, "input size");
     let (out_ch, positions) = (kernel.out_ch, kernel.tiling.positions());
     assert_eq!(bias.len(), out_ch, "bias size");
