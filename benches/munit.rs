@@ -117,30 +117,40 @@ fn bench_upsample_conv(c: &mut Criterion) {
 }
 
 /// The residual blocks' 3x3 convs (reflect pad 1) on the CPU: im2col + GEMM against Winograd
-/// F(2x2, 3x3) (what inference runs), and the Winograd kernel transform alone (paid per call).
+/// F(2x2, 3x3) and F(4x4, 3x3) (kernels transformed per call, as inference does), and the
+/// kernel transforms alone.
 fn bench_conv3x3(c: &mut Criterion) {
     use burn::tensor::Distribution;
     use stylespace::config::PadType;
-    use stylespace::model::cpu_conv::{conv2d_cpu, conv2d_cpu_padded};
-    use stylespace::model::cpu_winograd::WinogradKernel;
+    use stylespace::model::cpu_conv::{conv2d_cpu, padded_axis};
+    use stylespace::model::cpu_winograd::{Winograd3x3, WinogradKernel, conv3x3_winograd};
     use stylespace::model::layers::pad2d;
     let device = Device::flex();
     let mut group = c.benchmark_group("conv3x3_cpu");
     group.sample_size(10);
-    // Default MUNIT at 256 px, at 512 px, and the bundled 128 px model (dim 16).
-    for (channels, side) in [(256, 64), (256, 128), (64, 32)] {
+    // (in, out, side): default MUNIT's residual blocks at 256 px and 512 px, its upsamplings'
+    // phase convs at 256 px, the bundled 128 px model's residual blocks (dim 16), a 64 px input.
+    for (in_ch, out_ch, side) in [
+        (256, 256, 64),
+        (256, 256, 128),
+        (256, 128, 64),
+        (128, 64, 128),
+        (64, 64, 32),
+        (256, 256, 16),
+    ] {
         let x = Tensor::<4>::random(
-            [1, channels, side, side],
+            [1, in_ch, side, side],
             Distribution::Normal(0.0, 1.0),
             &device,
         );
         let w = Tensor::<4>::random(
-            [channels, channels, 3, 3],
+            [out_ch, in_ch, 3, 3],
             Distribution::Normal(0.0, 0.02),
             &device,
         );
-        let b = Tensor::<1>::zeros([channels], &device);
-        group.bench_function(format!("im2col_{channels}_at{side}"), |bench| {
+        let b = Tensor::<1>::zeros([out_ch], &device);
+        let name = format!("{in_ch}to{out_ch}_at{side}");
+        group.bench_function(format!("im2col_{name}"), |bench| {
             bench.iter(|| {
                 conv2d_cpu(
                     pad2d(x.clone(), 1, PadType::Reflect),
@@ -150,14 +160,21 @@ fn bench_conv3x3(c: &mut Criterion) {
                 )
             })
         });
-        group.bench_function(format!("winograd_{channels}_at{side}"), |bench| {
-            bench
-                .iter(|| conv2d_cpu_padded(x.clone(), w.clone(), b.clone(), 1, 1, PadType::Reflect))
-        });
+        let input = x.to_data().try_into_vec::<f32>().unwrap();
         let weights = w.to_data().try_into_vec::<f32>().unwrap();
-        group.bench_function(format!("winograd_kernel_{channels}_at{side}"), |bench| {
-            bench.iter(|| WinogradKernel::new(&weights, channels, channels))
-        });
+        let bias = vec![0f32; out_ch];
+        let axis = padded_axis(side, 1, PadType::Reflect).unwrap();
+        for (label, algorithm) in [("f2x2", Winograd3x3::F2x2), ("f4x4", Winograd3x3::F4x4)] {
+            group.bench_function(format!("winograd_{label}_{name}"), |bench| {
+                bench.iter(|| {
+                    let kernel = WinogradKernel::conv3x3(&weights, out_ch, in_ch, algorithm);
+                    conv3x3_winograd(&input, [1, in_ch, side, side], &kernel, &bias, &axis, &axis)
+                })
+            });
+            group.bench_function(format!("winograd_kernel_{label}_{name}"), |bench| {
+                bench.iter(|| WinogradKernel::conv3x3(&weights, out_ch, in_ch, algorithm))
+            });
+        }
     }
     group.finish();
 }

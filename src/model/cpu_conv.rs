@@ -14,7 +14,7 @@ use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
 use super::cpu_winograd::{
-    WinogradKernel, conv3x3_winograd, conv4x4_stride2_winograd, winograd_pays,
+    WinogradKernel, conv3x3_winograd, conv4x4_stride2_winograd, winograd_pays, winograd3x3_for,
 };
 use crate::config::PadType;
 
@@ -198,7 +198,8 @@ pub fn conv2d_cpu_padded(
     let padded = [batch, in_ch, rows.len(), cols.len()];
     let geometry = ConvGeometry::new(padded, weight_dims, stride).split_for_threads();
     let y = if stride == 1 && (kh, kw) == (3, 3) && winograd_pays(in_ch, out_ch) {
-        let kernel = WinogradKernel::new(weight, out_ch, in_ch);
+        let algorithm = winograd3x3_for(in_ch, out_ch, geometry.out);
+        let kernel = WinogradKernel::conv3x3(weight, out_ch, in_ch, algorithm);
         conv3x3_winograd(input, [batch, in_ch, h, w], &kernel, bias, &rows, &cols)
     } else if stride == 2 && (kh, kw) == (4, 4) && winograd_pays(4 * in_ch, out_ch) {
         let kernel = WinogradKernel::stride2_4x4(weight, out_ch, in_ch);
@@ -239,7 +240,7 @@ pub fn conv2d_cpu_padded(
 /// Where each line of an axis of `n` values padded by `pad` on both sides reads from: a line of
 /// the unpadded axis, or `None` for zeros. `None` overall where `pad_type` cannot pad it
 /// (reflection needs `pad < n`).
-pub(crate) fn padded_axis(n: usize, pad: usize, pad_type: PadType) -> Option<Vec<Option<usize>>> {
+pub fn padded_axis(n: usize, pad: usize, pad_type: PadType) -> Option<Vec<Option<usize>>> {
     if n == 0 || (pad_type == PadType::Reflect && pad >= n) {
         return None;
     }

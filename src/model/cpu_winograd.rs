@@ -1,20 +1,30 @@
-//! Winograd minimal filtering for the widest convolutions of CPU inference, each 2x2 output
+//! Winograd minimal filtering for the widest convolutions of CPU inference, each `m x m` output
 //! block computed from one input tile with fewer multiplies per input channel:
 //!
-//! - F(2x2, 3x3) for the stride-1 3x3 convs (the residual blocks, the folded upsampling's phase
-//!   convs): 4x4 tiles, 16 multiplies instead of 36 (2.25x fewer);
+//! - F(4x4, 3x3) and F(2x2, 3x3) for the stride-1 3x3 convs (the residual blocks, the folded
+//!   upsampling's phase convs): 6x6 tiles, 36 multiplies per 16 outputs instead of 144 (4x
+//!   fewer), or 4x4 tiles, 16 per 4 outputs instead of 36 (2.25x fewer);
 //! - F(2x2, 2x2) for the encoders' stride-2 4x4 downsampling convs, which are 2x2 stride-1
 //!   convs over the padded input's four pixel phases (channel `4 c + 2 py + px` holding pixels
 //!   `(2 i + py, 2 j + px)` of channel `c`): 3x3 tiles of the phases, 9 multiplies instead of 16
 //!   (1.78x fewer). The phases are read from the input on the fly, never copied.
 //!
-//! The kernels are transformed once per call (`U = G g Gt`, under a millisecond for 256 x 256
+//! The kernels are transformed once per call (`U = G g Gt`, a millisecond or two for 256 x 256
 //! channels, measured); then each task, a few rows of tiles on one thread, transforms its
 //! tiles of every channel (`V = Bt d B`), runs one GEMM per tile position
-//! (`M = U [out, in] x V [in, tiles]`, 16 or 9 in all) and writes each output block `At M A`
-//! plus the bias. The transforms only add and subtract (and halve, in F(2x2, 3x3)'s `G`), so
-//! the result matches the direct convolution to float rounding (tested to 1e-4 against burn's
-//! conv2d on random inputs).
+//! (`M = U [out, in] x V [in, tiles]`, 36, 16 or 9 in all) and writes each output block
+//! `At M A` plus the bias. F(2x2, ...)'s transforms only add and subtract (and halve, in `G`), so
+//! their results match the direct convolution to float rounding; F(4x4, 3x3) scales by small
+//! powers of two and, in `G` only, by fractions. Its interpolation points are 0, 1, -1, 1/2, -2
+//! (and infinity), not the usual 0, +-1, +-2: with Kaiming-scaled weights and 256 input channels
+//! the worst error of a conv is about 1e-5 against 4.6e-5 for the usual points (simulated in
+//! float32 against a float64 sum). Everything is tested to 1e-4 against burn's conv2d on random
+//! inputs.
+//!
+//! The transforms are one generic routine ([`transform`]) over constant matrices, written out
+//! per algorithm so that their zero coefficients drop out, and compiled for AVX2 where the CPU
+//! has it (this crate builds for baseline x86-64, whose SSE2 has half the lanes): measured,
+//! that halved their time against the hand-written SSE2 loops before them.
 //!
 //! Layouts: kernels `[out, positions, in]`; a task's transformed tiles `[positions, in, tiles]`
 //! and products `[positions, out, tiles]`, its tiles numbered row by row; position
@@ -24,107 +34,252 @@ use rayon::prelude::*;
 
 use super::cpu_conv::{Matrix, SharedOutput, matmul};
 
-/// The two algorithms: each makes 2x2 output blocks from `tile x tile` input tiles that overlap
-/// by `tile - 2` lines.
+/// The two Winograd algorithms for stride-1 3x3 convs, by their output blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Winograd3x3 {
+    /// F(2x2, 3x3): 4x4 tiles, 16 GEMMs; less transform work per output, the better choice for
+    /// small images and narrow layers.
+    F2x2,
+    /// F(4x4, 3x3): 6x6 tiles, 36 GEMMs over a quarter of the tiles: 1.78x fewer multiplies
+    /// than F(2x2, 3x3).
+    F4x4,
+}
+
+/// One algorithm F(m x m, r x r): output blocks of side `m`, kernels of side `r`, input tiles of
+/// side `m + r - 1` overlapping by `r - 1` lines, and its three transforms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tiling {
-    /// F(2x2, 3x3): 4x4 tiles.
-    Kernel3,
-    /// F(2x2, 2x2): 3x3 tiles.
-    Kernel2,
+    /// F(2x2, 3x3).
+    F2x2K3,
+    /// F(4x4, 3x3).
+    F4x4K3,
+    /// F(2x2, 2x2), for the stride-2 4x4 convs' phases.
+    F2x2K2,
+}
+
+/// The three transforms of F(m x m, r x r) with tiles of side `T = m + r - 1`: `Bt`
+/// (`T x T`, on the rows, then the columns of each input tile), `G` (`T x r`, on the columns,
+/// then the rows of each kernel) and `At` (`m x T`, on the columns, then the rows of each
+/// product tile).
+struct Transforms<const T: usize, const M: usize, const R: usize> {
+    input: [[f32; T]; T],
+    kernel: [[f32; R]; T],
+    output: [[f32; T]; M],
+}
+
+/// F(2x2, 3x3), interpolation points 0, 1, -1 and infinity.
+const F2X2K3: Transforms<4, 2, 3> = Transforms {
+    input: [
+        [1.0, 0.0, -1.0, 0.0],
+        [0.0, 1.0, 1.0, 0.0],
+        [0.0, -1.0, 1.0, 0.0],
+        [0.0, 1.0, 0.0, -1.0],
+    ],
+    kernel: [
+        [1.0, 0.0, 0.0],
+        [0.5, 0.5, 0.5],
+        [0.5, -0.5, 0.5],
+        [0.0, 0.0, 1.0],
+    ],
+    output: [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]],
+};
+
+/// F(4x4, 3x3), interpolation points 0, 1, -1, 1/2, -2 and infinity (the Toom-Cook
+/// construction; `Bt` and `At` exact in binary, `G`'s thirds and fifteenths rounded once).
+const F4X4K3: Transforms<6, 4, 3> = Transforms {
+    input: [
+        [1.0, -1.5, -2.0, 1.5, 1.0, 0.0],
+        [0.0, -1.0, 0.5, 2.5, 1.0, 0.0],
+        [0.0, 1.0, -2.5, 0.5, 1.0, 0.0],
+        [0.0, -2.0, -1.0, 2.0, 1.0, 0.0],
+        [0.0, 0.5, -1.0, -0.5, 1.0, 0.0],
+        [0.0, 1.0, -1.5, -2.0, 1.5, 1.0],
+    ],
+    kernel: [
+        [1.0, 0.0, 0.0],
+        [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0],
+        [-1.0 / 3.0, 1.0 / 3.0, -1.0 / 3.0],
+        [-16.0 / 15.0, -8.0 / 15.0, -4.0 / 15.0],
+        [1.0 / 15.0, -2.0 / 15.0, 4.0 / 15.0],
+        [0.0, 0.0, 1.0],
+    ],
+    output: [
+        [1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+        [0.0, 1.0, -1.0, 0.5, -2.0, 0.0],
+        [0.0, 1.0, 1.0, 0.25, 4.0, 0.0],
+        [0.0, 1.0, -1.0, 0.125, -8.0, 1.0],
+    ],
+};
+
+/// F(2x2, 2x2), interpolation points 0, 1 and infinity.
+const F2X2K2: Transforms<3, 2, 2> = Transforms {
+    input: [[1.0, -1.0, 0.0], [0.0, 1.0, 0.0], [0.0, -1.0, 1.0]],
+    kernel: [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
+    output: [[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]],
+};
+
+/// Runs `$body` with `$tf` bound to the [`Transforms`] of `$tiling` (each arm its own
+/// monomorphisation, in which the matrices are constants).
+macro_rules! with_transforms {
+    ($tiling:expr, $tf:ident => $body:expr) => {
+        match $tiling {
+            Tiling::F2x2K3 => {
+                let $tf = &F2X2K3;
+                $body
+            }
+            Tiling::F4x4K3 => {
+                let $tf = &F4X4K3;
+                $body
+            }
+            Tiling::F2x2K2 => {
+                let $tf = &F2X2K2;
+                $body
+            }
+        }
+    };
 }
 
 impl Tiling {
-    const fn tile(self) -> usize {
+    /// Output block side `m`.
+    const fn block(self) -> usize {
         match self {
-            Tiling::Kernel3 => 4,
-            Tiling::Kernel2 => 3,
+            Tiling::F2x2K3 | Tiling::F2x2K2 => 2,
+            Tiling::F4x4K3 => 4,
         }
+    }
+
+    /// Kernel side `r`.
+    const fn kernel(self) -> usize {
+        match self {
+            Tiling::F2x2K3 | Tiling::F4x4K3 => 3,
+            Tiling::F2x2K2 => 2,
+        }
+    }
+
+    /// Tile side `m + r - 1`.
+    const fn tile(self) -> usize {
+        self.block() + self.kernel() - 1
     }
 
     const fn positions(self) -> usize {
         self.tile() * self.tile()
     }
 
-    const fn kernel(self) -> usize {
-        self.tile() - 1
-    }
-
-    /// `G` on one line of a kernel (`kernel()` taps) into `tile()` values.
-    fn kernel_line(self, g: &[f32], u: &mut [f32]) {
+    /// Tiles per task, in whole rows of tiles: a task's transformed tiles and products
+    /// (`positions * channels * tiles` values each, 2 MiB at 256 channels for 16 positions and
+    /// 128 tiles, 2.3 MiB for 36 and 64) stay in cache between the transforms and the GEMMs,
+    /// where whole-image buffers (64 MiB each for 256 channels at 128 x 128) made the conv
+    /// memory-bound. Measured: 64 / 128 / 256 tiles within noise for F(2x2, ...); 64 or fewer
+    /// for F(4x4, 3x3) 15.0 against 18.0 ms with 128 at 256 channels and 64 x 64.
+    const fn block_tiles(self) -> usize {
         match self {
-            Tiling::Kernel3 => {
-                let (g0, g1, g2) = (g[0], g[1], g[2]);
-                u[..4].copy_from_slice(&[g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2]);
-            }
-            Tiling::Kernel2 => u[..3].copy_from_slice(&[g[0], g[0] + g[1], g[1]]),
+            Tiling::F2x2K3 | Tiling::F2x2K2 => 128,
+            Tiling::F4x4K3 => 64,
         }
     }
 
-    /// `Bt` on the lines of `tile()` input rows (`d`, `len` values each) into `r` (the same).
-    fn input_rows(self, d: &[f32], r: &mut [f32], len: usize) {
-        let d = |a: usize| &d[a * len..][..len];
-        let mut r = r.chunks_mut(len);
-        let mut next = || r.next().expect("tile() rows");
-        match self {
-            Tiling::Kernel3 => {
-                zip_with(next(), d(0), d(2), |a, b| a - b);
-                zip_with(next(), d(1), d(2), |a, b| a + b);
-                zip_with(next(), d(2), d(1), |a, b| a - b);
-                zip_with(next(), d(1), d(3), |a, b| a - b);
-            }
-            Tiling::Kernel2 => {
-                zip_with(next(), d(0), d(1), |a, b| a - b);
-                next().copy_from_slice(d(1));
-                zip_with(next(), d(2), d(1), |a, b| a - b);
-            }
-        }
-    }
-
-    /// `B` on the columns: column `l` of every tile in a row of `dst.len()` tiles, from the row's
-    /// even and odd lines (tile `t` starts at even line `t`: its lines are even `t`, odd `t`,
-    /// even `t + 1`, odd `t + 1`).
-    fn input_column(self, l: usize, even: &[f32], odd: &[f32], dst: &mut [f32]) {
-        let tw = dst.len();
-        let (e0, e1, o0, o1) = (&even[..tw], &even[1..=tw], &odd[..tw], &odd[1..=tw]);
-        match (self, l) {
-            (Tiling::Kernel3, 0) => zip_with(dst, e0, e1, |a, b| a - b),
-            (Tiling::Kernel3, 1) => zip_with(dst, o0, e1, |a, b| a + b),
-            (Tiling::Kernel3, 2) => zip_with(dst, e1, o0, |a, b| a - b),
-            (Tiling::Kernel3, _) => zip_with(dst, o0, o1, |a, b| a - b),
-            (Tiling::Kernel2, 0) => zip_with(dst, e0, o0, |a, b| a - b),
-            (Tiling::Kernel2, 1) => dst.copy_from_slice(o0),
-            (Tiling::Kernel2, _) => zip_with(dst, e1, o0, |a, b| a - b),
-        }
-    }
-
-    /// `At` on `tile()` lines `m(0..tile())` into the two output lines, plus `bias`.
-    fn output_pair<'a>(self, m: impl Fn(usize) -> &'a [f32], [y0, y1]: [&mut [f32]; 2], bias: f32) {
-        match self {
-            Tiling::Kernel3 => {
-                let (m0, m1, m2, m3) = (m(0), m(1), m(2), m(3));
-                for t in 0..y0.len() {
-                    y0[t] = m0[t] + m1[t] + m2[t] + bias;
-                    y1[t] = m1[t] - m2[t] - m3[t] + bias;
-                }
-            }
-            Tiling::Kernel2 => {
-                let (m0, m1, m2) = (m(0), m(1), m(2));
-                for t in 0..y0.len() {
-                    y0[t] = m0[t] + m1[t] + bias;
-                    y1[t] = m1[t] + m2[t] + bias;
-                }
-            }
-        }
+    /// Input lines past a tile row's first `m * tiles` that its last tile reads (in units of
+    /// `m`, rounded up): the extra entries of each residue class of columns.
+    const fn overlap(self) -> usize {
+        (self.tile() - 1) / self.block()
     }
 }
 
-/// `dst[t] = f(a[t], b[t])`, a loop the compiler vectorises.
+/// Values per step of [`transform`]: one AVX register of `f32`.
+const LANES: usize = 8;
+
+/// `out[first + k stride + t] = bias + sum_i matrix[k][i] input(i)[t]` for every row `k` of
+/// `matrix` and `t < len`, skipping the zero coefficients: one pass over the `N` inputs,
+/// `LANES` values at a time, makes all `M` outputs. Inlined into each monomorphisation where
+/// `matrix` is a constant, so its zeros, ones and minus ones fold away (and multiplying by 1
+/// or -1 is exact: the integer transforms round as hand-written sums would).
+///
+/// # Panics
+/// If an input is shorter than `len`, or the outputs overlap or reach past `out`.
 #[inline(always)]
-fn zip_with(dst: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
-    for ((d, a), b) in dst.iter_mut().zip(a).zip(b) {
-        *d = f(*a, *b);
+fn transform<'a, const N: usize, const M: usize>(
+    matrix: &[[f32; N]; M],
+    input: impl Fn(usize) -> &'a [f32],
+    len: usize,
+    out: &mut [f32],
+    [first, stride]: [usize; 2],
+    bias: f32,
+) {
+    assert!(stride >= len && first + (M - 1) * stride + len <= out.len());
+    let inputs: [&[f32]; N] = std::array::from_fn(|i| &input(i)[..len]);
+    let mut t = 0;
+    while t + LANES <= len {
+        transform_lanes::<LANES, N, M>(matrix, &inputs, t, out, [first, stride], bias);
+        t += LANES;
     }
+    for t in t..len {
+        transform_lanes::<1, N, M>(matrix, &inputs, t, out, [first, stride], bias);
+    }
+}
+
+/// Expands `$body` once for each `$i` in 0..6 (the largest tile side), `$i` a constant in
+/// each copy: the loops of [`transform_lanes`] written out, so that every coefficient is read at
+/// a constant index (and folds, and the zero ones drop out) whatever LLVM's unrolling decides.
+macro_rules! unroll6 {
+    ($i:ident => $body:block) => {{
+        {
+            const $i: usize = 0;
+            $body
+        }
+        {
+            const $i: usize = 1;
+            $body
+        }
+        {
+            const $i: usize = 2;
+            $body
+        }
+        {
+            const $i: usize = 3;
+            $body
+        }
+        {
+            const $i: usize = 4;
+            $body
+        }
+        {
+            const $i: usize = 5;
+            $body
+        }
+    }};
+}
+
+/// [`transform`] of values `t..t + L`.
+#[inline(always)]
+#[allow(unused_assignments)] // the last copy's `started = true` is never read
+fn transform_lanes<const L: usize, const N: usize, const M: usize>(
+    matrix: &[[f32; N]; M],
+    inputs: &[&[f32]; N],
+    t: usize,
+    out: &mut [f32],
+    [first, stride]: [usize; 2],
+    bias: f32,
+) {
+    let x: [[f32; L]; N] =
+        std::array::from_fn(|i| inputs[i][t..t + L].try_into().expect("L values"));
+    unroll6!(K => {
+        if K < M {
+            let mut acc = [0f32; L];
+            let mut started = false;
+            unroll6!(I => {
+                if I < N && matrix[K][I] != 0.0 {
+                    let c = matrix[K][I];
+                    for (a, x) in acc.iter_mut().zip(&x[I]) {
+                        *a = if started { *a + c * x } else { c * x };
+                    }
+                    started = true;
+                }
+            });
+            for (o, a) in out[first + K * stride + t..][..L].iter_mut().zip(acc) {
+                *o = a + bias;
+            }
+        }
+    });
 }
 
 /// A kernel bank transformed for [`conv3x3_winograd`] or [`conv4x4_stride2_winograd`]:
@@ -139,13 +294,17 @@ pub struct WinogradKernel {
 }
 
 impl WinogradKernel {
-    /// For [`conv3x3_winograd`], from a `[out, in, 3, 3]` kernel's values.
+    /// For [`conv3x3_winograd`] by `algorithm`, from a `[out, in, 3, 3]` kernel's values.
     ///
     /// # Panics
     /// If `weight` does not hold `out * in * 9` values, or `in` is 0.
-    pub fn new(weight: &[f32], out_ch: usize, in_ch: usize) -> Self {
+    pub fn conv3x3(weight: &[f32], out_ch: usize, in_ch: usize, algorithm: Winograd3x3) -> Self {
         assert_eq!(weight.len(), out_ch * in_ch * 9, "[out, in, 3, 3] weights");
-        Self::transformed(Tiling::Kernel3, out_ch, in_ch, |o, c, g| {
+        let tiling = match algorithm {
+            Winograd3x3::F2x2 => Tiling::F2x2K3,
+            Winograd3x3::F4x4 => Tiling::F4x4K3,
+        };
+        Self::transformed(tiling, out_ch, in_ch, |o, c, g| {
             g[..9].copy_from_slice(&weight[(o * in_ch + c) * 9..][..9]);
         })
     }
@@ -160,7 +319,7 @@ impl WinogradKernel {
     /// If `weight` does not hold `out * in * 16` values, or `in` is 0.
     pub fn stride2_4x4(weight: &[f32], out_ch: usize, in_ch: usize) -> Self {
         assert_eq!(weight.len(), out_ch * in_ch * 16, "[out, in, 4, 4] weights");
-        Self::transformed(Tiling::Kernel2, out_ch, 4 * in_ch, |o, phase_ch, g| {
+        Self::transformed(Tiling::F2x2K2, out_ch, 4 * in_ch, |o, phase_ch, g| {
             let (c, py, px) = (phase_ch / 4, phase_ch % 4 / 2, phase_ch % 2);
             let taps = &weight[(o * in_ch + c) * 16..][..16];
             for (a, b) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
@@ -169,8 +328,7 @@ impl WinogradKernel {
         })
     }
 
-    /// `U = G g Gt` of the `kernel() x kernel()` kernels that `taps(out, in, g)` writes into `g`
-    /// (row-major).
+    /// `U = G g Gt` of the `r x r` kernels that `taps(out, in, g)` writes into `g` (row-major).
     fn transformed(
         tiling: Tiling,
         out_ch: usize,
@@ -178,34 +336,8 @@ impl WinogradKernel {
         taps: impl Fn(usize, usize, &mut [f32; 9]) + Sync,
     ) -> Self {
         assert!(in_ch > 0, "input channels");
-        let (size, positions) = (tiling.kernel(), tiling.positions());
-        let mut values = vec![0f32; out_ch * positions * in_ch];
-        values
-            .par_chunks_mut(positions * in_ch)
-            .enumerate()
-            .for_each(|(o, dst)| {
-                let mut g = [0f32; 9];
-                let (mut column, mut gg) = ([0f32; 4], [[0f32; 4]; 4]);
-                for c in 0..in_ch {
-                    taps(o, c, &mut g);
-                    // G g: G on every column of the kernel, gg[k][j] for tile row k.
-                    for j in 0..size {
-                        let line: [f32; 3] =
-                            std::array::from_fn(|i| if i < size { g[i * size + j] } else { 0.0 });
-                        tiling.kernel_line(&line[..size], &mut column);
-                        for (k, value) in column[..tiling.tile()].iter().enumerate() {
-                            gg[k][j] = *value;
-                        }
-                    }
-                    // (G g) Gt: G on every row of it.
-                    for (k, row) in gg[..tiling.tile()].iter().enumerate() {
-                        tiling.kernel_line(&row[..size], &mut column);
-                        for (l, u) in column[..tiling.tile()].iter().enumerate() {
-                            dst[(tiling.tile() * k + l) * in_ch + c] = *u;
-                        }
-                    }
-                }
-            });
+        let mut values = vec![0f32; out_ch * tiling.positions() * in_ch];
+        with_transforms!(tiling, tf => transform_kernels(tf, &mut values, in_ch, taps));
         Self {
             values,
             tiling,
@@ -213,6 +345,80 @@ impl WinogradKernel {
             in_ch,
         }
     }
+}
+
+/// [`WinogradKernel::transformed`] into `values` (`[out, positions, in]`), output channels in
+/// parallel.
+#[inline(always)]
+fn transform_kernels<const T: usize, const M: usize, const R: usize>(
+    tf: &Transforms<T, M, R>,
+    values: &mut [f32],
+    in_ch: usize,
+    taps: impl Fn(usize, usize, &mut [f32; 9]) + Sync,
+) {
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    values
+        .par_chunks_mut(T * T * in_ch)
+        .enumerate()
+        .for_each_init(
+            || (vec![0f32; R * R * in_ch], vec![0f32; T * R * in_ch]),
+            |(gathered, columns), (o, dst)| {
+                let buffers = [&mut gathered[..], &mut columns[..]];
+                #[cfg(target_arch = "x86_64")]
+                if avx2 {
+                    // SAFETY: the CPU was just found to support AVX2.
+                    return unsafe { transform_kernel_avx2(tf, dst, o, &taps, buffers) };
+                }
+                transform_kernel(tf, dst, o, &taps, buffers);
+            },
+        );
+}
+
+/// The transformed kernels of output channel `o` (`dst`: `[positions, in]`) as loops over the
+/// input channels: the taps are gathered tap-major (`gathered`: `[r * r, in]`), so each step
+/// is a [`transform`] of rows of `in` values and the last writes straight into `dst`.
+#[inline(always)]
+fn transform_kernel<const T: usize, const M: usize, const R: usize>(
+    tf: &Transforms<T, M, R>,
+    dst: &mut [f32],
+    o: usize,
+    taps: &impl Fn(usize, usize, &mut [f32; 9]),
+    [gathered, columns]: [&mut [f32]; 2],
+) {
+    let in_ch = dst.len() / (T * T);
+    let mut g = [0f32; 9];
+    for c in 0..in_ch {
+        taps(o, c, &mut g);
+        for (t, value) in g[..R * R].iter().enumerate() {
+            gathered[t * in_ch + c] = *value;
+        }
+    }
+    // G g: columns[k][b] = sum_a G[k][a] g[a][b].
+    for b in 0..R {
+        let g_column = |a: usize| &gathered[(a * R + b) * in_ch..][..in_ch];
+        let at = [b * in_ch, R * in_ch];
+        transform(&tf.kernel, g_column, in_ch, columns, at, 0.0);
+    }
+    // (G g) Gt: U[k][l] = sum_b G[l][b] columns[k][b].
+    for k in 0..T {
+        let row = |b: usize| &columns[(k * R + b) * in_ch..][..in_ch];
+        transform(&tf.kernel, row, in_ch, dst, [k * T * in_ch, in_ch], 0.0);
+    }
+}
+
+/// [`transform_kernel`] compiled for AVX2 (this crate builds for baseline x86-64: SSE2's four
+/// lanes; the same multiplies and adds, so the same results).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn transform_kernel_avx2<const T: usize, const M: usize, const R: usize>(
+    tf: &Transforms<T, M, R>,
+    dst: &mut [f32],
+    o: usize,
+    taps: &impl Fn(usize, usize, &mut [f32; 9]),
+    buffers: [&mut [f32]; 2],
+) {
+    transform_kernel(tf, dst, o, taps, buffers);
 }
 
 /// Whether a Winograd conv is expected to beat the im2col conv for these channel counts (the
@@ -223,15 +429,24 @@ pub fn winograd_pays(in_ch: usize, out_ch: usize) -> bool {
     in_ch >= 32 && out_ch >= 32
 }
 
-/// Tiles (2x2 output blocks) per task, in whole rows of tiles: a task's transformed tiles and
-/// products (`positions * channels * tiles` values each, 2 MiB at 256 channels and 16
-/// positions) stay in cache between the transforms and the GEMMs, where whole-image buffers
-/// (64 MiB each for 256 channels at 128 x 128) made the conv memory-bound.
-const BLOCK_TILES: usize = 128;
+/// Which Winograd algorithm a stride-1 3x3 conv with these channels and this `[ho, wo]` output
+/// runs (where [`winograd_pays`]): F(4x4, 3x3) from 128 inputs, 64 outputs and 32 x 32 pixels,
+/// where its 1.78x fewer multiplies outweigh its costlier transforms (its kernel transform
+/// alone is about 2 ms for 256 x 256 channels). Measured per layer (docs/performance.md):
+/// 256 -> 256 at 64 x 64 15 ms against 21, 128 -> 64 at 128 x 128 9.7 against 12.7; 64 -> 64
+/// at 32 x 32 0.62 against 0.51, 256 -> 256 at 16 x 16 4.3 against 2.8.
+pub fn winograd3x3_for(in_ch: usize, out_ch: usize, [ho, wo]: [usize; 2]) -> Winograd3x3 {
+    if in_ch >= 128 && out_ch >= 64 && ho.min(wo) >= 32 {
+        Winograd3x3::F4x4
+    } else {
+        Winograd3x3::F2x2
+    }
+}
 
 /// A stride-1 3x3 convolution of `input` (`[b, in, h, w]`, unpadded) padded as `rows` and `cols`
 /// say ([`super::cpu_conv::padded_axis`]: where each padded line reads from, `None` for zero),
-/// plus `bias`: `[b, out, rows.len() - 2, cols.len() - 2]`, row-major, by F(2x2, 3x3).
+/// plus `bias`: `[b, out, rows.len() - 2, cols.len() - 2]`, row-major, by the kernel's
+/// algorithm, F(2x2, 3x3) or F(4x4, 3x3).
 ///
 /// # Panics
 /// If the sizes disagree (a padded axis shorter than 3, the kernel's kind or channels, the
@@ -248,14 +463,14 @@ pub fn conv3x3_winograd(
         rows.len() >= 3 && cols.len() >= 3,
         "a 3x3 conv needs 3 lines"
     );
-    assert_eq!(kernel.tiling, Tiling::Kernel3, "a 3x3 kernel");
+    assert_eq!(kernel.tiling.kernel(), 3, "a 3x3 kernel");
     let out = [rows.len() - 2, cols.len() - 2];
     winograd_conv(
         input,
         dims,
         kernel,
         bias,
-        Lines::new(1, rows, cols, out),
+        Lines::new(1, kernel.tiling, rows, cols, out),
         out,
     )
 }
@@ -279,58 +494,62 @@ pub fn conv4x4_stride2_winograd(
         rows.len() >= 4 && cols.len() >= 4,
         "a 4x4 conv needs 4 lines"
     );
-    assert_eq!(kernel.tiling, Tiling::Kernel2, "a stride-2 4x4 kernel");
+    assert_eq!(kernel.tiling, Tiling::F2x2K2, "a stride-2 4x4 kernel");
     let out = [(rows.len() - 4) / 2 + 1, (cols.len() - 4) / 2 + 1];
     winograd_conv(
         input,
         dims,
         kernel,
         bias,
-        Lines::new(2, rows, cols, out),
+        Lines::new(2, kernel.tiling, rows, cols, out),
         out,
     )
 }
 
 /// Where the tiles' lines read from: for every phase row `py` and column `px` (one of each
 /// without phases), the rows (`rows[py][q]`: a row of the input plane, `None` for zero) and
-/// each tile column's even and odd lines (`halves[px][odd][j]`: line `2 j + odd`), covering
-/// every tile of a `[ho, wo]` output.
+/// the tile columns' lines by their residue modulo the block side `m` (`columns[px][r][j]`:
+/// line `m j + r`), covering every tile of a `[ho, wo]` output.
 struct Lines {
     stride: usize,
     rows: Vec<Vec<Option<usize>>>,
-    halves: Vec<Halves>,
+    columns: Vec<Residues>,
 }
 
-/// The even and odd lines of each tile column: where each reads from, `None` for zero.
-type Halves = [Vec<Option<usize>>; 2];
+/// The lines of each tile column by residue class: where each reads from, `None` for zero.
+type Residues = Vec<Vec<Option<usize>>>;
 
 impl Lines {
     /// For a stride-`stride` (1 or 2) conv over the padded axes `rows` and `cols`.
     fn new(
         stride: usize,
+        tiling: Tiling,
         rows: &[Option<usize>],
         cols: &[Option<usize>],
         [ho, wo]: [usize; 2],
     ) -> Self {
-        // Line q of phase p is padded line stride q + p; past the padded size, zeros (an odd
-        // output size's last tile, a phase's extra line).
+        // Line q of phase p is padded line stride q + p; past the padded size, zeros (the last
+        // tile of an output that is not a multiple of m, a phase's extra line).
         let line = |axis: &[Option<usize>], q: usize, p: usize| {
             axis.get(stride * q + p).copied().flatten()
         };
-        let (tile_rows, tile_cols) = (ho.div_ceil(2), wo.div_ceil(2));
-        let row_lines = 2 * tile_rows + 2;
+        let m = tiling.block();
+        let (tile_rows, tile_cols) = (ho.div_ceil(m), wo.div_ceil(m));
+        let row_lines = m * tile_rows + tiling.tile() - m;
         Self {
             stride,
             rows: (0..stride)
                 .map(|py| (0..row_lines).map(|q| line(rows, q, py)).collect())
                 .collect(),
-            halves: (0..stride)
+            columns: (0..stride)
                 .map(|px| {
-                    [0, 1].map(|odd| {
-                        (0..=tile_cols)
-                            .map(|j| line(cols, 2 * j + odd, px))
-                            .collect()
-                    })
+                    (0..m)
+                        .map(|r| {
+                            (0..tile_cols + tiling.overlap())
+                                .map(|j| line(cols, m * j + r, px))
+                                .collect()
+                        })
+                        .collect()
                 })
                 .collect(),
         }
@@ -341,13 +560,13 @@ impl Lines {
         self.stride * self.stride
     }
 
-    /// The rows and column halves of (phase) channel `c`, and its input plane.
-    fn of(&self, c: usize) -> (usize, &[Option<usize>], &Halves) {
+    /// The rows and column residues of (phase) channel `c`, and its input plane.
+    fn of(&self, c: usize) -> (usize, &[Option<usize>], &Residues) {
         let phase = c % self.phases();
         (
             c / self.phases(),
             &self.rows[phase / self.stride],
-            &self.halves[phase % self.stride],
+            &self.columns[phase % self.stride],
         )
     }
 }
@@ -365,16 +584,17 @@ fn winograd_conv(
 ) -> Vec<f32> {
     assert_eq!(kernel.in_ch, in_ch * lines.phases(), "input channels");
     assert_eq!(input.len(), batch * in_ch * h * w, "input size");
-    let (out_ch, positions) = (kernel.out_ch, kernel.tiling.positions());
+    let (out_ch, tiling) = (kernel.out_ch, kernel.tiling);
+    let (m, positions) = (tiling.block(), tiling.positions());
     assert_eq!(bias.len(), out_ch, "bias size");
     let mut y = vec![0f32; batch * out_ch * ho * wo];
     if y.is_empty() {
         return y;
     }
-    let (tile_rows, tile_cols) = (ho.div_ceil(2), wo.div_ceil(2));
+    let (tile_rows, tile_cols) = (ho.div_ceil(m), wo.div_ceil(m));
     // At least one task per thread where the image allows.
     let per_image = rayon::current_num_threads().div_ceil(batch);
-    let block_rows = (BLOCK_TILES / tile_cols)
+    let block_rows = (tiling.block_tiles() / tile_cols)
         .max(1)
         .min(tile_rows.div_ceil(per_image));
     let blocks = tile_rows.div_ceil(block_rows);
@@ -386,7 +606,7 @@ fn winograd_conv(
         |(transformed, products), task| {
             let (b, first_row) = (task / blocks, (task % blocks) * block_rows);
             let block = Block {
-                tiling: kernel.tiling,
+                tiling,
                 first_row,
                 rows: block_rows.min(tile_rows - first_row),
                 cols: tile_cols,
@@ -410,7 +630,7 @@ fn winograd_conv(
                 matmul(m, false, u, v);
             }
             // Y = At M A + bias, into this block's output rows of every plane.
-            let (y0, y1) = (2 * first_row, (2 * (first_row + block.rows)).min(ho));
+            let (y0, y1) = (m * first_row, (m * (first_row + block.rows)).min(ho));
             block.transform_output(products, bias, wo, |o| {
                 let start = ((b * out_ch + o) * ho + y0) * wo;
                 let len = (y1 - y0) * wo;
@@ -442,45 +662,75 @@ impl Block {
     }
 
     /// The transformed tiles of every (phase) channel of one image (`[in, h, w]`) into `dst`
-    /// (`[positions, channels, tiles]`). Each row a tile row reads is first split into its even
-    /// and odd lines, so that every step below is a contiguous loop over a row of tiles (see
-    /// [`Tiling::input_column`]).
-    fn transform_input(&self, image: &[f32], [h, w]: [usize; 2], lines: &Lines, dst: &mut [f32]) {
-        let (tiling, tw, n) = (self.tiling, self.cols, self.tiles());
-        let (tile, channels) = (tiling.tile(), dst.len() / (tiling.positions() * n));
-        let half = tw + 1;
-        // The rows of a tile row, each as `[even | odd]` halves, and Bt applied to them.
-        let mut split = vec![0f32; tile * 2 * half];
-        let mut r = vec![0f32; tile * 2 * half];
+    /// (`[positions, channels, tiles]`).
+    fn transform_input(&self, image: &[f32], dims: [usize; 2], lines: &Lines, dst: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU was just found to support AVX2.
+            return unsafe { self.transform_input_avx2(image, dims, lines, dst) };
+        }
+        with_transforms!(self.tiling, tf => self.transform_input_with(tf, image, dims, lines, dst));
+    }
+
+    /// [`Self::transform_input`] compiled for AVX2 (as [`transform_kernel_avx2`]).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn transform_input_avx2(
+        &self,
+        image: &[f32],
+        dims: [usize; 2],
+        lines: &Lines,
+        dst: &mut [f32],
+    ) {
+        with_transforms!(self.tiling, tf => self.transform_input_with(tf, image, dims, lines, dst));
+    }
+
+    /// [`Self::transform_input`] by `tf`. Each row a tile row reads is first split into its
+    /// columns' residue classes modulo `M` (`span` values each: tile `t` reads entries `t` and
+    /// on of each class), so that every step below is a contiguous loop over a row of tiles.
+    #[inline(always)]
+    fn transform_input_with<const T: usize, const M: usize, const R: usize>(
+        &self,
+        tf: &Transforms<T, M, R>,
+        image: &[f32],
+        [h, w]: [usize; 2],
+        lines: &Lines,
+        dst: &mut [f32],
+    ) {
+        let (tw, n) = (self.cols, self.tiles());
+        let channels = dst.len() / (T * T * n);
+        let span = tw + self.tiling.overlap();
+        let row_len = M * span;
+        // The rows of a tile row, each as its residue classes, and Bt applied to them.
+        let mut split = vec![0f32; T * row_len];
+        let mut r = vec![0f32; T * row_len];
         for c in 0..channels {
-            let (plane, rows, [even_cols, odd_cols]) = lines.of(c);
+            let (plane, rows, residues) = lines.of(c);
             let plane = &image[plane * h * w..][..h * w];
             for i in 0..self.rows {
                 let tile_row = self.first_row + i;
-                for (a, halves) in split.chunks_mut(2 * half).enumerate() {
-                    let Some(source) = rows[2 * tile_row + a] else {
-                        halves.fill(0.0);
+                for (a, classes) in split.chunks_mut(row_len).enumerate() {
+                    let Some(source) = rows[M * tile_row + a] else {
+                        classes.fill(0.0);
                         continue;
                     };
                     let row = &plane[source * w..][..w];
-                    let (even, odd) = halves.split_at_mut(half);
-                    let value = |c: &Option<usize>| c.map_or(0.0, |c| row[c]);
-                    even.iter_mut()
-                        .zip(even_cols)
-                        .for_each(|(e, c)| *e = value(c));
-                    odd.iter_mut()
-                        .zip(odd_cols)
-                        .for_each(|(o, c)| *o = value(c));
-                }
-                tiling.input_rows(&split, &mut r, 2 * half);
-                // B on the columns, into positions tile k + 0..tile of channel c.
-                let first = c * n + i * tw;
-                for (k, rk) in r.chunks(2 * half).enumerate() {
-                    let (even, odd) = rk.split_at(half);
-                    for l in 0..tile {
-                        let at = (tile * k + l) * channels * n + first;
-                        tiling.input_column(l, even, odd, &mut dst[at..][..tw]);
+                    for (class, columns) in classes.chunks_mut(span).zip(residues) {
+                        for (value, column) in class.iter_mut().zip(columns) {
+                            *value = column.map_or(0.0, |x| row[x]);
+                        }
                     }
+                }
+                // Bt on the rows.
+                let split_row = |a: usize| &split[a * row_len..][..row_len];
+                transform(&tf.input, split_row, row_len, &mut r, [0, row_len], 0.0);
+                // B on the columns, into positions T k + 0..T of channel c: column x of tile t
+                // is entry t + x / M of class x % M.
+                for k in 0..T {
+                    let rk = &r[k * row_len..][..row_len];
+                    let column = |x: usize| &rk[(x % M) * span + x / M..][..tw];
+                    let first = (T * k * channels + c) * n + i * tw;
+                    transform(&tf.input, column, tw, dst, [first, channels * n], 0.0);
                 }
             }
         }
@@ -488,46 +738,76 @@ impl Block {
 
     /// Every output channel's rows of this block from the products (`[positions, out, tiles]`):
     /// `At M A` per tile plus the channel's `bias`, written to `out_rows(o)` (`[rows, wo]`, the
-    /// rows from `2 first_row`, cut at the output's height), columns past `wo` cut.
+    /// rows from `m first_row`, cut at the output's height), columns past `wo` cut.
     fn transform_output<'a>(
         &self,
         products: &[f32],
         bias: &[f32],
         wo: usize,
+        out_rows: impl FnMut(usize) -> &'a mut [f32],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU was just found to support AVX2.
+            return unsafe { self.transform_output_avx2(products, bias, wo, out_rows) };
+        }
+        with_transforms!(self.tiling, tf => {
+            self.transform_output_with(tf, products, bias, wo, out_rows)
+        });
+    }
+
+    /// [`Self::transform_output`] compiled for AVX2 (as [`transform_kernel_avx2`]).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn transform_output_avx2<'a>(
+        &self,
+        products: &[f32],
+        bias: &[f32],
+        wo: usize,
+        out_rows: impl FnMut(usize) -> &'a mut [f32],
+    ) {
+        with_transforms!(self.tiling, tf => {
+            self.transform_output_with(tf, products, bias, wo, out_rows)
+        });
+    }
+
+    /// [`Self::transform_output`] by `tf`.
+    #[inline(always)]
+    fn transform_output_with<'a, const T: usize, const M: usize, const R: usize>(
+        &self,
+        tf: &Transforms<T, M, R>,
+        products: &[f32],
+        bias: &[f32],
+        wo: usize,
         mut out_rows: impl FnMut(usize) -> &'a mut [f32],
     ) {
-        let (tiling, tw, n) = (self.tiling, self.cols, self.tiles());
-        let tile = tiling.tile();
+        let (tw, n) = (self.cols, self.tiles());
         let stride = bias.len() * n;
-        // s[k][j]: M A for tile row position k, output column j (0, 1), a row of tiles at a time.
-        let mut s = vec![0f32; 2 * tile * tw];
-        let mut block = vec![0f32; 4 * tw];
+        // s[k][j]: M A for tile row position k, output column j, every tile of the block.
+        let mut s = vec![0f32; T * M * n];
+        // block[j][row]: output column j of each tile's output row `row`.
+        let mut block = vec![0f32; M * M * n];
         for (o, &bias) in bias.iter().enumerate() {
             let out_rows = out_rows(o);
+            for k in 0..T {
+                let product = |l: usize| &products[(T * k + l) * stride + o * n..][..n];
+                transform(&tf.output, product, n, &mut s, [k * M * n, n], 0.0);
+            }
+            // At on the rows, for every output column j.
+            for j in 0..M {
+                let s_column = |k: usize| &s[(k * M + j) * n..][..n];
+                transform(&tf.output, s_column, n, &mut block, [j * M * n, n], bias);
+            }
+            // Output pixel (M i + row, M t + j) of this block.
             for i in 0..self.rows {
-                let first = o * n + i * tw;
-                for (k, pair) in s.chunks_mut(2 * tw).enumerate() {
-                    let (s0, s1) = pair.split_at_mut(tw);
-                    let m = |l: usize| &products[(tile * k + l) * stride + first..][..tw];
-                    tiling.output_pair(m, [s0, s1], 0.0);
-                }
-                // At on the rows, for both output columns j: block[j][row][tile].
-                for j in 0..2 {
-                    let (y0, y1) = block[2 * j * tw..][..2 * tw].split_at_mut(tw);
-                    tiling.output_pair(|k| &s[(2 * k + j) * tw..][..tw], [y0, y1], bias);
-                }
-                // Output pixel (2 i + row, 2 t + j) of this block.
-                for row in 0..2 {
-                    let y = 2 * i + row;
+                for row in 0..M {
+                    let y = M * i + row;
                     let Some(out_row) = out_rows.get_mut(y * wo..(y + 1) * wo) else {
                         break;
                     };
-                    let left = &block[row * tw..][..tw];
-                    let right = &block[(2 + row) * tw..][..tw];
-                    for (pair, (l, r)) in out_row.chunks_mut(2).zip(left.iter().zip(right)) {
-                        pair[0] = *l;
-                        if let Some(odd) = pair.get_mut(1) {
-                            *odd = *r;
+                    for (t, pixels) in out_row.chunks_mut(M).enumerate() {
+                        for (j, pixel) in pixels.iter_mut().enumerate() {
+                            *pixel = block[(j * M + row) * n + i * tw + t];
                         }
                     }
                 }
@@ -546,9 +826,15 @@ mod tests {
     use burn::tensor::module::conv2d;
     use burn::tensor::ops::ConvOptions;
 
-    /// Both algorithms against burn's pad + conv2d on random inputs, for every padding:
-    /// `(batch, in, out, pad, h, w)` cases with `kernel x kernel` weights at `stride`.
-    fn assert_equals_burn(kernel: usize, stride: usize, cases: &[[usize; 6]]) {
+    /// Each algorithm against burn's pad + conv2d on random inputs, for every padding:
+    /// `(batch, in, out, pad, h, w)` cases with `kernel x kernel` weights at `stride` (3x3 ones
+    /// by `algorithm`).
+    fn assert_equals_burn(
+        kernel: usize,
+        stride: usize,
+        algorithm: Winograd3x3,
+        cases: &[[usize; 6]],
+    ) {
         let device = Device::flex();
         for &[batch, in_ch, out_ch, pad, h, w] in cases {
             let x =
@@ -563,7 +849,7 @@ mod tests {
             let bias = Tensor::<1>::random([out_ch], Distribution::Normal(0., 1.), &device);
             let weights = f32_values(weight.clone());
             let transformed = match kernel {
-                3 => WinogradKernel::new(f32_slice(&weights), out_ch, in_ch),
+                3 => WinogradKernel::conv3x3(f32_slice(&weights), out_ch, in_ch, algorithm),
                 _ => WinogradKernel::stride2_4x4(f32_slice(&weights), out_ch, in_ch),
             };
             for pad_type in [PadType::Reflect, PadType::Zero, PadType::Replicate] {
@@ -600,24 +886,29 @@ mod tests {
         }
     }
 
+    /// Odd and even output sizes (for F(4x4, 3x3): every remainder modulo 4), no padding and
+    /// padding by 1 and 2, a one-pixel output, a batch, channel counts that are not multiples of
+    /// anything; several rows of tiles per task and one; the residual blocks' width (sums of
+    /// 2,304 products).
+    const CASES_3X3: &[[usize; 6]] = &[
+        [1, 5, 7, 1, 9, 11],
+        [2, 6, 3, 1, 8, 6],
+        [1, 4, 5, 0, 7, 10],
+        [1, 3, 2, 0, 3, 3],
+        [3, 2, 4, 2, 5, 4],
+        [1, 33, 35, 1, 17, 16],
+        [1, 7, 6, 1, 42, 39],
+        [1, 256, 24, 1, 12, 10],
+    ];
+
     #[test]
-    fn winograd_3x3_conv_equals_burns_pad_then_conv2d() {
-        // Odd and even output sizes, no padding and padding by 1 and 2, a one-pixel output, a
-        // batch, channel counts that are not multiples of anything; several rows of tiles per
-        // task and one; the residual blocks' width (sums of 2,304 products).
-        assert_equals_burn(
-            3,
-            1,
-            &[
-                [1, 5, 7, 1, 9, 11],
-                [2, 6, 3, 1, 8, 6],
-                [1, 4, 5, 0, 7, 10],
-                [1, 3, 2, 0, 3, 3],
-                [3, 2, 4, 2, 5, 4],
-                [1, 33, 35, 1, 17, 16],
-                [1, 256, 24, 1, 12, 10],
-            ],
-        );
+    fn winograd_f2x2_3x3_conv_equals_burns_pad_then_conv2d() {
+        assert_equals_burn(3, 1, Winograd3x3::F2x2, CASES_3X3);
+    }
+
+    #[test]
+    fn winograd_f4x4_3x3_conv_equals_burns_pad_then_conv2d() {
+        assert_equals_burn(3, 1, Winograd3x3::F4x4, CASES_3X3);
     }
 
     #[test]
@@ -628,6 +919,7 @@ mod tests {
         assert_equals_burn(
             4,
             2,
+            Winograd3x3::F2x2,
             &[
                 [1, 5, 7, 1, 12, 10],
                 [1, 3, 4, 1, 9, 11],

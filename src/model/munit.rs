@@ -569,6 +569,50 @@ mod tests {
     }
 
     #[test]
+    fn cpu_inference_equals_the_training_path_on_a_generator_wide_enough_for_winograd() {
+        // Width 32 with two downsamplings: 4x4 stride-2 convs of 32 and 64 inputs (F(2x2, 2x2)
+        // over the phases), 128-wide residual blocks at 32 x 34 and the first upsampling's
+        // 128 -> 64 phase convs (F(4x4, 3x3)), the second's 64 -> 32 (F(2x2, 3x3)). The training
+        // path (autodiff device) runs every conv as im2col and every norm its own way.
+        let cfg = GenConfig {
+            dim: 32,
+            mlp_dim: Some(16),
+            style_dim: Some(8),
+            activ: Activation::Relu,
+            n_downsample: 2,
+            n_res: 2,
+            pad_type: PadType::Reflect,
+        };
+        let normal = |n: usize, seed: u64| -> Vec<f32> {
+            use rand::SeedableRng;
+            use rand_distr::{Distribution, StandardNormal};
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            (0..n).map(|_| StandardNormal.sample(&mut rng)).collect()
+        };
+        let (x, style) = (normal(3 * 128 * 136, 1), normal(8, 2));
+        let outputs = |device: &Device| {
+            let generator = Generator::new(&cfg, 3, &mut RandomInit::new(5), device).unwrap();
+            let x = Tensor::<4>::from_data(TensorData::new(x.clone(), [1, 3, 128, 136]), device);
+            let style = Tensor::<2>::from_data(TensorData::new(style.clone(), [1, 8]), device);
+            let content = generator.encode_content(x);
+            let y = generator.decode_style(content.clone(), style);
+            (to_vec(content), to_vec(y))
+        };
+        let (content, y) = outputs(&Device::flex());
+        let (content_training, y_training) = outputs(&Device::flex().autodiff());
+        for (name, got, want) in [
+            ("content", content, content_training),
+            ("decode", y, y_training),
+        ] {
+            let worst = got
+                .iter()
+                .zip(&want)
+                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(worst < 1e-4, "{name}: worst difference {worst:e}");
+        }
+    }
+
+    #[test]
     fn default_generator_has_the_official_parameter_count() {
         let device = Device::flex();
         let cfg = GenConfig::default();
