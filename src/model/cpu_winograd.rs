@@ -23,8 +23,10 @@
 //!
 //! The transforms are one generic routine ([`transform`]) over constant matrices, written out
 //! per algorithm so that their zero coefficients drop out, and compiled for AVX2 where the CPU
-//! has it (this crate builds for baseline x86-64, whose SSE2 has half the lanes): measured,
-//! that halved their time against the hand-written SSE2 loops before them.
+//! has it (this crate builds for baseline x86-64, whose SSE2 has half the lanes). F(2x2, ...)
+//! runs at the speed of the hand-written loops it replaced (criterion, alternated: within
+//! noise); a first generic version with one loop per coefficient, without AVX2, took twice as
+//! long in the transforms.
 //!
 //! Layouts: kernels `[out, positions, in]`; a task's transformed tiles `[positions, in, tiles]`
 //! and products `[positions, out, tiles]`, its tiles numbered row by row; position
@@ -432,9 +434,10 @@ pub fn winograd_pays(in_ch: usize, out_ch: usize) -> bool {
 /// Which Winograd algorithm a stride-1 3x3 conv with these channels and this `[ho, wo]` output
 /// runs (where [`winograd_pays`]): F(4x4, 3x3) from 128 inputs, 64 outputs and 32 x 32 pixels,
 /// where its 1.78x fewer multiplies outweigh its costlier transforms (its kernel transform
-/// alone is about 2 ms for 256 x 256 channels). Measured per layer (docs/performance.md):
-/// 256 -> 256 at 64 x 64 15 ms against 21, 128 -> 64 at 128 x 128 9.7 against 12.7; 64 -> 64
-/// at 32 x 32 0.62 against 0.51, 256 -> 256 at 16 x 16 4.3 against 2.8.
+/// alone is 1.3-1.7 ms for 256 x 256 channels). Measured per layer (criterion, F(4x4, 3x3)
+/// against F(2x2, 3x3); docs/performance.md): 256 -> 256 at 64 x 64 14.4 against 21.3 ms,
+/// 128 -> 64 at 128 x 128 7.4 against 9.6; 64 -> 64 at 32 x 32 0.62 against 0.54, 256 -> 256
+/// at 16 x 16 4.3 against 2.0.
 pub fn winograd3x3_for(in_ch: usize, out_ch: usize, [ho, wo]: [usize; 2]) -> Winograd3x3 {
     if in_ch >= 128 && out_ch >= 64 && ho.min(wo) >= 32 {
         Winograd3x3::F4x4
