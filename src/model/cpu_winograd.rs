@@ -187,6 +187,17 @@ impl Tiling {
     }
 }
 
+/// Whether the transforms run their AVX2 build: where the CPU has AVX2, unless a test asks
+/// for the baseline build.
+#[cfg(target_arch = "x86_64")]
+fn avx2() -> bool {
+    #[cfg(test)]
+    if tests::BASELINE_ONLY.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    std::arch::is_x86_feature_detected!("avx2")
+}
+
 /// Values per step of [`transform`]: one AVX register of `f32`.
 const LANES: usize = 8;
 
@@ -359,7 +370,7 @@ fn transform_kernels<const T: usize, const M: usize, const R: usize>(
     taps: impl Fn(usize, usize, &mut [f32; 9]) + Sync,
 ) {
     #[cfg(target_arch = "x86_64")]
-    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    let avx2 = avx2();
     values
         .par_chunks_mut(T * T * in_ch)
         .enumerate()
@@ -668,7 +679,7 @@ impl Block {
     /// (`[positions, channels, tiles]`).
     fn transform_input(&self, image: &[f32], dims: [usize; 2], lines: &Lines, dst: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if avx2() {
             // SAFETY: the CPU was just found to support AVX2.
             return unsafe { self.transform_input_avx2(image, dims, lines, dst) };
         }
@@ -750,7 +761,7 @@ impl Block {
         out_rows: impl FnMut(usize) -> &'a mut [f32],
     ) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if avx2() {
             // SAFETY: the CPU was just found to support AVX2.
             return unsafe { self.transform_output_avx2(products, bias, wo, out_rows) };
         }
@@ -828,6 +839,11 @@ mod tests {
     use burn::tensor::Distribution;
     use burn::tensor::module::conv2d;
     use burn::tensor::ops::ConvOptions;
+
+    /// Makes the transforms run their baseline x86-64 build (see [`super::avx2`]).
+    #[cfg(target_arch = "x86_64")]
+    pub(super) static BASELINE_ONLY: std::sync::atomic::AtomicBool =
+        std::sync::atomic::AtomicBool::new(false);
 
     /// Each algorithm against burn's pad + conv2d on random inputs, for every padding:
     /// `(batch, in, out, pad, h, w)` cases with `kernel x kernel` weights at `stride` (3x3 ones
@@ -933,5 +949,51 @@ mod tests {
                 [1, 256, 12, 1, 10, 12],
             ],
         );
+    }
+
+    /// The AVX2 and baseline builds of the transforms make the same values (the same multiplies
+    /// and adds in the same order, lane by lane), so a CPU without AVX2 gets the results tested
+    /// above. (On such a CPU both runs take the baseline build.)
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_and_baseline_transforms_agree_bit_for_bit() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let values = |n: usize, seed: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * 2_654_435_761 + seed) % 10_007) as f32 / 10_007.0 - 0.5)
+                .collect()
+        };
+        // Odd sizes (partial blocks, vector tails), every algorithm.
+        let (in_ch, out_ch, h, w) = (9, 6, 19, 23);
+        let input = values(in_ch * h * w, 1);
+        let bias = values(out_ch, 2);
+        let axis = |n: usize| padded_axis(n, 1, PadType::Reflect).expect("paddable");
+        let run = || {
+            let weight3 = values(out_ch * in_ch * 9, 3);
+            let weight4 = values(out_ch * in_ch * 16, 4);
+            let mut outputs = Vec::new();
+            for algorithm in [Winograd3x3::F2x2, Winograd3x3::F4x4] {
+                let kernel = WinogradKernel::conv3x3(&weight3, out_ch, in_ch, algorithm);
+                let y =
+                    conv3x3_winograd(&input, [1, in_ch, h, w], &kernel, &bias, &axis(h), &axis(w));
+                outputs.push((kernel.values, y));
+            }
+            let kernel = WinogradKernel::stride2_4x4(&weight4, out_ch, in_ch);
+            let y = conv4x4_stride2_winograd(
+                &input,
+                [1, in_ch, h, w],
+                &kernel,
+                &bias,
+                &axis(h),
+                &axis(w),
+            );
+            outputs.push((kernel.values, y));
+            outputs
+        };
+        let avx2 = run();
+        BASELINE_ONLY.store(true, Relaxed);
+        let baseline = run();
+        BASELINE_ONLY.store(false, Relaxed);
+        assert!(avx2 == baseline, "the two builds differ");
     }
 }
