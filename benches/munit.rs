@@ -123,7 +123,7 @@ fn bench_conv3x3(c: &mut Criterion) {
     use burn::tensor::Distribution;
     use stylespace::config::PadType;
     use stylespace::model::cpu_conv::{conv2d_cpu, padded_axis};
-    use stylespace::model::cpu_winograd::{Winograd3x3, WinogradKernel, conv3x3_winograd};
+    use stylespace::model::cpu_winograd::{OutputBlock, WinogradKernel, conv3x3_winograd};
     use stylespace::model::layers::pad2d;
     let device = Device::flex();
     let mut group = c.benchmark_group("conv3x3_cpu");
@@ -164,15 +164,15 @@ fn bench_conv3x3(c: &mut Criterion) {
         let weights = w.to_data().try_into_vec::<f32>().unwrap();
         let bias = vec![0f32; out_ch];
         let axis = padded_axis(side, 1, PadType::Reflect).unwrap();
-        for (label, algorithm) in [("f2x2", Winograd3x3::F2x2), ("f4x4", Winograd3x3::F4x4)] {
+        for (label, block) in [("f2x2", OutputBlock::Two), ("f4x4", OutputBlock::Four)] {
             group.bench_function(format!("winograd_{label}_{name}"), |bench| {
                 bench.iter(|| {
-                    let kernel = WinogradKernel::conv3x3(&weights, out_ch, in_ch, algorithm);
+                    let kernel = WinogradKernel::conv3x3(&weights, out_ch, in_ch, block);
                     conv3x3_winograd(&input, [1, in_ch, side, side], &kernel, &bias, &axis, &axis)
                 })
             });
             group.bench_function(format!("winograd_kernel_{label}_{name}"), |bench| {
-                bench.iter(|| WinogradKernel::conv3x3(&weights, out_ch, in_ch, algorithm))
+                bench.iter(|| WinogradKernel::conv3x3(&weights, out_ch, in_ch, block))
             });
         }
     }
@@ -180,20 +180,25 @@ fn bench_conv3x3(c: &mut Criterion) {
 }
 
 /// The encoders' stride-2 4x4 downsampling convs (zero pad 1) on the CPU: a stride-2 im2col +
-/// GEMM against Winograd F(2x2, 2x2) over the pixel phases (what inference runs), and the
-/// kernel transform alone (paid per call).
+/// GEMM against Winograd F(2x2, 2x2) and F(4x4, 2x2) over the pixel phases (kernels
+/// transformed per call, as inference does), and the kernel transforms alone.
 fn bench_conv4x4_stride2(c: &mut Criterion) {
     use burn::tensor::Distribution;
     use stylespace::config::PadType;
-    use stylespace::model::cpu_conv::{conv2d_cpu, conv2d_cpu_padded};
-    use stylespace::model::cpu_winograd::WinogradKernel;
+    use stylespace::model::cpu_conv::{conv2d_cpu, padded_axis};
+    use stylespace::model::cpu_winograd::{OutputBlock, WinogradKernel, conv4x4_stride2_winograd};
     use stylespace::model::layers::pad2d;
     let device = Device::flex();
     let mut group = c.benchmark_group("conv4x4s2_cpu");
     group.sample_size(10);
-    // Default MUNIT's two content downsamplings at 256 px, and the bundled model's first (dim 16,
-    // 128 px).
-    for (in_ch, out_ch, side) in [(64, 128, 256), (128, 256, 128), (16, 32, 128)] {
+    // Default MUNIT's two content downsamplings at 256 px and its style encoder's third, and the
+    // bundled model's first (dim 16, 128 px).
+    for (in_ch, out_ch, side) in [
+        (64, 128, 256),
+        (128, 256, 128),
+        (256, 256, 64),
+        (16, 32, 128),
+    ] {
         let x = Tensor::<4>::random(
             [1, in_ch, side, side],
             Distribution::Normal(0.0, 1.0),
@@ -209,13 +214,22 @@ fn bench_conv4x4_stride2(c: &mut Criterion) {
         group.bench_function(format!("im2col_stride2_{name}"), |bench| {
             bench.iter(|| conv2d_cpu(pad2d(x.clone(), 1, PadType::Zero), w.clone(), b.clone(), 2))
         });
-        group.bench_function(format!("winograd_{name}"), |bench| {
-            bench.iter(|| conv2d_cpu_padded(x.clone(), w.clone(), b.clone(), 2, 1, PadType::Zero))
-        });
+        let input = x.to_data().try_into_vec::<f32>().unwrap();
         let weights = w.to_data().try_into_vec::<f32>().unwrap();
-        group.bench_function(format!("winograd_kernel_{name}"), |bench| {
-            bench.iter(|| WinogradKernel::stride2_4x4(&weights, out_ch, in_ch))
-        });
+        let bias = vec![0f32; out_ch];
+        let axis = padded_axis(side, 1, PadType::Zero).unwrap();
+        for (label, block) in [("f2x2", OutputBlock::Two), ("f4x4", OutputBlock::Four)] {
+            group.bench_function(format!("winograd_{label}_{name}"), |bench| {
+                bench.iter(|| {
+                    let kernel = WinogradKernel::stride2_4x4(&weights, out_ch, in_ch, block);
+                    let dims = [1, in_ch, side, side];
+                    conv4x4_stride2_winograd(&input, dims, &kernel, &bias, &axis, &axis)
+                })
+            });
+            group.bench_function(format!("winograd_kernel_{label}_{name}"), |bench| {
+                bench.iter(|| WinogradKernel::stride2_4x4(&weights, out_ch, in_ch, block))
+            });
+        }
     }
     group.finish();
 }

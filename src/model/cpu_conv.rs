@@ -14,7 +14,8 @@ use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
 use super::cpu_winograd::{
-    WinogradKernel, conv3x3_winograd, conv4x4_stride2_winograd, winograd_pays, winograd3x3_for,
+    WinogradKernel, conv3x3_winograd, conv4x4_stride2_winograd, output_block_3x3,
+    output_block_stride2, winograd_pays,
 };
 use crate::config::PadType;
 
@@ -167,9 +168,9 @@ pub fn conv2d_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usiz
 
 /// [`conv2d_cpu`] of `x` padded by `pad` on every side as `pad_type` says, the padding read on
 /// the fly instead of copied into a padded tensor first. Wide 3x3 stride-1 convs (the residual
-/// blocks, the folded upsampling) run as Winograd F(2x2, 3x3) ([`conv3x3_winograd`]), wide
-/// stride-2 4x4 convs (the encoders' downsampling) as F(2x2, 2x2) over the padded input's four
-/// pixel phases ([`conv4x4_stride2_winograd`]). Other stride-2 convs with even kernels run as
+/// blocks, the folded upsampling) run as Winograd F(2x2, 3x3) or F(4x4, 3x3)
+/// ([`conv3x3_winograd`]), wide stride-2 4x4 convs (the encoders' downsampling) as F(2x2, 2x2)
+/// or F(4x4, 2x2) over the padded input's four pixel phases ([`conv4x4_stride2_winograd`]). Other stride-2 convs with even kernels run as
 /// stride-1 convs over the four phases ([`space_to_depth`]), whose im2col rows are plain
 /// copies where a stride-2 im2col gathers every other value. `None` where `pad_type` cannot pad
 /// this input (reflection needs `pad` below the height and the width): the caller then pads
@@ -198,11 +199,12 @@ pub fn conv2d_cpu_padded(
     let padded = [batch, in_ch, rows.len(), cols.len()];
     let geometry = ConvGeometry::new(padded, weight_dims, stride).split_for_threads();
     let y = if stride == 1 && (kh, kw) == (3, 3) && winograd_pays(in_ch, out_ch) {
-        let algorithm = winograd3x3_for(in_ch, out_ch, geometry.out);
-        let kernel = WinogradKernel::conv3x3(weight, out_ch, in_ch, algorithm);
+        let block = output_block_3x3(in_ch, out_ch, geometry.out);
+        let kernel = WinogradKernel::conv3x3(weight, out_ch, in_ch, block);
         conv3x3_winograd(input, [batch, in_ch, h, w], &kernel, bias, &rows, &cols)
     } else if stride == 2 && (kh, kw) == (4, 4) && winograd_pays(4 * in_ch, out_ch) {
-        let kernel = WinogradKernel::stride2_4x4(weight, out_ch, in_ch);
+        let block = output_block_stride2(in_ch, out_ch, geometry.out);
+        let kernel = WinogradKernel::stride2_4x4(weight, out_ch, in_ch, block);
         conv4x4_stride2_winograd(input, [batch, in_ch, h, w], &kernel, bias, &rows, &cols)
     } else if stride == 2 && kh % 2 == 0 && kw % 2 == 0 {
         let phases = space_to_depth(input, [batch, in_ch, h, w], &rows, &cols);

@@ -4,22 +4,27 @@
 //! - F(4x4, 3x3) and F(2x2, 3x3) for the stride-1 3x3 convs (the residual blocks, the folded
 //!   upsampling's phase convs): 6x6 tiles, 36 multiplies per 16 outputs instead of 144 (4x
 //!   fewer), or 4x4 tiles, 16 per 4 outputs instead of 36 (2.25x fewer);
-//! - F(2x2, 2x2) for the encoders' stride-2 4x4 downsampling convs, which are 2x2 stride-1
-//!   convs over the padded input's four pixel phases (channel `4 c + 2 py + px` holding pixels
-//!   `(2 i + py, 2 j + px)` of channel `c`): 3x3 tiles of the phases, 9 multiplies instead of 16
+//! - F(4x4, 2x2) and F(2x2, 2x2) for the encoders' stride-2 4x4 downsampling convs, which are
+//!   2x2 stride-1 convs over the padded input's four pixel phases (channel `4 c + 2 py + px`
+//!   holding pixels `(2 i + py, 2 j + px)` of channel `c`): 5x5 tiles of the phases, 25
+//!   multiplies per 16 outputs instead of 64 (2.56x fewer), or 3x3 tiles, 9 per 4 instead of 16
 //!   (1.78x fewer). The phases are read from the input on the fly, never copied.
+//!
+//! [`output_block_3x3`] and [`output_block_stride2`] choose the larger blocks for wide layers
+//! on large images, where they were measured faster.
 //!
 //! The kernels are transformed once per call (`U = G g Gt`, a millisecond or two for 256 x 256
 //! channels, measured); then each task, a few rows of tiles on one thread, transforms its
 //! tiles of every channel (`V = Bt d B`), runs one GEMM per tile position
-//! (`M = U [out, in] x V [in, tiles]`, 36, 16 or 9 in all) and writes each output block
+//! (`M = U [out, in] x V [in, tiles]`, 36, 25, 16 or 9 in all) and writes each output block
 //! `At M A` plus the bias. F(2x2, ...)'s transforms only add and subtract (and halve, in `G`), so
 //! their results match the direct convolution to float rounding; F(4x4, 3x3) scales by small
 //! powers of two and, in `G` only, by fractions. Its interpolation points are 0, 1, -1, 1/2, -2
 //! (and infinity), not the usual 0, +-1, +-2: with Kaiming-scaled weights and 256 input channels
 //! the worst error of a conv is about 1e-5 against 4.6e-5 for the usual points (simulated in
-//! float32 against a float64 sum). Everything is tested to 1e-4 against burn's conv2d on random
-//! inputs.
+//! float32 against a float64 sum); F(4x4, 2x2)'s points 0, 1, -1, 1/2 give 2.3e-5 with 1,024
+//! phase channels (F(2x2, 2x2) 4.6e-6). Everything is tested to 1e-4 against burn's conv2d on
+//! random inputs.
 //!
 //! The transforms are one generic routine ([`transform`]) over constant matrices, written out
 //! per algorithm so that their zero coefficients drop out, and compiled for AVX2 where the CPU
@@ -36,15 +41,17 @@ use rayon::prelude::*;
 
 use super::cpu_conv::{Matrix, SharedOutput, matmul};
 
-/// The two Winograd algorithms for stride-1 3x3 convs, by their output blocks.
+/// The output blocks of a Winograd algorithm, which choose between the two for each kind of
+/// conv: larger blocks take fewer multiplies but costlier transforms (of the tiles and of the
+/// kernels, which are transformed per call), so they pay only on wide layers and large images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Winograd3x3 {
-    /// F(2x2, 3x3): 4x4 tiles, 16 GEMMs; less transform work per output, the better choice for
-    /// small images and narrow layers.
-    F2x2,
-    /// F(4x4, 3x3): 6x6 tiles, 36 GEMMs over a quarter of the tiles: 1.78x fewer multiplies
-    /// than F(2x2, 3x3).
-    F4x4,
+pub enum OutputBlock {
+    /// 2x2 blocks: F(2x2, 3x3) (4x4 tiles, 16 GEMMs) or F(2x2, 2x2) (3x3 tiles, 9 GEMMs).
+    Two,
+    /// 4x4 blocks: F(4x4, 3x3) (6x6 tiles, 36 GEMMs over a quarter of the tiles: 1.78x fewer
+    /// multiplies than F(2x2, 3x3)) or F(4x4, 2x2) (5x5 tiles, 25 GEMMs: 1.44x fewer than
+    /// F(2x2, 2x2)).
+    Four,
 }
 
 /// One algorithm F(m x m, r x r): output blocks of side `m`, kernels of side `r`, input tiles of
@@ -57,6 +64,8 @@ enum Tiling {
     F4x4K3,
     /// F(2x2, 2x2), for the stride-2 4x4 convs' phases.
     F2x2K2,
+    /// F(4x4, 2x2), the same in larger blocks.
+    F4x4K2,
 }
 
 /// The three transforms of F(m x m, r x r) with tiles of side `T = m + r - 1`: `Bt`
@@ -120,6 +129,30 @@ const F2X2K2: Transforms<3, 2, 2> = Transforms {
     output: [[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]],
 };
 
+/// F(4x4, 2x2), interpolation points 0, 1, -1, 1/2 and infinity.
+const F4X4K2: Transforms<5, 4, 2> = Transforms {
+    input: [
+        [0.5, -1.0, -0.5, 1.0, 0.0],
+        [0.0, -0.5, 0.5, 1.0, 0.0],
+        [0.0, 0.5, -1.5, 1.0, 0.0],
+        [0.0, -1.0, 0.0, 1.0, 0.0],
+        [0.0, 0.5, -1.0, -0.5, 1.0],
+    ],
+    kernel: [
+        [2.0, 0.0],
+        [1.0, 1.0],
+        [-1.0 / 3.0, 1.0 / 3.0],
+        [-8.0 / 3.0, -4.0 / 3.0],
+        [0.0, 1.0],
+    ],
+    output: [
+        [1.0, 1.0, 1.0, 1.0, 0.0],
+        [0.0, 1.0, -1.0, 0.5, 0.0],
+        [0.0, 1.0, 1.0, 0.25, 0.0],
+        [0.0, 1.0, -1.0, 0.125, 1.0],
+    ],
+};
+
 /// Runs `$body` with `$tf` bound to the [`Transforms`] of `$tiling` (each arm its own
 /// monomorphisation, in which the matrices are constants).
 macro_rules! with_transforms {
@@ -137,6 +170,10 @@ macro_rules! with_transforms {
                 let $tf = &F2X2K2;
                 $body
             }
+            Tiling::F4x4K2 => {
+                let $tf = &F4X4K2;
+                $body
+            }
         }
     };
 }
@@ -146,7 +183,7 @@ impl Tiling {
     const fn block(self) -> usize {
         match self {
             Tiling::F2x2K3 | Tiling::F2x2K2 => 2,
-            Tiling::F4x4K3 => 4,
+            Tiling::F4x4K3 | Tiling::F4x4K2 => 4,
         }
     }
 
@@ -154,7 +191,7 @@ impl Tiling {
     const fn kernel(self) -> usize {
         match self {
             Tiling::F2x2K3 | Tiling::F4x4K3 => 3,
-            Tiling::F2x2K2 => 2,
+            Tiling::F2x2K2 | Tiling::F4x4K2 => 2,
         }
     }
 
@@ -176,7 +213,7 @@ impl Tiling {
     const fn block_tiles(self) -> usize {
         match self {
             Tiling::F2x2K3 | Tiling::F2x2K2 => 128,
-            Tiling::F4x4K3 => 64,
+            Tiling::F4x4K3 | Tiling::F4x4K2 => 64,
         }
     }
 
@@ -307,22 +344,22 @@ pub struct WinogradKernel {
 }
 
 impl WinogradKernel {
-    /// For [`conv3x3_winograd`] by `algorithm`, from a `[out, in, 3, 3]` kernel's values.
+    /// For [`conv3x3_winograd`] in `block`s, from a `[out, in, 3, 3]` kernel's values.
     ///
     /// # Panics
     /// If `weight` does not hold `out * in * 9` values, or `in` is 0.
-    pub fn conv3x3(weight: &[f32], out_ch: usize, in_ch: usize, algorithm: Winograd3x3) -> Self {
+    pub fn conv3x3(weight: &[f32], out_ch: usize, in_ch: usize, block: OutputBlock) -> Self {
         assert_eq!(weight.len(), out_ch * in_ch * 9, "[out, in, 3, 3] weights");
-        let tiling = match algorithm {
-            Winograd3x3::F2x2 => Tiling::F2x2K3,
-            Winograd3x3::F4x4 => Tiling::F4x4K3,
+        let tiling = match block {
+            OutputBlock::Two => Tiling::F2x2K3,
+            OutputBlock::Four => Tiling::F4x4K3,
         };
         Self::transformed(tiling, out_ch, in_ch, |o, c, g| {
             g[..9].copy_from_slice(&weight[(o * in_ch + c) * 9..][..9]);
         })
     }
 
-    /// For [`conv4x4_stride2_winograd`], from a `[out, in, 4, 4]` kernel's values: phase
+    /// For [`conv4x4_stride2_winograd`] in `block`s, from a `[out, in, 4, 4]` kernel's values: phase
     /// channel `4 c + 2 py + px` gets taps `(2 a + py, 2 b + px)` of channel `c` as its 2x2
     /// kernel `(a, b)`, as in `cpu_conv::weight_space_to_depth` (gathered here as the kernels
     /// are transformed: going through that function's copy, then a generic transform of it,
@@ -330,9 +367,13 @@ impl WinogradKernel {
     ///
     /// # Panics
     /// If `weight` does not hold `out * in * 16` values, or `in` is 0.
-    pub fn stride2_4x4(weight: &[f32], out_ch: usize, in_ch: usize) -> Self {
+    pub fn stride2_4x4(weight: &[f32], out_ch: usize, in_ch: usize, block: OutputBlock) -> Self {
         assert_eq!(weight.len(), out_ch * in_ch * 16, "[out, in, 4, 4] weights");
-        Self::transformed(Tiling::F2x2K2, out_ch, 4 * in_ch, |o, phase_ch, g| {
+        let tiling = match block {
+            OutputBlock::Two => Tiling::F2x2K2,
+            OutputBlock::Four => Tiling::F4x4K2,
+        };
+        Self::transformed(tiling, out_ch, 4 * in_ch, |o, phase_ch, g| {
             let (c, py, px) = (phase_ch / 4, phase_ch % 4 / 2, phase_ch % 2);
             let taps = &weight[(o * in_ch + c) * 16..][..16];
             for (a, b) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
@@ -442,18 +483,32 @@ pub fn winograd_pays(in_ch: usize, out_ch: usize) -> bool {
     in_ch >= 32 && out_ch >= 32
 }
 
-/// Which Winograd algorithm a stride-1 3x3 conv with these channels and this `[ho, wo]` output
-/// runs (where [`winograd_pays`]): F(4x4, 3x3) from 128 inputs, 64 outputs and 32 x 32 pixels,
+/// The output blocks of a stride-1 3x3 conv with these channels and this `[ho, wo]` output
+/// (where [`winograd_pays`]): F(4x4, 3x3) from 128 inputs, 64 outputs and 32 x 32 pixels,
 /// where its 1.78x fewer multiplies outweigh its costlier transforms (its kernel transform
 /// alone is 1.3-1.7 ms for 256 x 256 channels). Measured per layer (criterion, F(4x4, 3x3)
 /// against F(2x2, 3x3); docs/performance.md): 256 -> 256 at 64 x 64 14.4 against 21.3 ms,
 /// 128 -> 64 at 128 x 128 7.4 against 9.6; 64 -> 64 at 32 x 32 0.62 against 0.54, 256 -> 256
 /// at 16 x 16 4.3 against 2.0.
-pub fn winograd3x3_for(in_ch: usize, out_ch: usize, [ho, wo]: [usize; 2]) -> Winograd3x3 {
+pub fn output_block_3x3(in_ch: usize, out_ch: usize, [ho, wo]: [usize; 2]) -> OutputBlock {
     if in_ch >= 128 && out_ch >= 64 && ho.min(wo) >= 32 {
-        Winograd3x3::F4x4
+        OutputBlock::Four
     } else {
-        Winograd3x3::F2x2
+        OutputBlock::Two
+    }
+}
+
+/// The output blocks of a stride-2 4x4 conv with these channels (not counting phases) and this
+/// `[ho, wo]` output (where [`winograd_pays`]): F(4x4, 2x2) from 64 x 64 output pixels, where
+/// its 1.44x fewer multiplies outweigh its kernel transform (25 positions per tap pair of
+/// every phase channel: 26 MB for 256 -> 256 channels). Measured per layer (criterion,
+/// docs/performance.md): 64 -> 128 to 128 x 128 20.7 against 24.4 ms, 128 -> 256 to 64 x 64
+/// 19.4 against 22.8 (medians of five alternated runs).
+pub fn output_block_stride2(in_ch: usize, out_ch: usize, [ho, wo]: [usize; 2]) -> OutputBlock {
+    if 4 * in_ch >= 128 && out_ch >= 64 && ho.min(wo) >= 64 {
+        OutputBlock::Four
+    } else {
+        OutputBlock::Two
     }
 }
 
@@ -491,7 +546,7 @@ pub fn conv3x3_winograd(
 
 /// A stride-2 4x4 convolution of `input` (`[b, in, h, w]`, unpadded) padded as `rows` and
 /// `cols` say, plus `bias`: `[b, out, (rows.len() - 4) / 2 + 1, (cols.len() - 4) / 2 + 1]`,
-/// row-major, by F(2x2, 2x2) over the padded input's pixel phases.
+/// row-major, by F(2x2, 2x2) or F(4x4, 2x2) over the padded input's pixel phases.
 ///
 /// # Panics
 /// If the sizes disagree (a padded axis shorter than 4, the kernel's kind or channels, the
@@ -508,7 +563,7 @@ pub fn conv4x4_stride2_winograd(
         rows.len() >= 4 && cols.len() >= 4,
         "a 4x4 conv needs 4 lines"
     );
-    assert_eq!(kernel.tiling, Tiling::F2x2K2, "a stride-2 4x4 kernel");
+    assert_eq!(kernel.tiling.kernel(), 2, "a stride-2 4x4 kernel");
     let out = [(rows.len() - 4) / 2 + 1, (cols.len() - 4) / 2 + 1];
     winograd_conv(
         input,
@@ -847,13 +902,8 @@ mod tests {
 
     /// Each algorithm against burn's pad + conv2d on random inputs, for every padding:
     /// `(batch, in, out, pad, h, w)` cases with `kernel x kernel` weights at `stride` (3x3 ones
-    /// by `algorithm`).
-    fn assert_equals_burn(
-        kernel: usize,
-        stride: usize,
-        algorithm: Winograd3x3,
-        cases: &[[usize; 6]],
-    ) {
+    /// in `block`s).
+    fn assert_equals_burn(kernel: usize, stride: usize, block: OutputBlock, cases: &[[usize; 6]]) {
         let device = Device::flex();
         for &[batch, in_ch, out_ch, pad, h, w] in cases {
             let x =
@@ -868,8 +918,8 @@ mod tests {
             let bias = Tensor::<1>::random([out_ch], Distribution::Normal(0., 1.), &device);
             let weights = f32_values(weight.clone());
             let transformed = match kernel {
-                3 => WinogradKernel::conv3x3(f32_slice(&weights), out_ch, in_ch, algorithm),
-                _ => WinogradKernel::stride2_4x4(f32_slice(&weights), out_ch, in_ch),
+                3 => WinogradKernel::conv3x3(f32_slice(&weights), out_ch, in_ch, block),
+                _ => WinogradKernel::stride2_4x4(f32_slice(&weights), out_ch, in_ch, block),
             };
             for pad_type in [PadType::Reflect, PadType::Zero, PadType::Replicate] {
                 let (rows, cols) = (
@@ -922,33 +972,37 @@ mod tests {
 
     #[test]
     fn winograd_f2x2_3x3_conv_equals_burns_pad_then_conv2d() {
-        assert_equals_burn(3, 1, Winograd3x3::F2x2, CASES_3X3);
+        assert_equals_burn(3, 1, OutputBlock::Two, CASES_3X3);
     }
 
     #[test]
     fn winograd_f4x4_3x3_conv_equals_burns_pad_then_conv2d() {
-        assert_equals_burn(3, 1, Winograd3x3::F4x4, CASES_3X3);
+        assert_equals_burn(3, 1, OutputBlock::Four, CASES_3X3);
+    }
+
+    /// The encoders' downsampling (pad 1, even sizes) and odd padded sizes (a phase's extra line
+    /// that no output reads), a one-pixel output, no padding, a batch, odd channel counts,
+    /// output sizes of every remainder modulo 4, several rows of tiles per task; a wide input
+    /// (sums of 4,096 products).
+    const CASES_STRIDE2: &[[usize; 6]] = &[
+        [1, 5, 7, 1, 12, 10],
+        [1, 3, 4, 1, 9, 11],
+        [2, 6, 3, 0, 8, 7],
+        [1, 2, 5, 1, 2, 3],
+        [3, 4, 2, 2, 6, 5],
+        [1, 9, 33, 1, 40, 38],
+        [1, 5, 6, 1, 29, 31],
+        [1, 256, 12, 1, 10, 12],
+    ];
+
+    #[test]
+    fn winograd_f2x2_stride2_4x4_conv_equals_burns_pad_then_conv2d() {
+        assert_equals_burn(4, 2, OutputBlock::Two, CASES_STRIDE2);
     }
 
     #[test]
-    fn winograd_stride2_4x4_conv_equals_burns_pad_then_conv2d() {
-        // The encoders' downsampling (pad 1, even sizes) and odd padded sizes (a phase's extra
-        // line that no output reads), a one-pixel output, no padding, a batch, odd channel
-        // counts, several rows of tiles per task; a wide input (sums of 4,096 products).
-        assert_equals_burn(
-            4,
-            2,
-            Winograd3x3::F2x2,
-            &[
-                [1, 5, 7, 1, 12, 10],
-                [1, 3, 4, 1, 9, 11],
-                [2, 6, 3, 0, 8, 7],
-                [1, 2, 5, 1, 2, 3],
-                [3, 4, 2, 2, 6, 5],
-                [1, 9, 33, 1, 40, 38],
-                [1, 256, 12, 1, 10, 12],
-            ],
-        );
+    fn winograd_f4x4_stride2_4x4_conv_equals_burns_pad_then_conv2d() {
+        assert_equals_burn(4, 2, OutputBlock::Four, CASES_STRIDE2);
     }
 
     /// The AVX2 and baseline builds of the transforms make the same values (the same multiplies
@@ -972,22 +1026,24 @@ mod tests {
             let weight3 = values(out_ch * in_ch * 9, 3);
             let weight4 = values(out_ch * in_ch * 16, 4);
             let mut outputs = Vec::new();
-            for algorithm in [Winograd3x3::F2x2, Winograd3x3::F4x4] {
-                let kernel = WinogradKernel::conv3x3(&weight3, out_ch, in_ch, algorithm);
+            for block in [OutputBlock::Two, OutputBlock::Four] {
+                let kernel = WinogradKernel::conv3x3(&weight3, out_ch, in_ch, block);
                 let y =
                     conv3x3_winograd(&input, [1, in_ch, h, w], &kernel, &bias, &axis(h), &axis(w));
                 outputs.push((kernel.values, y));
             }
-            let kernel = WinogradKernel::stride2_4x4(&weight4, out_ch, in_ch);
-            let y = conv4x4_stride2_winograd(
-                &input,
-                [1, in_ch, h, w],
-                &kernel,
-                &bias,
-                &axis(h),
-                &axis(w),
-            );
-            outputs.push((kernel.values, y));
+            for block in [OutputBlock::Two, OutputBlock::Four] {
+                let kernel = WinogradKernel::stride2_4x4(&weight4, out_ch, in_ch, block);
+                let y = conv4x4_stride2_winograd(
+                    &input,
+                    [1, in_ch, h, w],
+                    &kernel,
+                    &bias,
+                    &axis(h),
+                    &axis(w),
+                );
+                outputs.push((kernel.values, y));
+            }
             outputs
         };
         let avx2 = run();

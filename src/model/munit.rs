@@ -570,10 +570,11 @@ mod tests {
 
     #[test]
     fn cpu_inference_equals_the_training_path_on_a_generator_wide_enough_for_winograd() {
-        // Width 32 with two downsamplings: 4x4 stride-2 convs of 32 and 64 inputs (F(2x2, 2x2)
-        // over the phases), 128-wide residual blocks at 32 x 34 and the first upsampling's
-        // 128 -> 64 phase convs (F(4x4, 3x3)), the second's 64 -> 32 (F(2x2, 3x3)). The training
-        // path (autodiff device) runs every conv as im2col and every norm its own way.
+        // Width 32 with two downsamplings: 4x4 stride-2 convs 32 -> 64 to 64 x 68 (F(4x4, 2x2)
+        // over the phases) and 64 -> 128 to 32 x 34 (F(2x2, 2x2)), 128-wide residual blocks at
+        // 32 x 34 and the first upsampling's 128 -> 64 phase convs (F(4x4, 3x3)), the second's
+        // 64 -> 32 (F(2x2, 3x3)). The training path (autodiff device) runs every conv as
+        // im2col and every norm its own way.
         let cfg = GenConfig {
             dim: 32,
             mlp_dim: Some(16),
