@@ -13,13 +13,14 @@
 //! [`output_block_3x3`] and [`output_block_stride2`] choose the larger blocks for wide layers
 //! on large images, where they were measured faster.
 //!
-//! The kernels are transformed once per call (`U = G g Gt`, a millisecond or two for 256 x 256
-//! channels, measured); then each task, a few rows of tiles on one thread, transforms its
+//! The kernels are transformed once per call (`U = G g Gt`, 0.6-3 ms for 256 x 256 channels,
+//! measured); then each task, a few rows of tiles on one thread, transforms its
 //! tiles of every channel (`V = Bt d B`), runs one GEMM per tile position
 //! (`M = U [out, in] x V [in, tiles]`, 36, 25, 16 or 9 in all) and writes each output block
 //! `At M A` plus the bias. F(2x2, ...)'s transforms only add and subtract (and halve, in `G`), so
-//! their results match the direct convolution to float rounding; F(4x4, 3x3) scales by small
-//! powers of two and, in `G` only, by fractions. Its interpolation points are 0, 1, -1, 1/2, -2
+//! their results match the direct convolution to float rounding; F(4x4, ...) also scales by
+//! constants exact in binary (halves, 1.5, 2.5, powers of two) and, in `G` only, by thirds and
+//! fifteenths. F(4x4, 3x3)'s interpolation points are 0, 1, -1, 1/2, -2
 //! (and infinity), not the usual 0, +-1, +-2: with Kaiming-scaled weights and 256 input channels
 //! the worst error of a conv is about 1e-5 against 4.6e-5 for the usual points (simulated in
 //! float32 against a float64 sum); F(4x4, 2x2)'s points 0, 1, -1, 1/2 give 2.3e-5 with 1,024
@@ -208,8 +209,8 @@ impl Tiling {
     /// (`positions * channels * tiles` values each, 2 MiB at 256 channels for 16 positions and
     /// 128 tiles, 2.3 MiB for 36 and 64) stay in cache between the transforms and the GEMMs,
     /// where whole-image buffers (64 MiB each for 256 channels at 128 x 128) made the conv
-    /// memory-bound. Measured: 64 / 128 / 256 tiles within noise for F(2x2, ...); 64 or fewer
-    /// for F(4x4, 3x3) 15.0 against 18.0 ms with 128 at 256 channels and 64 x 64.
+    /// memory-bound. Measured: 64 / 128 / 256 tiles within noise for F(2x2, 3x3); for
+    /// F(4x4, 3x3) 64 tiles 15.0 ms against 18.0 with 128 (256 channels at 64 x 64).
     const fn block_tiles(self) -> usize {
         match self {
             Tiling::F2x2K3 | Tiling::F2x2K2 => 128,
