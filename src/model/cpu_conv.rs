@@ -39,9 +39,32 @@ pub fn is_cpu_inference(device: &Device) -> bool {
 /// `x`: `[b, in, hp, wp]`, `weight`: `[out, in, kh, kw]`, `bias`: `[out]` ->
 /// `[b, out, hp - kh + 1, wp - kw + 1]`.
 pub fn conv2d_few_outputs_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+    conv2d_few_outputs_cpu_padded(x, weight, bias, 0, PadType::Zero).expect("an unpadded input")
+}
+
+/// [`conv2d_few_outputs_cpu`] of `x` padded by `pad` as `pad_type` says, each task padding the
+/// input rows it reads as it reads them (burn's padding of the whole input first took about as
+/// long as the conv itself for the decoders' last conv, measured). `None` where `pad_type`
+/// cannot pad this input (reflection needs `pad` below the height and the width).
+///
+/// # Shapes
+/// `x`: `[b, in, h, w]`, `weight`: `[out, in, kh, kw]`, `bias`: `[out]` ->
+/// `[b, out, h + 2 pad - kh + 1, w + 2 pad - kw + 1]`.
+pub fn conv2d_few_outputs_cpu_padded(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    pad: usize,
+    pad_type: PadType,
+) -> Option<Tensor<4>> {
     let device = x.device();
-    let [batch, in_ch, hp, wp] = x.dims();
+    let [batch, in_ch, h_in, w_in] = x.dims();
+    let (rows, cols) = (
+        padded_axis(h_in, pad, pad_type)?,
+        padded_axis(w_in, pad, pad_type)?,
+    );
     let [out_ch, _, kh, kw] = weight.dims();
+    let (hp, wp) = (rows.len(), cols.len());
     let (h, w) = (hp + 1 - kh, wp + 1 - kw);
     let (input, weight, bias) = (f32_values(x), f32_values(weight), f32_values(bias));
     let (input, weight, bias) = (f32_slice(&input), f32_slice(&weight), f32_slice(&bias));
@@ -49,7 +72,10 @@ pub fn conv2d_few_outputs_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) 
         in_ch,
         out_ch,
         kernel: [kh, kw],
-        padded: [hp, wp],
+        input: [h_in, w_in],
+        pad,
+        rows: &rows,
+        cols: &cols,
         out: [h, w],
     };
     let blocks = h.div_ceil(FewOutputs::BLOCK);
@@ -59,7 +85,7 @@ pub fn conv2d_few_outputs_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) 
         .into_par_iter()
         .map(|task| {
             let (b, y0) = (task / blocks, (task % blocks) * FewOutputs::BLOCK);
-            let input = &input[b * in_ch * hp * wp..][..in_ch * hp * wp];
+            let input = &input[b * in_ch * h_in * w_in..][..in_ch * h_in * w_in];
             #[cfg(target_arch = "x86_64")]
             if avx2 {
                 // SAFETY: the CPU was just found to support AVX2.
@@ -70,7 +96,7 @@ pub fn conv2d_few_outputs_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) 
         .collect();
     let shape = [batch, out_ch, h, w];
     let y = assemble_row_tiles(&results, shape, FewOutputs::BLOCK);
-    Tensor::from_data(TensorData::new(y, shape), &device)
+    Some(Tensor::from_data(TensorData::new(y, shape), &device))
 }
 
 /// The output `[b, out, h, w]` from per-task tiles of `rows_per_task` whole output rows (fewer in
@@ -96,34 +122,52 @@ fn assemble_row_tiles(
     y
 }
 
-/// The geometry of [`conv2d_few_outputs_cpu`] and its per-task kernel.
+/// The geometry of [`conv2d_few_outputs_cpu_padded`] and its per-task kernel.
 #[derive(Clone, Copy)]
-struct FewOutputs {
+struct FewOutputs<'a> {
     in_ch: usize,
     out_ch: usize,
     kernel: [usize; 2],
-    padded: [usize; 2],
+    /// The unpadded input's `[h, w]`.
+    input: [usize; 2],
+    pad: usize,
+    /// Where each padded row and column reads from ([`padded_axis`]).
+    rows: &'a [Option<usize>],
+    cols: &'a [Option<usize>],
     out: [usize; 2],
 }
 
-impl FewOutputs {
+impl FewOutputs<'_> {
     /// Output rows per task: each input row read serves up to `kh` of them in every channel.
     const BLOCK: usize = 8;
 
-    /// Every output channel of rows `y0..y0 + BLOCK` of one image (`input`: `[in, hp, wp]`), as
-    /// `[out, rows, w]`.
+    /// Every output channel of rows `y0..y0 + BLOCK` of one image (`input`: `[in, h, w]`,
+    /// unpadded), as `[out, rows, w]`.
     #[inline(always)]
     fn block(&self, input: &[f32], weight: &[f32], bias: &[f32], y0: usize) -> Vec<f32> {
-        let ([kh, kw], [hp, wp], [h, w]) = (self.kernel, self.padded, self.out);
+        let ([kh, kw], [h_in, w_in], [h, w]) = (self.kernel, self.input, self.out);
+        let (pad, wp) = (self.pad, self.cols.len());
         let rows = Self::BLOCK.min(h - y0);
         let mut acc = vec![0f32; self.out_ch * rows * w];
         for (o, plane) in acc.chunks_mut(rows * w).enumerate() {
             plane.fill(bias[o]);
         }
+        let mut x_row = vec![0f32; wp];
         for c in 0..self.in_ch {
-            let x_plane = &input[c * hp * wp..][..hp * wp];
+            let x_plane = &input[c * h_in * w_in..][..h_in * w_in];
             for r in 0..rows + kh - 1 {
-                let x_row = &x_plane[(y0 + r) * wp..][..wp];
+                // Padded row y0 + r: its source row copied into the middle, the padding
+                // columns read through their index map.
+                match self.rows[y0 + r] {
+                    None => x_row.fill(0.0),
+                    Some(source) => {
+                        let source = &x_plane[source * w_in..][..w_in];
+                        x_row[pad..pad + w_in].copy_from_slice(source);
+                        for i in (0..pad).chain(pad + w_in..wp) {
+                            x_row[i] = self.cols[i].map_or(0.0, |x| source[x]);
+                        }
+                    }
+                }
                 // Input row y0 + r meets output row y0 + r - ky through kernel row ky.
                 for ky in r.saturating_sub(rows - 1)..kh.min(r + 1) {
                     let y = r - ky;
@@ -797,6 +841,7 @@ mod tests {
             (1, 8, 3, 7, 7, 11, 9),
             (2, 5, 2, 3, 5, 6, 7),
             (3, 4, 1, 2, 2, 2, 3),
+            (1, 6, 3, 7, 7, 12, 45),
         ] {
             let x =
                 Tensor::<4>::random([batch, in_ch, h, w], Distribution::Normal(0., 1.), &device);
@@ -812,12 +857,40 @@ mod tests {
                 Some(bias.clone()),
                 ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
             );
-            conv2d_few_outputs_cpu(x, weight, bias)
+            conv2d_few_outputs_cpu(x.clone(), weight.clone(), bias.clone())
                 .into_data()
                 .assert_approx_eq::<f32>(
                     &want.into_data(),
                     burn::tensor::Tolerance::absolute(1e-4),
                 );
+            // The same with the padding read on the fly, against burn's pad then conv2d.
+            for (pad, pad_type) in [
+                (1, PadType::Reflect),
+                (3, PadType::Zero),
+                (2, PadType::Replicate),
+            ] {
+                let got = conv2d_few_outputs_cpu_padded(
+                    x.clone(),
+                    weight.clone(),
+                    bias.clone(),
+                    pad,
+                    pad_type,
+                );
+                if pad_type == PadType::Reflect && (pad >= h || pad >= w) {
+                    assert!(got.is_none(), "reflection by {pad} of {h}x{w}");
+                    continue;
+                }
+                let want = conv2d(
+                    crate::model::layers::pad2d(x.clone(), pad, pad_type),
+                    weight.clone(),
+                    Some(bias.clone()),
+                    ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+                );
+                got.expect("paddable").into_data().assert_approx_eq::<f32>(
+                    &want.into_data(),
+                    burn::tensor::Tolerance::absolute(1e-4),
+                );
+            }
         }
     }
 }

@@ -7,7 +7,10 @@ use burn::tensor::activation;
 use burn::tensor::module::{conv2d, interpolate};
 use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMode};
 
-use super::cpu_conv::{conv2d_cpu, conv2d_cpu_padded, conv2d_few_outputs_cpu, is_cpu_inference};
+use super::cpu_conv::{
+    conv2d_cpu, conv2d_cpu_padded, conv2d_few_outputs_cpu, conv2d_few_outputs_cpu_padded,
+    is_cpu_inference,
+};
 use super::cpu_conv_grad::conv2d_cpu_autodiff;
 use super::cpu_norm::{Spread, normalize_cpu, normalize_cpu_autodiff};
 use super::cpu_pad::reflect_pad_cpu_autodiff;
@@ -359,16 +362,21 @@ impl Conv {
     }
 
     /// `forward(pad2d(x, pad, pad_type))`; in inference on the CPU the padding is read on the
-    /// fly by the conv instead of copied first ([`conv2d_cpu_padded`]).
+    /// fly by the conv instead of copied first ([`conv2d_cpu_padded`],
+    /// [`conv2d_few_outputs_cpu_padded`]).
     ///
     /// # Shapes
     /// `[b, in, h, w]` -> `[b, out, (h + 2 pad - k) / s + 1, (w + 2 pad - k) / s + 1]`.
     pub fn forward_padded(&self, x: Tensor<4>, pad: usize, pad_type: PadType) -> Tensor<4> {
         let weight = self.weight.val();
-        if runs_cpu_inference(&weight, &x) && !self.has_few_outputs(weight.dims()) {
+        if runs_cpu_inference(&weight, &x) {
             let bias = self.bias.val();
-            if let Some(y) = conv2d_cpu_padded(x.clone(), weight, bias, self.stride, pad, pad_type)
-            {
+            let y = if self.has_few_outputs(weight.dims()) {
+                conv2d_few_outputs_cpu_padded(x.clone(), weight, bias, pad, pad_type)
+            } else {
+                conv2d_cpu_padded(x.clone(), weight, bias, self.stride, pad, pad_type)
+            };
+            if let Some(y) = y {
                 return y;
             }
         }
