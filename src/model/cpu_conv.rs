@@ -763,6 +763,33 @@ mod tests {
         }
     }
 
+    /// `got`, a conv of `x` padded on the fly, against burn's pad then conv2d; `None` exactly
+    /// where reflection cannot pad `x`.
+    fn assert_equals_pad_then_conv2d(
+        got: Option<Tensor<4>>,
+        [x, weight]: [&Tensor<4>; 2],
+        bias: &Tensor<1>,
+        stride: usize,
+        pad: usize,
+        pad_type: PadType,
+    ) {
+        let [_, _, h, w] = x.dims();
+        if pad_type == PadType::Reflect && (pad >= h || pad >= w) {
+            assert!(got.is_none(), "reflection by {pad} of {h}x{w}");
+            return;
+        }
+        let want = conv2d(
+            crate::model::layers::pad2d(x.clone(), pad, pad_type),
+            weight.clone(),
+            Some(bias.clone()),
+            ConvOptions::new([stride; 2], [0, 0], [1, 1], 1),
+        );
+        let got = got.expect("paddable");
+        assert_eq!(got.dims(), want.dims(), "{pad_type:?} stride {stride}");
+        got.into_data()
+            .assert_approx_eq::<f32>(&want.into_data(), burn::tensor::Tolerance::absolute(1e-4));
+    }
+
     #[test]
     fn padded_conv_equals_burns_pad_then_conv2d() {
         let device = Device::flex();
@@ -793,22 +820,7 @@ mod tests {
                     pad,
                     pad_type,
                 );
-                if pad_type == PadType::Reflect && (pad >= h || pad >= w) {
-                    assert!(got.is_none(), "reflection by {pad} of {h}x{w}");
-                    continue;
-                }
-                let want = conv2d(
-                    crate::model::layers::pad2d(x.clone(), pad, pad_type),
-                    weight.clone(),
-                    Some(bias.clone()),
-                    ConvOptions::new([stride; 2], [0, 0], [1, 1], 1),
-                );
-                let got = got.expect("paddable");
-                assert_eq!(got.dims(), want.dims(), "{pad_type:?} k{k} s{stride}");
-                got.into_data().assert_approx_eq::<f32>(
-                    &want.into_data(),
-                    burn::tensor::Tolerance::absolute(1e-4),
-                );
+                assert_equals_pad_then_conv2d(got, [&x, &weight], &bias, stride, pad, pad_type);
             }
         }
     }
@@ -876,20 +888,7 @@ mod tests {
                     pad,
                     pad_type,
                 );
-                if pad_type == PadType::Reflect && (pad >= h || pad >= w) {
-                    assert!(got.is_none(), "reflection by {pad} of {h}x{w}");
-                    continue;
-                }
-                let want = conv2d(
-                    crate::model::layers::pad2d(x.clone(), pad, pad_type),
-                    weight.clone(),
-                    Some(bias.clone()),
-                    ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-                );
-                got.expect("paddable").into_data().assert_approx_eq::<f32>(
-                    &want.into_data(),
-                    burn::tensor::Tolerance::absolute(1e-4),
-                );
+                assert_equals_pad_then_conv2d(got, [&x, &weight], &bias, 1, pad, pad_type);
             }
         }
     }
