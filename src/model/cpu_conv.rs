@@ -73,7 +73,6 @@ pub fn conv2d_few_outputs_cpu_padded(
         out_ch,
         kernel: [kh, kw],
         input: [h_in, w_in],
-        pad,
         rows: &rows,
         cols: &cols,
         out: [h, w],
@@ -130,8 +129,8 @@ struct FewOutputs<'a> {
     kernel: [usize; 2],
     /// The unpadded input's `[h, w]`.
     input: [usize; 2],
-    pad: usize,
-    /// Where each padded row and column reads from ([`padded_axis`]).
+    /// Where each padded row and column reads from ([`padded_axis`]: the same padding on both
+    /// sides, the middle lines read in order).
     rows: &'a [Option<usize>],
     cols: &'a [Option<usize>],
     out: [usize; 2],
@@ -146,7 +145,8 @@ impl FewOutputs<'_> {
     #[inline(always)]
     fn block(&self, input: &[f32], weight: &[f32], bias: &[f32], y0: usize) -> Vec<f32> {
         let ([kh, kw], [h_in, w_in], [h, w]) = (self.kernel, self.input, self.out);
-        let (pad, wp) = (self.pad, self.cols.len());
+        let wp = self.cols.len();
+        let pad = (wp - w_in) / 2;
         let rows = Self::BLOCK.min(h - y0);
         let mut acc = vec![0f32; self.out_ch * rows * w];
         for (o, plane) in acc.chunks_mut(rows * w).enumerate() {
@@ -214,8 +214,8 @@ pub fn conv2d_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usiz
 /// the fly instead of copied into a padded tensor first. Wide 3x3 stride-1 convs (the residual
 /// blocks, the folded upsampling) run as Winograd F(2x2, 3x3) or F(4x4, 3x3)
 /// ([`conv3x3_winograd`]), wide stride-2 4x4 convs (the encoders' downsampling) as F(2x2, 2x2)
-/// or F(4x4, 2x2) over the padded input's four pixel phases ([`conv4x4_stride2_winograd`]). Other stride-2 convs with even kernels run as
-/// stride-1 convs over the four phases ([`space_to_depth`]), whose im2col rows are plain
+/// or F(4x4, 2x2) over the padded input's four pixel phases ([`conv4x4_stride2_winograd`]).
+/// Other stride-2 convs with even kernels run as stride-1 convs over the four phases ([`space_to_depth`]), whose im2col rows are plain
 /// copies where a stride-2 im2col gathers every other value. `None` where `pad_type` cannot pad
 /// this input (reflection needs `pad` below the height and the width): the caller then pads
 /// with burn.

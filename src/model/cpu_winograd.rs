@@ -506,7 +506,7 @@ pub fn output_block_3x3(in_ch: usize, out_ch: usize, [ho, wo]: [usize; 2]) -> Ou
 /// docs/performance.md): 64 -> 128 to 128 x 128 20.7 against 24.4 ms, 128 -> 256 to 64 x 64
 /// 19.4 against 22.8 (medians of five alternated runs).
 pub fn output_block_stride2(in_ch: usize, out_ch: usize, [ho, wo]: [usize; 2]) -> OutputBlock {
-    if 4 * in_ch >= 128 && out_ch >= 64 && ho.min(wo) >= 64 {
+    if in_ch >= 32 && out_ch >= 64 && ho.min(wo) >= 64 {
         OutputBlock::Four
     } else {
         OutputBlock::Two

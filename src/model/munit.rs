@@ -501,7 +501,7 @@ impl NamedParams for Generator {
 mod tests {
     use super::*;
     use crate::config::PadType;
-    use crate::model::params::{NamedTensors, RandomInit, to_vec};
+    use crate::model::params::{NamedTensors, RandomInit, seeded_normal, to_vec};
     use burn::tensor::Distribution;
 
     fn tiny(activ: Activation, pad_type: PadType) -> GenConfig {
@@ -584,17 +584,10 @@ mod tests {
             n_res: 2,
             pad_type: PadType::Reflect,
         };
-        let normal = |n: usize, seed: u64| -> Vec<f32> {
-            use rand::SeedableRng;
-            use rand_distr::{Distribution, StandardNormal};
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            (0..n).map(|_| StandardNormal.sample(&mut rng)).collect()
-        };
-        let (x, style) = (normal(3 * 128 * 136, 1), normal(8, 2));
         let outputs = |device: &Device| {
             let generator = Generator::new(&cfg, 3, &mut RandomInit::new(5), device).unwrap();
-            let x = Tensor::<4>::from_data(TensorData::new(x.clone(), [1, 3, 128, 136]), device);
-            let style = Tensor::<2>::from_data(TensorData::new(style.clone(), [1, 8]), device);
+            let x = seeded_normal([1, 3, 128, 136], 1, device);
+            let style = seeded_normal([1, 8], 2, device);
             let content = generator.encode_content(x);
             let y = generator.decode_style(content.clone(), style);
             (to_vec(content), to_vec(y))

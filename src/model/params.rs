@@ -182,6 +182,21 @@ pub fn param_values<const D: usize>(p: &Param<Tensor<D>>) -> (Vec<usize>, Vec<f3
     (tensor.dims().to_vec(), to_vec(tensor))
 }
 
+/// A tensor of standard normal values drawn from a seeded RNG on the host: the same values on
+/// every device (for tests that compare two devices' results).
+#[cfg(test)]
+pub(crate) fn seeded_normal<const D: usize>(
+    shape: [usize; D],
+    seed: u64,
+    device: &Device,
+) -> Tensor<D> {
+    use rand_distr::StandardNormal;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|_| StandardNormal.sample(&mut rng)).collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
 /// Copies a float tensor's values to the host, row-major.
 pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
     tensor

@@ -196,16 +196,7 @@ pub fn upsample2x_conv5x5_folded(
 mod tests {
     use super::*;
     use crate::model::layers::{pad2d, upsample_nearest2x};
-    use crate::model::params::to_vec;
-
-    fn random(shape: [usize; 4], seed: u64, device: &Device) -> Tensor<4> {
-        use rand::SeedableRng;
-        use rand_distr::{Distribution, StandardNormal};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let n = shape.iter().product();
-        let values: Vec<f32> = (0..n).map(|_| StandardNormal.sample(&mut rng)).collect();
-        Tensor::from_data(TensorData::new(values, shape), device)
-    }
+    use crate::model::params::{seeded_normal as random, to_vec};
 
     #[test]
     fn folded_upsample_conv_equals_the_direct_path() {
