@@ -143,7 +143,8 @@ pub(crate) struct ConvGrads {
     pub bias: Vec<f32>,
 }
 
-/// One task's share of the gradients: its weight-gradient term and the input gradient of the
+/// One task's share of the gradients: its weight-gradient term (`[depth, out]`, transposed)
+/// and the input gradient of the
 /// input rows its output rows read (`[in, rows_read, wp]` from input row `y0 * stride`).
 struct TileGrads {
     weight: Option<Vec<f32>>,
@@ -178,11 +179,13 @@ impl ConvGeometry {
                     row_stride: out_plane,
                     col_stride: 1,
                 };
+                // Transposed, `[depth, out]` = columns @ gradᵀ: the GEMM then packs the narrow
+                // `[out, pixels]` gradient instead of transposing the `[depth, pixels]` columns.
                 let weight_term = want_weight.then(|| {
                     let columns = self.im2col(self.image(input, tile.image), tile);
-                    let mut term = vec![0f32; self.out_ch * depth];
+                    let mut term = vec![0f32; depth * self.out_ch];
                     let columns = Matrix::row_major(&columns, depth, pixels);
-                    matmul(&mut term, false, grad_tile, columns.t());
+                    matmul(&mut term, false, columns, grad_tile.t());
                     term
                 });
                 let x_rows = want_x.then(|| {
@@ -199,11 +202,18 @@ impl ConvGeometry {
             .collect();
 
         let weight_grad = want_weight.then(|| {
-            let mut sum = vec![0f32; self.out_ch * depth];
+            let mut sum = vec![0f32; depth * self.out_ch];
             for term in tiles.iter().filter_map(|t| t.weight.as_ref()) {
                 sum.iter_mut().zip(term).for_each(|(a, v)| *a += v);
             }
-            sum
+            // [depth, out] -> [out, depth].
+            let mut weight_grad = vec![0f32; self.out_ch * depth];
+            for (d, row) in sum.chunks_exact(self.out_ch).enumerate() {
+                for (o, &v) in row.iter().enumerate() {
+                    weight_grad[o * depth + d] = v;
+                }
+            }
+            weight_grad
         });
         let x_grad = want_x.then(|| {
             let mut x_grad = vec![0f32; self.batch * self.in_ch * hp * wp];
