@@ -144,8 +144,8 @@ pub(crate) struct ConvGrads {
 }
 
 /// One task's share of the gradients: its weight-gradient term (`[depth, out]`, transposed)
-/// and the input gradient of the
-/// input rows its output rows read (`[in, rows_read, wp]` from input row `y0 * stride`).
+/// and the input gradient of the input rows its output rows read (`[in, rows_read, wp]` from
+/// input row `y0 * stride`).
 struct TileGrads {
     weight: Option<Vec<f32>>,
     x: Option<Vec<f32>>,

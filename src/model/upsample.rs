@@ -172,9 +172,16 @@ pub fn upsample2x_conv5x5_folded(
         .pad((0, 0, 1, 1), PadMode::Edge)
         .pad((0, 0, 1, 1), PadMode::Constant(0.0))
     }; // [b, in, 2h + 4, 1]
-    let no_bias = Tensor::<1>::zeros([out_ch], &x.device());
+    // The training op takes a bias: zeros, made only where it may run (under autodiff).
+    let no_bias = x
+        .device()
+        .is_autodiff()
+        .then(|| Tensor::<1>::zeros([out_ch], &x.device()));
     let mend = |difference: Tensor<4>, kernel: Tensor<4>| {
-        conv2d_cpu_autodiff(&difference, &kernel, &no_bias, 1).unwrap_or_else(|| {
+        let trained = no_bias
+            .as_ref()
+            .and_then(|no_bias| conv2d_cpu_autodiff(&difference, &kernel, no_bias, 1));
+        trained.unwrap_or_else(|| {
             conv2d(
                 difference,
                 kernel,
