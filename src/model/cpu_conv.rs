@@ -215,8 +215,9 @@ pub fn conv2d_cpu(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride: usiz
 /// blocks, the folded upsampling) run as Winograd F(2x2, 3x3) or F(4x4, 3x3)
 /// ([`conv3x3_winograd`]), wide stride-2 4x4 convs (the encoders' downsampling) as F(2x2, 2x2)
 /// or F(4x4, 2x2) over the padded input's four pixel phases ([`conv4x4_stride2_winograd`]).
-/// Other stride-2 convs with even kernels run as stride-1 convs over the four phases ([`space_to_depth`]), whose im2col rows are plain
-/// copies where a stride-2 im2col gathers every other value. `None` where `pad_type` cannot pad
+/// Other stride-2 convs with even kernels run as stride-1 convs over the four phases
+/// ([`space_to_depth`]), whose im2col rows are plain copies where a stride-2 im2col gathers
+/// every other value. `None` where `pad_type` cannot pad
 /// this input (reflection needs `pad` below the height and the width): the caller then pads
 /// with burn.
 ///

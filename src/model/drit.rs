@@ -1150,7 +1150,7 @@ impl NamedParams for Drit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::params::{NamedTensors, RandomInit, to_vec};
+    use crate::model::params::{NamedTensors, RandomInit, max_abs_diff, to_vec};
     use burn::tensor::Distribution;
 
     fn tiny(concat: bool) -> DritArch {
@@ -1186,9 +1186,7 @@ mod tests {
             let y = z.stack(y.clone());
             let direct = conv.forward(concat_tiled(y.clone(), &z));
             let folded = conv1x1_with_tiled(&conv, y, &z);
-            let diff = to_vec(direct - folded)
-                .into_iter()
-                .fold(0f32, |m, v| m.max(v.abs()));
+            let diff = max_abs_diff(&to_vec(direct), &to_vec(folded));
             assert!(diff < 1e-5, "{diff}");
         }
     }

@@ -501,7 +501,7 @@ impl NamedParams for Generator {
 mod tests {
     use super::*;
     use crate::config::PadType;
-    use crate::model::params::{NamedTensors, RandomInit, seeded_normal, to_vec};
+    use crate::model::params::{NamedTensors, RandomInit, max_abs_diff, seeded_normal, to_vec};
     use burn::tensor::Distribution;
 
     fn tiny(activ: Activation, pad_type: PadType) -> GenConfig {
@@ -598,10 +598,7 @@ mod tests {
             ("content", content, content_training),
             ("decode", y, y_training),
         ] {
-            let worst = got
-                .iter()
-                .zip(&want)
-                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            let worst = max_abs_diff(&got, &want);
             assert!(worst < 1e-4, "{name}: worst difference {worst:e}");
         }
     }

@@ -197,6 +197,13 @@ pub(crate) fn seeded_normal<const D: usize>(
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
+/// The largest absolute difference between two equally long value lists (for tests).
+#[cfg(test)]
+pub(crate) fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "compared lists differ in length");
+    a.iter().zip(b).fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+}
+
 /// Copies a float tensor's values to the host, row-major.
 pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
     tensor

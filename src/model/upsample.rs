@@ -214,7 +214,8 @@ pub fn upsample2x_conv5x5_folded(
 mod tests {
     use super::*;
     use crate::model::layers::{pad2d, upsample_nearest2x};
-    use crate::model::params::{seeded_normal as random, to_vec};
+    use crate::model::params::{max_abs_diff, seeded_normal as random, to_vec};
+    use burn::tensor::Gradients;
 
     #[test]
     fn folded_upsample_conv_equals_the_direct_path() {
@@ -245,9 +246,7 @@ mod tests {
             );
             let folded = upsample2x_conv5x5(x, weight, bias, pad_type);
             assert_eq!(folded.dims(), direct.dims());
-            let diff = to_vec(folded - direct)
-                .into_iter()
-                .fold(0f32, |m, v| m.max(v.abs()));
+            let diff = max_abs_diff(&to_vec(folded), &to_vec(direct));
             assert!(
                 diff < 1e-4,
                 "{pad_type:?} {h}x{w}, {in_ch} -> {out_ch}: max |diff| {diff}"
@@ -260,6 +259,9 @@ mod tests {
     /// weight and bias equal burn's conv2d over the upsampled, padded image.
     #[test]
     fn folded_upsample_conv_gradients_equal_the_direct_paths() {
+        fn grad<const D: usize>(tensor: &Tensor<D>, grads: &Gradients) -> Vec<f32> {
+            to_vec(tensor.grad(grads).expect("tracked"))
+        }
         let device = Device::flex().autodiff();
         for (pad_type, (h, w)) in [
             (PadType::Reflect, (5, 7)),
@@ -282,35 +284,20 @@ mod tests {
             let folded = upsample2x_conv5x5(x.clone(), weight.clone(), bias.clone(), pad_type);
             let direct_grads = (direct.clone() * loss_weights.clone()).sum().backward();
             let folded_grads = (folded.clone() * loss_weights).sum().backward();
-            let max_diff = |a: Vec<f32>, b: Vec<f32>| {
-                assert_eq!(a.len(), b.len());
-                a.iter()
-                    .zip(&b)
-                    .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
-            };
             let case = format!("{pad_type:?} {h}x{w}");
             let diffs = [
-                ("output", max_diff(to_vec(folded), to_vec(direct))),
+                ("output", max_abs_diff(&to_vec(folded), &to_vec(direct))),
                 (
                     "input gradient",
-                    max_diff(
-                        to_vec(x.grad(&folded_grads).expect("tracked")),
-                        to_vec(x.grad(&direct_grads).expect("tracked")),
-                    ),
+                    max_abs_diff(&grad(&x, &folded_grads), &grad(&x, &direct_grads)),
                 ),
                 (
                     "weight gradient",
-                    max_diff(
-                        to_vec(weight.grad(&folded_grads).expect("tracked")),
-                        to_vec(weight.grad(&direct_grads).expect("tracked")),
-                    ),
+                    max_abs_diff(&grad(&weight, &folded_grads), &grad(&weight, &direct_grads)),
                 ),
                 (
                     "bias gradient",
-                    max_diff(
-                        to_vec(bias.grad(&folded_grads).expect("tracked")),
-                        to_vec(bias.grad(&direct_grads).expect("tracked")),
-                    ),
+                    max_abs_diff(&grad(&bias, &folded_grads), &grad(&bias, &direct_grads)),
                 ),
             ];
             for (what, diff) in diffs {
